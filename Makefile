@@ -1,0 +1,36 @@
+# oeskit — the two set-up commands are `make run` and `make test`; both create .venv if missing.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+HOST    ?= 127.0.0.1
+PORT    ?= 8080
+
+.PHONY: run test test-fast lint bench soak clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## start the sandbox with the demo world on $(HOST):$(PORT)
+	@mkdir -p .oeskit
+	$(BIN)/oeskit serve --host $(HOST) --port $(PORT) --db .oeskit/sandbox.db --fresh \
+		--world fixtures/worlds/demo.yaml
+
+test: $(STAMP)  ## the whole suite (what CI runs)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## everything but the tests marked slow
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
+
+bench: $(STAMP)  ## benchmarks; never part of `make test`
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .oeskit .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Business rules of the OES v2 settlement endpoint. Pure: no HTTP, no SQL, no clock reads."""

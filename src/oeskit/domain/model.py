@@ -1,0 +1,111 @@
+"""Value objects the rules work on: callers, partners, connections, transfers and money."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+READ_SCOPE = "settlement_network_read"
+WRITE_SCOPE = "settlement_network_write"
+PARTNER_ACCOUNT = None  # the partner's own Go Account as a transfer side (it has no connection)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the token's user and the scopes the token grants."""
+
+    user_id: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Enterprise:
+    id: str
+    oes_license: bool
+    members: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    code: str  # the partner's own code, the key in settlementAmounts
+    bitgo: str  # the ofc... code used on transfers and balances
+    decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    scheme: str
+    public_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    id: str
+    enterprise_id: str
+    name: str
+    active: bool
+    broker: bool
+    dispute_window_minutes: int | None
+    top_up_window_minutes: int | None
+    amount_format: str  # baseUnits | fullUnits
+    enforce_unique_nonce: bool
+    trading_account_id: str
+    currencies: tuple[Currency, ...]
+    keys: tuple[Key, ...]
+
+    @property
+    def disputes_enabled(self) -> bool:
+        return self.dispute_window_minutes is not None
+
+    def currency(self, code: str) -> Currency | None:
+        for currency in self.currencies:
+            if currency.code == code:
+                return currency
+        return None
+
+    def currency_by_bitgo(self, bitgo: str) -> Currency | None:
+        for currency in self.currencies:
+            if currency.bitgo == bitgo:
+                return currency
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    id: str
+    partner_id: str
+    client_id: str
+    network_account_id: str
+    trading_account_id: str  # the client's Go Account
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One leaf of settlementAmounts after mapping: `quantity` base units from source to dest.
+
+    `source` is None for the partner's own account (exchange shape and dispute closures).
+    """
+
+    source: str | None
+    destination: str
+    currency: str  # BitGo code
+    quantity: int
+    dispute_closure_id: str | None = None
+    transfer_id: str | None = None  # set for transfers that already exist (dispute closures)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    available: int
+    held: int
+
+
+@dataclass(slots=True)
+class StagingResult:
+    """What staging answers: the settlement as the API shows it, and whether it was a replay."""
+
+    settlement: dict[str, object]
+    replay: bool
+    created_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)

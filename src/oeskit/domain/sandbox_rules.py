@@ -1,0 +1,8 @@
+"""Rule ids of the sandbox control plane (catalogued in `http/sandbox.yaml`, not the contract)."""
+
+from __future__ import annotations
+
+SBX_ADMIN = "OES-SBX-001"  # 401 admin token missing or wrong
+SBX_INVALID = "OES-SBX-002"  # 400 world or request body invalid
+SBX_NOT_FOUND = "OES-SBX-003"  # 404 unknown dispute, settlement or connection
+SBX_STATE = "OES-SBX-004"  # 409 not allowed in the current state (e.g. dispute after the window)

@@ -1,0 +1,154 @@
+"""Staging a v2 settlement: idempotency, semantic checks, the liability check and its effects.
+
+Steps 7 to 10 of the staging path (DESIGN.md). The caller runs `stage` after `access.authorize`
+and `signatures.check`; everything here happens inside one immediate transaction, so a rejection
+changes nothing and two racing requests for one externalId create one settlement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from oeskit.clock import format_instant, parse_instant
+from oeskit.domain import amounts, lifecycle, rules
+from oeskit.domain.model import Caller, Instruction, Partner
+from oeskit.domain.ports import Row, Store
+from oeskit.errors import RuleViolation
+
+NewId = Callable[[], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    settlement_id: str
+    replay: bool
+
+
+def fingerprint(body: Mapping[str, object], items: list[Instruction]) -> str:
+    """What makes two requests 'the same settlement' (domain.md §7): notes, the cutoffAt
+    instant and the multiset of normalized transfers. nonce, payload and signature are not
+    properties of a settlement."""
+    cutoff = parse_instant(str(body["cutoffAt"]))
+    transfers = sorted((i.source or "", i.destination, i.currency, str(i.quantity)) for i in items)
+    material = {"notes": body.get("notes"), "cutoffAt": format_instant(cutoff), "t": transfers}
+    return hashlib.sha256(json.dumps(material, separators=(",", ":")).encode()).hexdigest()
+
+
+def _map(store: Store, partner: Partner, body: Mapping[str, object]) -> list[Instruction]:
+    settlement_amounts = body["settlementAmounts"]
+    assert isinstance(settlement_amounts, Mapping)
+    shape = amounts.classify(settlement_amounts)
+    ids = amounts.connection_ids(settlement_amounts, shape)
+    connections = store.connections(partner.id, ids)
+    return amounts.instructions(settlement_amounts, shape, partner, connections)
+
+
+def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, object],
+          now: datetime, new_id: NewId) -> Staged:
+    """Create the settlement, or answer the stored one for an identical replay."""
+    external_id = str(body["externalId"])
+    with store.immediate():
+        existing = store.settlement_by_external_id(partner.id, external_id)
+        if existing is not None:
+            return _replay(store, partner, existing, body, now, new_id)
+        if partner.enforce_unique_nonce and store.nonce_used(partner.id, str(body["nonce"])):
+            raise RuleViolation(
+                rules.IDEM_NONCE,
+                "nonce was already used by another settlement of this partner: sign every "
+                "request with a fresh random nonce",
+            )
+        items = _map(store, partner, body)
+        disputes = store.closed_unassigned_disputes(partner.id)
+        closure_ids = [str(d["dispute_closure_id"]) for d in disputes]
+        adjusted = store.closure_transfers(closure_ids)
+        owed = amounts.liabilities(items + adjusted)
+        _check_balances(store, owed)
+
+        settlement_id = new_id()
+        window_end = now + timedelta(minutes=partner.dispute_window_minutes or 0)
+        execute_at = window_end + timedelta(minutes=partner.top_up_window_minutes or 0)
+        store.insert_settlement({
+            "id": settlement_id,
+            "partner_id": partner.id,
+            "external_id": external_id,
+            "status": "pending",
+            "initiated_by": caller.user_id,
+            "notes": body.get("notes"),
+            "cutoff_at": format_instant(parse_instant(str(body["cutoffAt"]))),
+            "created_at": format_instant(now),
+            "updated_at": format_instant(now),
+            "disputed": 0,
+            "nonce": body["nonce"],
+            "payload": body["payload"],
+            "signature": body["signature"],
+            "fingerprint": fingerprint(body, items),
+            "dispute_window_ends_at": format_instant(window_end),
+            "execute_at": format_instant(execute_at),
+        })
+        connections = store.connections(partner.id)
+        store.insert_transfers(settlement_id, items, partner, connections, now)
+        store.assign_disputes([str(d["id"]) for d in disputes], closure_ids, settlement_id, now)
+        store.add_holds(settlement_id, owed)
+        store.add_outbox(_notifications(settlement_id, external_id, items + adjusted,
+                                        connections, now))
+        store.add_job("close_dispute_window", settlement_id, window_end)
+        store.add_job("execute", settlement_id, execute_at)
+        return Staged(settlement_id, replay=False)
+
+
+def _check_balances(store: Store, owed: Mapping[tuple[str, str], int]) -> None:
+    balances = store.balances(owed)
+    for (connection_id, currency), required in sorted(owed.items()):
+        balance = balances.get((connection_id, currency))
+        available = balance.available if balance else 0
+        if required > available:
+            raise RuleViolation(
+                rules.BAL_LIABILITY,
+                f"liabilities of connection {connection_id} exceed its allocated balance for "
+                f"{currency}: required {required}, available {available}. The client must "
+                "allocate more to this connection before the settlement can be staged",
+                {"connectionId": connection_id, "currency": currency,
+                 "required": str(required), "available": str(available)},
+            )
+
+
+def _notifications(settlement_id: str, external_id: str, items: list[Instruction],
+                   connections: Mapping[str, object], now: datetime) -> list[Row]:
+    seen: dict[str, Row] = {}
+    for item in items:
+        for conn_id in (item.source, item.destination):
+            if conn_id is None or conn_id in seen:
+                continue
+            connection = connections.get(conn_id)
+            seen[conn_id] = {
+                "type": "settlement.created",
+                "settlement_id": settlement_id,
+                "connection_id": conn_id,
+                "client_id": getattr(connection, "client_id", None),
+                "at": format_instant(now),
+                "data": {"externalId": external_id},
+            }
+    return list(seen.values())
+
+
+def _replay(store: Store, partner: Partner, existing: Row, body: Mapping[str, object],
+            now: datetime, new_id: NewId) -> Staged:
+    try:
+        same = fingerprint(body, _map(store, partner, body)) == existing["fingerprint"]
+    except (RuleViolation, ValueError):
+        same = False  # the stored settlement was valid, so an invalid request cannot equal it
+    if not same:
+        raise RuleViolation(
+            rules.IDEM_CONFLICT,
+            f"a settlement with externalId {existing['external_id']!r} already exists with "
+            "different properties (notes, cutoffAt or amounts): use a new externalId for a new "
+            "settlement, or resend the original request unchanged",
+            {"settlementId": str(existing["id"])},
+        )
+    if existing["status"] == "failed" and format_instant(now) >= str(existing["execute_at"]):
+        lifecycle.execute(store, str(existing["id"]), now, new_id)
+    return Staged(str(existing["id"]), replay=True)

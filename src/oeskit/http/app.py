@@ -1,0 +1,116 @@
+"""Build the ASGI application: connexion serving openapi.yaml (and sandbox.yaml), our
+validators, security and error mapping, the guard, and the background job runner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import connexion
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+
+from oeskit import spec
+from oeskit.clock import utcnow
+from oeskit.domain import lifecycle
+from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.http.errors import ErrorMapper
+from oeskit.http.guard import Guard
+from oeskit.http.handlers import PartnerRoutes
+from oeskit.http.sandbox import SandboxRoutes
+from oeskit.http.security import admin_bearer, partner_bearer
+from oeskit.http.services import Services
+from oeskit.http.validation import validator_map
+from oeskit.settings import Settings
+from oeskit.store.sqlite import SqliteStore
+from oeskit.store.world_loader import load_world
+from oeskit.worlds import load_world_file
+
+log = logging.getLogger("oeskit")
+
+
+def _resolver(routes: object) -> Resolver:
+    return Resolver(function_resolver=lambda operation_id: getattr(routes, operation_id))
+
+
+def open_store(settings: Settings) -> SqliteStore:
+    """Open (and migrate) the database; load the world into it if it is empty."""
+    store = SqliteStore(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+    if settings.world:
+        world = load_world_file(settings.world)
+        with store.immediate():  # only one worker process loads it
+            if store.is_empty():
+                load_world(store, world, utcnow(), settings.clock)
+    return store
+
+
+def create_app(settings: Settings, store: SqliteStore | None = None) -> connexion.AsyncApp:
+    store = store or open_store(settings)
+    services = Services(settings, store, ErrorMapper(spec.rule_statuses()))
+    mapper = services.errors
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        task = asyncio.create_task(_job_loop(services)) if settings.run_jobs else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # The contract is served as /openapi.json; the Swagger UI bundle is not installed.
+    app = connexion.AsyncApp(__name__, lifespan=lifespan,
+                             swagger_ui_options=SwaggerUIOptions(swagger_ui=False))
+    app.add_api(
+        spec.contract_path(),
+        resolver=_resolver(PartnerRoutes(services)),
+        validate_responses=settings.validate_responses,
+        strict_validation=True,
+        security_map={"bearer": partner_bearer(store)},
+        validator_map=validator_map(),
+    )
+    if settings.admin_token:
+        app.add_api(
+            spec.sandbox_path(),
+            base_path="/sandbox",
+            resolver=_resolver(SandboxRoutes(services)),
+            validate_responses=settings.validate_responses,
+            strict_validation=True,
+            security_map={"bearer": admin_bearer(settings.admin_token)},
+            validator_map=validator_map(),
+        )
+    app.add_error_handler(RuleViolation, mapper.rule_violation)
+    app.add_error_handler(StoreBusy, mapper.store_busy)
+    app.add_error_handler(connexion.ProblemException, mapper.problem)
+    app.add_error_handler(HTTPException, mapper.problem_from_http)
+    app.add_error_handler(404, mapper.not_found)
+    app.add_error_handler(405, mapper.method_not_allowed)
+    app.add_error_handler(Exception, mapper.internal)
+    app.add_middleware(Guard, position=MiddlewarePosition.BEFORE_EXCEPTION, services=services)
+    return app
+
+
+async def _job_loop(services: Services) -> None:
+    """Finalize due settlements in the background; advancing the clock also runs them."""
+    worker = f"pid-{os.getpid()}"
+    while True:
+        try:
+            lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+        except StoreBusy:
+            pass  # another worker holds the lock; try again next tick
+        except Exception:  # keep the loop alive; the job stays queued and is retried
+            log.exception("background job failed")
+        await asyncio.sleep(services.settings.job_interval_s)
+
+
+def create_app_from_env() -> connexion.AsyncApp:
+    """uvicorn's factory for `serve --workers N`: each worker reads the CLI's settings."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,178 @@
+"""Partner routes of openapi.yaml, resolved by operationId. Each handler: parse, call the
+domain, present. No business `if`s here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from oeskit import signing
+from oeskit.clock import format_instant, parse_instant
+from oeskit.domain import access, rules, signatures, staging
+from oeskit.domain.model import Caller, Partner
+from oeskit.errors import RuleViolation
+from oeskit.http import presenters
+from oeskit.http.services import Services
+from oeskit.store import queries
+
+
+def json_response(data: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _list(value: object) -> list[str]:
+    """Accept repeated parameters and comma-separated values alike."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [part for item in items for part in str(item).split(",") if part]
+
+
+def _page(params: Mapping[str, Any]) -> dict[str, int]:
+    return {"page": int(params.get("pageNumber") or 0), "size": int(params.get("pageSize") or 100)}
+
+
+class PartnerRoutes:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def _partner(self, token_info: Mapping[str, Any], enterprise_id: str, *, write: bool = False,
+                 staging_route: bool = False) -> Partner:
+        caller: Caller = token_info["caller"]
+        return access.authorize(self.s.store, caller, enterprise_id, write=write,
+                                staging=staging_route)
+
+    # POST /api/network/v2/enterprises/{enterpriseId}/partners/settlements
+    async def v2PartnerSettlementsPostRoute(self, enterpriseId: str, body: dict[str, Any],
+                                            token_info: Mapping[str, Any]) -> Response:
+        partner = self._partner(token_info, enterpriseId, write=True, staging_route=True)
+        signatures.check(partner, body)
+        now = self.s.now()
+        staged = staging.stage(self.s.store, partner, token_info["caller"], body, now,
+                               self.s.new_id)
+        self._fault_after_commit(str(body["externalId"]), staged.replay)
+        return json_response({"settlement": self._staged_view(staged.settlement_id)})
+
+    def _staged_view(self, settlement_id: str) -> dict[str, Any]:
+        row = self.s.store.settlement(settlement_id)
+        assert row is not None
+        view = presenters.settlement(row)
+        view["settlingDisputes"] = [presenters.dispute(d)
+                                    for d in queries.settling_disputes(self.s.store, settlement_id)]
+        return view
+
+    def _fault_after_commit(self, external_id: str, replay: bool) -> None:
+        if not replay and self.s.store.take_fault("fail_after_commit", external_id):
+            raise RuntimeError(f"injected fault after commit for externalId {external_id!r}")
+
+    # GET /api/network/v1/enterprises/{enterpriseId}/partners/settlements
+    async def v1PartnerSettlementsGetRoute(self, enterpriseId: str, token_info: Mapping[str, Any],
+                                           **params: Any) -> Response:
+        partner = self._partner(token_info, enterpriseId)
+        rows = queries.list_settlements(
+            self.s.store, partner.id,
+            settlement_ids=_list(params.get("settlementIds")),
+            external_ids=_list(params.get("externalIds")),
+            party_ids=_list(params.get("partyConnectionIds")),
+            counterparty_ids=_list(params.get("counterpartyConnectionIds")),
+            only_disputed=bool(params.get("onlyShowDisputed")),
+            created_from=_instant(params.get("createdOnOrAfter")),
+            created_before=_instant(params.get("createdBefore")),
+            updated_from=_instant(params.get("updatedOnOrAfter")),
+            updated_before=_instant(params.get("updatedBefore")),
+            **_page(params),
+        )
+        return json_response({"settlements": [presenters.settlement(r) for r in rows]})
+
+    # GET /api/network/v1/enterprises/{enterpriseId}/partners/settlements/{settlementId}
+    async def v1PartnerSettlementGetRoute(self, enterpriseId: str, settlementId: str,
+                                          token_info: Mapping[str, Any], **params: Any) -> Response:
+        partner = self._partner(token_info, enterpriseId)
+        row = self.s.store.settlement(settlementId)
+        if row is None or row["partner_id"] != partner.id:
+            raise RuleViolation(rules.READ_NOT_FOUND, f"settlement {settlementId} does not exist "
+                                "or does not belong to this partner")
+        transfers = queries.transfers_page(
+            self.s.store, settlementId,
+            source_network=_list(params.get("sourceNetworkAccountIds")),
+            source_trading=_list(params.get("sourceTradingAccountIds")),
+            destination_network=_list(params.get("destinationNetworkAccountIds")),
+            destination_trading=_list(params.get("destinationTradingAccountIds")),
+            currencies=_list(params.get("currencies")),
+            **_page(params),
+        )
+        return json_response({
+            "settlement": presenters.settlement(row),
+            "settlementTransfers": [presenters.transfer(t) for t in transfers],
+            "settlingDisputes": [presenters.dispute(d)
+                                 for d in queries.settling_disputes(self.s.store, settlementId)],
+            "settlementDisputes": [presenters.dispute(d)
+                                   for d in queries.settlement_disputes(self.s.store, settlementId)],
+        })
+
+    # GET|POST /api/network/v1/enterprises/{enterpriseId}/partners/settlements-signing
+    async def v1PartnerSettlementSigningGetRoute(self, enterpriseId: str,
+                                                 token_info: Mapping[str, Any],
+                                                 **params: Any) -> Response:
+        self._partner(token_info, enterpriseId)
+        fields: dict[str, Any] = {k: params[k] for k in ("externalId", "notes", "nonce", "cutoffAt")
+                                  if params.get(k) is not None}
+        try:
+            fields["settlementAmounts"] = json.loads(str(params.get("settlementAmounts")))
+        except ValueError:
+            raise RuleViolation(rules.READ_QUERY, "settlementAmounts must be the JSON text of the "
+                                "amounts object") from None
+        if not isinstance(fields["settlementAmounts"], dict):
+            raise RuleViolation(rules.READ_QUERY, "settlementAmounts must be a JSON object")
+        return json_response({"payload": signing.canonical_payload(fields)})
+
+    async def v1PartnerSettlementsSigningPostRoute(self, enterpriseId: str, body: dict[str, Any],
+                                                   token_info: Mapping[str, Any]) -> Response:
+        self._partner(token_info, enterpriseId, write=True)
+        return json_response({"payload": signing.canonical_payload(body)})
+
+    # GET /api/network/v1/enterprises/{enterpriseId}/partners/balances
+    async def v1PartnerBalancesGetRoute(self, enterpriseId: str, token_info: Mapping[str, Any],
+                                        **params: Any) -> Response:
+        partner = self._partner(token_info, enterpriseId)
+        connections, balances, own = queries.partner_balances(
+            self.s.store, partner.id, connection_ids=_list(params.get("connectionIds")),
+            client_ids=_list(params.get("clientIds")), **_page(params))
+        by_connection: dict[str, list[dict[str, Any]]] = {}
+        for row in balances:
+            by_connection.setdefault(row["connection_id"], []).append(row)
+        network = {
+            c["id"]: {"clientId": c["client_id"], "partnerId": partner.id,
+                      "partnersConnectionId": c["partners_connection_id"],
+                      "balances": presenters.balance_record(partner, by_connection.get(c["id"], []))}
+            for c in connections
+        }
+        return json_response({"networkBalances": network,
+                              "balances": presenters.balance_record(partner, own)})
+
+    # GET /api/network/v1/enterprises/{enterpriseId}/partners/settlement/disputes
+    async def listPartnerSettlementDisputes(self, enterpriseId: str,
+                                            token_info: Mapping[str, Any],
+                                            **params: Any) -> Response:
+        partner = self._partner(token_info, enterpriseId)
+        rows = queries.disputes(
+            self.s.store, partner.id, settlement_ids=_list(params.get("settlementIds")),
+            settled_in_ids=_list(params.get("settledInSettlementIds")),
+            connection_ids=_list(params.get("connectionIds")),
+            dispute_ids=_list(params.get("disputeIds")), closed=params.get("closed"),
+            show_retracted=bool(params.get("showRetracted")), **_page(params))
+        return json_response({"disputes": [presenters.dispute(r) for r in rows]})
+
+
+def _instant(value: object) -> str | None:
+    """Filters compare against stored `toISOString()` text, so normalize the caller's instant."""
+    if value is None:
+        return None
+    try:
+        return format_instant(parse_instant(str(value)))
+    except ValueError:
+        raise RuleViolation(rules.READ_QUERY, f"{value!r} is not an RFC 3339 date-time") from None

@@ -1,0 +1,157 @@
+"""The sandbox control plane (`sandbox.yaml`, served under /sandbox): state, clock, jobs,
+disputes, balances, faults, outbox and the request log. Test tooling, not the contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from starlette.responses import Response
+
+from oeskit.clock import format_instant, parse_instant, utcnow
+from oeskit.domain import disputes, lifecycle
+from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NOT_FOUND
+from oeskit.errors import RuleViolation
+from oeskit.http import presenters
+from oeskit.http.handlers import json_response
+from oeskit.http.services import Services
+from oeskit.store import queries
+from oeskit.store.world_loader import load_world, reset
+from oeskit.worlds import WorldError, validate_world
+
+
+class SandboxRoutes:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def _run_jobs(self) -> int:
+        return lifecycle.run_due(self.s.store, self.s.now(), self.s.new_id, "sandbox")
+
+    def _clock(self) -> dict[str, Any]:
+        state = self.s.store.clock_state()
+        return {"now": format_instant(state.now(utcnow())), "mode": state.mode,
+                "speed": state.speed}
+
+    async def sandboxReset(self) -> Response:
+        reset(self.s.store)
+        return json_response({"status": "reset"})
+
+    async def sandboxLoadWorld(self, body: dict[str, Any]) -> Response:
+        try:
+            world = validate_world(body)
+        except WorldError as exc:
+            raise RuleViolation(SBX_INVALID, f"invalid world: {exc}") from None
+        loaded = load_world(self.s.store, world, utcnow(), self.s.settings.clock)
+        return json_response({"loaded": loaded})
+
+    async def sandboxGetClock(self) -> Response:
+        return json_response(self._clock())
+
+    async def sandboxSetClock(self, body: dict[str, Any]) -> Response:
+        store = self.s.store
+        try:
+            with store.immediate():
+                state = store.clock_state()
+                target = parse_instant(body["now"]) if body.get("now") else None
+                advance = (timedelta(minutes=float(body["advanceMinutes"]))
+                           if body.get("advanceMinutes") is not None else None)
+                store.set_clock_state(state.set(utcnow(), now=target, mode=body.get("mode"),
+                                                speed=body.get("speed"), advance=advance))
+        except ValueError as exc:
+            raise RuleViolation(SBX_INVALID, str(exc)) from None
+        return json_response({"clock": self._clock(), "jobsRun": self._run_jobs()})
+
+    async def sandboxListJobs(self) -> Response:
+        return json_response({"jobs": [
+            {"id": j["id"], "kind": j["kind"], "settlementId": j["settlement_id"],
+             "dueAt": j["due_at"], "status": j["status"], "attempts": j["attempts"]}
+            for j in queries.jobs(self.s.store)]})
+
+    async def sandboxRunJobs(self) -> Response:
+        return json_response({"jobsRun": self._run_jobs()})
+
+    def _dispute_view(self, dispute_id: str) -> Response:
+        rows = queries.with_closures(self.s.store, [self.s.store.dispute(dispute_id) or {}])
+        return json_response({"dispute": presenters.dispute(rows[0])})
+
+    async def sandboxRaiseDispute(self, body: dict[str, Any]) -> Response:
+        dispute_id = disputes.raise_dispute(
+            self.s.store, body["settlementId"], body["connectionId"], self.s.now(), self.s.new_id,
+            user_id=body.get("userId", "client-user"), reason=body.get("reason"),
+            expected=body.get("expectedTransfers"))
+        return self._dispute_view(dispute_id)
+
+    async def sandboxRetractDispute(self, disputeId: str, body: dict[str, Any] | None = None
+                                    ) -> Response:
+        body = body or {}
+        disputes.retract(self.s.store, disputeId, self.s.now(),
+                         retracted=body.get("retracted", True), reason=body.get("reason"))
+        return self._dispute_view(disputeId)
+
+    async def sandboxCloseDispute(self, disputeId: str, body: dict[str, Any]) -> Response:
+        disputes.close(self.s.store, disputeId, self.s.now(), self.s.new_id,
+                       closed_by=body["closedBy"], status=body["status"], notes=body["notes"],
+                       adjusted=body.get("adjustedTransfers"),
+                       user_id=body.get("userId", "bitgo-admin"))
+        return self._dispute_view(disputeId)
+
+    async def sandboxAdjustBalance(self, body: dict[str, Any]) -> Response:
+        store = self.s.store
+        currency, amount = body["currency"], int(body["amount"])
+        with store.immediate():
+            if body.get("connectionId"):
+                row = store._one("SELECT partner_id FROM connections WHERE id = ?",
+                                 (body["connectionId"],))
+                if row is None:
+                    raise RuleViolation(SBX_NOT_FOUND, f"connection {body['connectionId']} "
+                                        "does not exist")
+                store.move_balance(body["connectionId"], currency, available=amount, held=0)
+                balance = store.balances([(body["connectionId"], currency)])[
+                    (body["connectionId"], currency)]
+                result = {"available": str(balance.available), "held": str(balance.held)}
+            elif body.get("partnerId") and store.partner(body["partnerId"]) is not None:
+                store.move_partner_balance(body["partnerId"], currency, amount)
+                result = {"available": str(store.partner_balance(body["partnerId"], currency)),
+                          "held": "0"}
+            else:
+                raise RuleViolation(SBX_NOT_FOUND, "name an existing connectionId or partnerId")
+        return json_response({"balance": result})
+
+    async def sandboxAddFault(self, body: dict[str, Any]) -> Response:
+        self.s.store.add_fault(body["kind"], external_id=body.get("externalId"),
+                               milliseconds=body.get("milliseconds"), count=body.get("count", 1))
+        return await self.sandboxListFaults()
+
+    async def sandboxListFaults(self) -> Response:
+        return json_response({"faults": [_fault(f) for f in self.s.store.faults()]})
+
+    async def sandboxClearFaults(self) -> Response:
+        self.s.store.clear_faults()
+        return json_response({"faults": []})
+
+    async def sandboxOutbox(self, type: str | None = None, settlementId: str | None = None
+                            ) -> Response:
+        rows = queries.outbox(self.s.store, event_type=type, settlement_id=settlementId)
+        return json_response({"events": [
+            {k: v for k, v in {"id": r["id"], "type": r["type"], "at": r["at"],
+                               "settlementId": r["settlement_id"], "clientId": r["client_id"],
+                               "connectionId": r["connection_id"],
+                               "data": json.loads(r["data"])}.items() if v is not None}
+            for r in rows]})
+
+    async def sandboxRequests(self, limit: int = 100) -> Response:
+        return json_response({"requests": [
+            {k: v for k, v in {"at": r["at"], "method": r["method"], "path": r["path"],
+                               "status": r["status"], "rule": r["rule"],
+                               "durationMs": r["duration_ms"]}.items() if v is not None}
+            for r in queries.requests(self.s.store, limit)]})
+
+
+def _fault(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": row["id"], "kind": row["kind"], "remaining": row["remaining"]}
+    if row["external_id"]:
+        out["externalId"] = row["external_id"]
+    if row["milliseconds"] is not None:
+        out["milliseconds"] = row["milliseconds"]
+    return out

@@ -1,0 +1,77 @@
+"""Request-body validation with jsonschema-rs behind connexion's `validator_map`.
+
+connexion's own Draft 4 validator spends ~1 s on a 10,000-connection body; jsonschema-rs does
+the same check in milliseconds. The body is parsed once here with orjson.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import jsonschema_rs
+import orjson
+from connexion.datastructures import MediaTypeDict
+from connexion.validators import JSONRequestBodyValidator
+from starlette.types import Scope
+
+from oeskit.domain import rules
+from oeskit.errors import RuleViolation
+from oeskit.http.errors import truncate
+
+PARSED_BODY = "oeskit.body"  # where the parsed body waits in the ASGI scope for the handler
+
+
+def _path(parts: t.Iterable[object]) -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+    return text.lstrip(".") or "body"
+
+
+def _openapi_to_jsonschema(schema: t.Any) -> t.Any:
+    """OpenAPI 3.0 `nullable` is not JSON Schema: turn it into a type union."""
+    if isinstance(schema, dict):
+        out = {k: _openapi_to_jsonschema(v) for k, v in schema.items()
+               if k not in ("example", "examples", "nullable", "x-oeskit-rules")}
+        if schema.get("nullable") and "type" in out:
+            out["type"] = [out["type"], "null"]
+        return out
+    if isinstance(schema, list):
+        return [_openapi_to_jsonschema(v) for v in schema]
+    return schema
+
+
+class FastJSONBodyValidator(JSONRequestBodyValidator):
+    def __init__(self, *, schema: dict, **kwargs: t.Any) -> None:
+        super().__init__(schema=schema, **kwargs)
+        self._rs = jsonschema_rs.Draft4Validator(_openapi_to_jsonschema(schema),
+                                                 validate_formats=True)
+
+    async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
+        raw = b"".join([chunk async for chunk in stream])
+        if not raw:
+            return None
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise RuleViolation(rules.REQ_JSON, truncate(f"the body is not valid JSON: {exc}")) from None
+        scope.setdefault("extensions", {})[PARSED_BODY] = body
+        return body
+
+    def _validate(self, body: t.Any) -> dict | None:
+        if body is None:
+            if self._nullable:
+                return None
+            raise RuleViolation(rules.REQ_SCHEMA, "a JSON request body is required")
+        errors = list(self._rs.iter_errors(body))
+        if errors:
+            first = min(errors, key=lambda e: len(list(e.instance_path)))
+            where = _path(first.instance_path)
+            more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+            raise RuleViolation(
+                rules.REQ_SCHEMA, truncate(f"{where}: {first.message}", 400) + more
+            )
+        return None
+
+
+def validator_map() -> dict[str, t.Any]:
+    return {"body": MediaTypeDict({"application/json": FastJSONBodyValidator,
+                                   "*/*json": FastJSONBodyValidator})}

@@ -1,0 +1,85 @@
+"""Runtime settings: one frozen object built once and passed down.
+
+This is the only module that reads the environment (the CLI hands options to uvicorn's worker
+processes through it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ENV_PREFIX = "OESKIT_"
+DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = "oeskit.db"
+    world: str | None = None
+    workers: int = 1
+    admin_token: str | None = None
+    clock: str = "wall"  # wall | frozen | speed=N
+    body_limit: int = DEFAULT_BODY_LIMIT
+    validate_responses: bool = False
+    busy_timeout_ms: int = 5000
+    job_interval_s: float = 0.5
+    run_jobs: bool = True
+
+    @property
+    def control_plane_enabled(self) -> bool:
+        return self.admin_token is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from OESKIT_* variables (how `serve --workers N` reaches its workers)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.type, raw)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[ENV_PREFIX + f.name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _coerce(type_name: object, raw: str) -> object:
+    text = str(type_name)
+    if text.startswith("bool"):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if text.startswith("int"):
+        return int(raw)
+    if text.startswith("float"):
+        return float(raw)
+    return raw
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def package_file(name: str) -> Path:
+    """A data file shipped inside the package (specs), found without reading the environment."""
+    return Path(__file__).parent / name

@@ -1,0 +1,52 @@
+"""The contract files: where they are, and the rules catalogues they carry.
+
+`openapi.yaml` at the repository root is the only schema; a wheel carries a copy inside the
+package. The control plane's spec is `http/sandbox.yaml`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_PACKAGE = Path(__file__).parent
+
+
+def contract_path() -> Path:
+    """openapi.yaml: packaged copy first (wheel installs), else the source checkout's root."""
+    for candidate in (_PACKAGE / "openapi.yaml", _PACKAGE.parents[1] / "openapi.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("openapi.yaml not found beside the package or at the checkout root")
+
+
+def sandbox_path() -> Path:
+    return _PACKAGE / "http" / "sandbox.yaml"
+
+
+@cache
+def load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    assert isinstance(data, dict)
+    return data
+
+
+def contract() -> dict[str, Any]:
+    return load(contract_path())
+
+
+def rules_catalogue(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(document.get("x-oeskit-rules", []))
+
+
+def rule_statuses() -> dict[str, int]:
+    """Every rule id of both catalogues with the HTTP status it produces."""
+    out: dict[str, int] = {}
+    for document in (contract(), load(sandbox_path())):
+        for rule in rules_catalogue(document):
+            out[rule["id"]] = int(rule["status"])
+    return out

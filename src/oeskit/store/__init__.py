@@ -1,0 +1,1 @@
+"""SQLite persistence (sqlite-utils for schema and queries). Holds no business rules."""

@@ -1,0 +1,159 @@
+"""Write a validated world (fixtures/worlds/*.yaml) into the database, replacing all state."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from oeskit.clock import ClockState, parse_instant
+from oeskit.store.schema import STATE_TABLES
+from oeskit.store.sqlite import SqliteStore, token_digest
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def reset(store: SqliteStore) -> None:
+    with store.immediate():
+        for table in STATE_TABLES:
+            store.conn.execute(f"DELETE FROM {table}")
+
+
+def load_world(store: SqliteStore, world: Mapping[str, Any], real_now: datetime,
+               clock_option: str = "wall") -> dict[str, int]:
+    """Replace the state with `world` in one transaction; return what was loaded, by kind."""
+    db = store.db
+    with store.immediate():
+        for table in STATE_TABLES:
+            store.conn.execute(f"DELETE FROM {table}")
+        start = parse_instant(world["clock"]) if world.get("clock") else None
+        option = "frozen" if start is not None and clock_option == "wall" else clock_option
+        store.set_clock_state(ClockState.from_option(option, real_now, start))
+        db["enterprises"].insert_all(
+            {"id": e["id"], "oes_license": int(bool(e.get("oesLicense", False)))}
+            for e in world.get("enterprises", []))
+        db["users"].insert_all({"id": u["id"]} for u in world.get("users", []))
+        db["memberships"].insert_all(
+            {"user_id": u["id"], "enterprise_id": e}
+            for u in world.get("users", []) for e in u.get("enterprises", []))
+        db["tokens"].insert_all(
+            {"token": token_digest(t["token"]), "user_id": t["user"], "scopes": _dumps(list(t.get("scopes", [])))}
+            for t in world.get("tokens", []))
+        for p in world.get("partners", []):
+            db["partners"].insert({
+                "id": p["id"], "enterprise_id": p["enterpriseId"], "name": p.get("name", p["id"]),
+                "active": int(p.get("active", True)), "broker": int(p.get("broker", False)),
+                "dispute_window": p.get("clientDisputeWindowMinutes"),
+                "top_up_window": p.get("topUpWindowMinutes"),
+                "amount_format": p.get("amountFormat", "baseUnits"),
+                "enforce_unique_nonce": int(p.get("enforceUniqueNonce", False)),
+                "trading_account_id": p.get("tradingAccountId", f"{p['id']}-go-account"),
+                "currencies": _dumps(p.get("currencies", [])),
+                "keys": _dumps([{"scheme": k.get("scheme", "ed25519"), "publicKey": k["publicKey"]}
+                                for k in p.get("signingKeys", [])]),
+            })
+            db["partner_balances"].insert_all(
+                {"partner_id": p["id"], "currency": cur, "available": str(amount)}
+                for cur, amount in (p.get("balances") or {}).items())
+        db["clients"].insert_all(
+            {"id": c["id"], "enterprise_id": c.get("enterpriseId", ""),
+             "trading_account_id": c.get("tradingAccountId", f"{c['id']}-go-account")}
+            for c in world.get("clients", []))
+        for c in world.get("connections", []):
+            db["connections"].insert({
+                "id": c["id"], "partner_id": c["partnerId"], "client_id": c["clientId"],
+                "network_account_id": c["networkAccountId"], "active": int(c.get("active", True)),
+                "partners_connection_id": c.get("partnersConnectionId"),
+            })
+            db["balances"].insert_all(
+                {"connection_id": c["id"], "currency": cur,
+                 "available": str(b.get("available", "0")), "held": str(b.get("held", "0"))}
+                for cur, b in (c.get("balances") or {}).items())
+        for s in world.get("settlements", []):
+            _load_settlement(store, s)
+        for d in world.get("disputes", []):
+            _load_dispute(store, d)
+    return {
+        "enterprises": len(world.get("enterprises", [])), "users": len(world.get("users", [])),
+        "tokens": len(world.get("tokens", [])), "partners": len(world.get("partners", [])),
+        "clients": len(world.get("clients", [])), "connections": len(world.get("connections", [])),
+        "settlements": len(world.get("settlements", [])), "disputes": len(world.get("disputes", [])),
+    }
+
+
+def _accounts(store: SqliteStore, partner_id: str, connection_id: str | None) -> tuple[str, str | None]:
+    if connection_id is None:
+        row = store.conn.execute("SELECT trading_account_id FROM partners WHERE id = ?",
+                                 (partner_id,)).fetchone()
+        return row[0], None
+    conn = store.connections(partner_id, [connection_id])[connection_id]
+    return conn.trading_account_id, conn.network_account_id
+
+
+def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
+    created = s.get("createdAt", "2026-01-01T00:00:00.000Z")
+    status = s.get("status", "completed")
+    store.db["settlements"].insert({
+        "id": s["id"], "partner_id": s["partnerId"], "external_id": s["externalId"],
+        "status": status, "initiated_by": s.get("initiatedBy", "world-loader"),
+        "notes": s.get("notes"), "cutoff_at": s.get("cutoffAt", created),
+        "created_at": created, "updated_at": s.get("updatedAt", created),
+        "finalized_at": s.get("finalizedAt", created) if status == "completed" else None,
+        "reason": s.get("reason"), "disputed": int(bool(s.get("disputed", False))),
+        "dispute_window_ends_at": created, "execute_at": created, "window_closed_at": created,
+        "fingerprint": "world:" + s["id"],
+    })
+    for seq, t in enumerate(s.get("transfers", [])):
+        src_trading, src_network = _accounts(store, s["partnerId"], t.get("sourceConnectionId"))
+        dst_trading, dst_network = _accounts(store, s["partnerId"], t["destinationConnectionId"])
+        store.db["transfers"].insert({
+            "id": t.get("id") or str(uuid.uuid4()), "settlement_id": s["id"], "seq": seq,
+            "source_connection_id": t.get("sourceConnectionId"),
+            "destination_connection_id": t["destinationConnectionId"],
+            "source_trading_account_id": src_trading, "source_network_account_id": src_network,
+            "destination_trading_account_id": dst_trading,
+            "destination_network_account_id": dst_network, "currency": t["currency"],
+            "quantity": str(t["quantity"]), "status": t.get("status", status),
+            "tx_ids": _dumps([str(uuid.uuid4())] if status == "completed" else []),
+            "created_at": created, "updated_at": created,
+        })
+
+
+def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
+    settlement = store.settlement(d["settlementId"])
+    assert settlement is not None
+    created = d.get("createdAt") or settlement["created_at"]
+    closure = d.get("closure")
+    store.db["disputes"].insert({
+        "id": d["id"], "disputed_settlement_id": d["settlementId"],
+        "connection_id": d["connectionId"], "user_id": d.get("userId", "client-user"),
+        "reason": d.get("reason"), "expected_transfers": _dumps(d.get("expectedTransfers") or {}),
+        "retracted": int(bool(d.get("retracted", False))),
+        "dispute_closure_id": closure["id"] if closure else None,
+        "settled_in_settlement_id": d.get("settledInSettlementId"),
+        "created_at": created, "updated_at": created,
+    })
+    if not closure:
+        return
+    closed_at = closure.get("createdAt") or created
+    store.db["closures"].insert({
+        "id": closure["id"], "dispute_id": d["id"], "closed_by": closure.get("closedBy", "admin"),
+        "user_id": closure.get("userId", "bitgo-admin"), "notes": closure.get("notes", ""),
+        "status": closure.get("status", "approved"),
+        "adjusted_transfers": _dumps(closure.get("adjustedTransfers") or {}),
+        "created_at": closed_at,
+    })
+    assigned = d.get("settledInSettlementId")
+    store.insert_closure_transfers(
+        closure["id"], settlement["partner_id"], d["connectionId"],
+        [(cur, int(q), str(uuid.uuid4())) for cur, q in (closure.get("adjustedTransfers") or {}).items()],
+        parse_instant(closed_at))
+    if assigned:
+        store.conn.execute("UPDATE transfers SET settlement_id = ?, status = 'completed' "
+                           "WHERE dispute_closure_id = ?", (assigned, closure["id"]))
+
+
