@@ -210,14 +210,15 @@ def _check_references(world: dict[str, Any]) -> list[str]:
         problems.append(f"{where}: unknown {kind} {value!r}")
         return False
 
-    def in_currencies(where: str, keys: Iterable[str], partner: Mapping[str, Any]) -> None:
+    def of_partner(where: str, currency: str, partner: Mapping[str, Any]) -> None:
         offered = {c["bitgoCurrency"] for c in partner["currencies"]}
+        if currency not in offered:
+            problems.append(f"{where}: {currency!r} is not a currency of partner {partner['id']} "
+                            f"(it has {', '.join(sorted(offered))})")
+
+    def in_currencies(where: str, keys: Iterable[str], partner: Mapping[str, Any]) -> None:
         for key in keys:
-            if key not in offered:
-                problems.append(
-                    f"{where}.{key}: not a currency of partner {partner['id']} "
-                    f"(it has {', '.join(sorted(offered))})"
-                )
+            of_partner(f"{where}.{key}", key, partner)
 
     enterprises = {e["id"]: e for e in world["enterprises"]}
     users = {u["id"]: u for u in world["users"]}
@@ -287,7 +288,7 @@ def _check_references(world: dict[str, Any]) -> list[str]:
                     _belongs(problems, f"{at}.{end}", transfer[end], connections, partner)
             if transfer.get("sourceConnectionId") == transfer["destinationConnectionId"]:
                 problems.append(f"{at}.sourceConnectionId: same as destinationConnectionId")
-            in_currencies(at, [transfer["currency"]], partner)
+            of_partner(f"{at}.currency", transfer["currency"], partner)
 
     open_disputes: dict[tuple[str, str], str] = {}
     for i, dispute in enumerate(world["disputes"]):
@@ -377,7 +378,9 @@ def _world_loader() -> type[yaml.SafeLoader]:
             out[key] = loader.construct_object(value_node, deep=True)
         return out
 
-    loader = type("_WorldLoader", (yaml.SafeLoader,), {"yaml_implicit_resolvers": resolvers})
+    loader: type[yaml.SafeLoader] = type(
+        "_WorldLoader", (yaml.SafeLoader,), {"yaml_implicit_resolvers": resolvers}
+    )
     loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     return loader
 

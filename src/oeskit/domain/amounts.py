@@ -79,7 +79,7 @@ def parse_amount(text: str, *, amount_format: str, decimals: int, where: str) ->
                 f"{where}: {_shown(text)} is not a base-unit integer (expected e.g. \"-200\": "
                 "digits and an optional '-', no decimals, exponent, '+', hex or spaces)",
             )
-        value = int(text)
+        value = int(text.lstrip("-"))
     if text.startswith("-"):
         value = -value
     if value == 0:

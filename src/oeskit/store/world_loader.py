@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from oeskit.clock import ClockState, parse_instant
+from oeskit.clock import ClockState, format_instant, parse_instant
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore, token_digest
 
@@ -94,15 +94,19 @@ def _accounts(store: SqliteStore, partner_id: str, connection_id: str | None) ->
     return conn.trading_account_id, conn.network_account_id
 
 
+def _instant(value: str | None, default: str) -> str:
+    return format_instant(parse_instant(value)) if value else default
+
+
 def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
-    created = s.get("createdAt", "2026-01-01T00:00:00.000Z")
+    created = _instant(s.get("createdAt"), "2026-01-01T00:00:00.000Z")
     status = s.get("status", "completed")
     store.db["settlements"].insert({
         "id": s["id"], "partner_id": s["partnerId"], "external_id": s["externalId"],
         "status": status, "initiated_by": s.get("initiatedBy", "world-loader"),
-        "notes": s.get("notes"), "cutoff_at": s.get("cutoffAt", created),
-        "created_at": created, "updated_at": s.get("updatedAt", created),
-        "finalized_at": s.get("finalizedAt", created) if status == "completed" else None,
+        "notes": s.get("notes"), "cutoff_at": _instant(s.get("cutoffAt"), created),
+        "created_at": created, "updated_at": _instant(s.get("updatedAt"), created),
+        "finalized_at": _instant(s.get("finalizedAt"), created) if status == "completed" else None,
         "reason": s.get("reason"), "disputed": int(bool(s.get("disputed", False))),
         "dispute_window_ends_at": created, "execute_at": created, "window_closed_at": created,
         "fingerprint": "world:" + s["id"],
@@ -126,7 +130,7 @@ def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
 def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
     settlement = store.settlement(d["settlementId"])
     assert settlement is not None
-    created = d.get("createdAt") or settlement["created_at"]
+    created = _instant(d.get("createdAt"), settlement["created_at"])
     closure = d.get("closure")
     store.db["disputes"].insert({
         "id": d["id"], "disputed_settlement_id": d["settlementId"],
@@ -139,7 +143,7 @@ def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
     })
     if not closure:
         return
-    closed_at = closure.get("createdAt") or created
+    closed_at = _instant(closure.get("createdAt"), created)
     store.db["closures"].insert({
         "id": closure["id"], "dispute_id": d["id"], "closed_by": closure.get("closedBy", "admin"),
         "user_id": closure.get("userId", "bitgo-admin"), "notes": closure.get("notes", ""),

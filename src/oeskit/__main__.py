@@ -1,0 +1,5 @@
+"""`python -m oeskit` runs the CLI."""
+
+from oeskit.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""Shared fixtures: a sandbox app over a real SQLite file, an HTTP client bound to it in-process,
+signing helpers for the demo world, and a real `oeskit serve` process for black-box tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from oeskit import signing
+from oeskit.http.app import create_app, open_store
+from oeskit.settings import Settings
+from oeskit.store.schema import STATE_TABLES
+from oeskit.store.sqlite import SqliteStore
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "fixtures" / "worlds" / "demo.yaml"
+ADMIN = "test-admin-token"
+EXCHANGE = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0001"
+ALPHA = "09684b38-49ed-4cf6-a28e-c3a459494c69"
+BETA = "136c1c69-8654-484f-8c5f-591b334a084f"
+STAGE = "/api/network/v2/enterprises/{enterprise}/partners/settlements"
+# Tables whose content is the sandbox's business state (the request log and clock are not).
+BUSINESS_TABLES = tuple(t for t in STATE_TABLES if t not in ("request_log", "meta"))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def demo_world() -> dict[str, Any]:
+    return yaml.safe_load(DEMO.read_text())
+
+
+def partner_key(world: Mapping[str, Any], partner_id: str, scheme: str = "ed25519"
+                ) -> signing.SigningKey:
+    partner = next(p for p in world["partners"] if p["id"] == partner_id)
+    entry = next(k for k in partner["signingKeys"]
+                 if isinstance(k, dict) and k.get("scheme", "ed25519") == scheme
+                 and k.get("privateKey"))
+    return signing.SigningKey(scheme, entry["publicKey"], entry["privateKey"])
+
+
+@dataclass
+class Sandbox:
+    """An in-process sandbox: the app, a client bound to it, and its store."""
+
+    client: httpx.AsyncClient
+    store: SqliteStore
+    world: dict[str, Any]
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    def fields(self, amounts: Mapping[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+        self.counter[0] += 1
+        base: dict[str, Any] = {
+            "externalId": f"test-{self.counter[0]}",
+            "settlementAmounts": dict(amounts) if amounts is not None
+            else {ALPHA: {"BTC": "-1000", "ETH": "2000"}},
+            "nonce": signing.new_nonce(),
+            "cutoffAt": "2026-11-01T00:00:00.000Z",
+        }
+        base.update(overrides)
+        return {k: v for k, v in base.items() if v is not None}
+
+    def sign(self, fields: Mapping[str, Any], partner_id: str = EXCHANGE,
+             scheme: str = "ed25519") -> dict[str, Any]:
+        return signing.sign_body(fields, partner_key(self.world, partner_id, scheme))
+
+    async def stage(self, body: Mapping[str, Any], token: str = "demo-exchange-token",
+                    enterprise: str = "ent-exchange") -> httpx.Response:
+        return await self.client.post(STAGE.format(enterprise=enterprise), json=dict(body),
+                                      headers={"Authorization": f"Bearer {token}"})
+
+    async def get(self, path: str, token: str = "demo-exchange-token", **params: Any
+                  ) -> httpx.Response:
+        return await self.client.get(path, params=params,
+                                     headers={"Authorization": f"Bearer {token}"})
+
+    async def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.request(method, "/sandbox" + path,
+                                         headers={"Authorization": f"Bearer {ADMIN}"}, **kwargs)
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every business row, to prove a rejected request changed nothing."""
+        return {table: sorted(tuple(row) for row in self.store.conn.execute(
+            f"SELECT * FROM {table}")) for table in BUSINESS_TABLES}
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"db": str(tmp_path / "sandbox.db"), "world": str(DEMO),
+                              "admin_token": ADMIN, "validate_responses": True,
+                              "run_jobs": False, "clock": "frozen"}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path, demo_world: dict[str, Any]) -> AsyncIterator[Sandbox]:
+    settings = make_settings(tmp_path)
+    store = open_store(settings)
+    app = create_app(settings, store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+        yield Sandbox(client, store, demo_world)
+    store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    db: Path
+    admin_token: str = ADMIN
+
+
+def start_server(tmp_path: Path, *, workers: int = 1, extra: tuple[str, ...] = (),
+                 db: Path | None = None) -> LiveServer:
+    port = free_port()
+    db = db or tmp_path / "live.db"
+    command = [sys.executable, "-m", "oeskit", "serve", "--port", str(port), "--db", str(db),
+               "--world", str(DEMO), "--workers", str(workers), "--admin-token", ADMIN, *extra]
+    log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((tmp_path / f"server-{port}.log").read_text())
+        try:
+            if httpx.get(base_url + "/sandbox/clock", timeout=1,
+                         headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200:
+                return LiveServer(base_url, process, db)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("oeskit serve did not answer within 30 s")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = start_server(tmp_path)
+    yield server
+    stop_server(server)
