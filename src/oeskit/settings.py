@@ -13,7 +13,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 ENV_PREFIX = "OESKIT_"
-DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
+# 32 MiB: a 50,000-connection x 5-currency settlement is about 9 MB of JSON.
+DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,8 @@ def load_world_file(path: str | Path) -> dict[str, Any]:
         else:
             data = yaml.load(text, Loader=_world_loader())  # noqa: S506 - a SafeLoader subclass
     except (ValueError, yaml.YAMLError) as exc:
-        raise WorldError(f"{path.name}: not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise WorldError(f"{path.name}: not valid {kind}: {exc}") from exc
     try:
         return validate_world(data)
     except WorldError as exc:
@@ -51,8 +52,7 @@ def validate_world(data: object) -> dict[str, Any]:
     """
     schema = _world_schema()
     problems = [_describe(error) for error in _world_validator().iter_errors(data)]
-    if not problems:
-        assert isinstance(data, dict)  # the schema says `type: object`
+    if not problems and isinstance(data, dict):  # the schema already demands an object
         world = copy.deepcopy(data)
         _fill_defaults(schema, world)
         problems = _check_references(world)
@@ -80,7 +80,10 @@ def _world_schema() -> dict[str, Any]:
 @functools.cache
 def _world_validator() -> jsonschema.Draft4Validator:
     # Draft 4, like connexion: OpenAPI 3.0's boolean `exclusiveMinimum` is Draft 4's.
-    return jsonschema.Draft4Validator(_world_schema())
+    # Only date-time is format-checked: its pattern fixes the shape, this catches 2026-02-30.
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checks("date-time", raises=ValueError)(datetime.fromisoformat)
+    return jsonschema.Draft4Validator(_world_schema(), format_checker=formats)
 
 
 _LITERAL_KEYWORDS = frozenset({"default", "enum", "example", "examples", "required"})
@@ -166,8 +169,12 @@ def _innermost(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
 
         if all(mismatch(errors)[0] for errors in branches.values()):
             # No branch is meant (e.g. an unknown `scheme`): list every allowed value.
-            kinds = [e for errors in branches.values() for e in errors
-                     if e.validator == "enum" and len(e.path) == 1]
+            kinds = [
+                e
+                for errors in branches.values()
+                for e in errors
+                if e.validator == "enum" and len(e.path) == 1
+            ]
             allowed = [value for e in kinds for value in e.validator_value]
             error = copy.copy(kinds[0])
             error.message = f"{error.instance!r} is not one of {allowed!r}"
@@ -189,165 +196,185 @@ def _path(parts: Iterable[str | int]) -> str:
     return out or "world"
 
 
-# ---- references, unique ids, timestamps ------------------------------------------------------
+# ---- references and unique ids ----------------------------------------------------------------
 
 
 def _check_references(world: dict[str, Any]) -> list[str]:
     """Everything the schema cannot say: each reference resolves, ids are unique."""
-    problems: list[str] = []
+    check = _References(world)
+    check.unique_ids()
+    check.people_and_partners()
+    check.history()
+    return check.problems
 
-    def unique(pairs: Iterable[tuple[str, Hashable]]) -> None:
+
+class _References:
+    """Collects `path: problem` lines about one schema-valid world."""
+
+    def __init__(self, world: dict[str, Any]) -> None:
+        self.world = world
+        self.problems: list[str] = []
+        # The lists whose items have an `id` (all but tokens), as the schema says.
+        self.kinds = [
+            kind
+            for kind, sub in _world_schema()["properties"].items()
+            if "id" in sub.get("items", {}).get("properties", {})
+        ]
+        self.known = {kind: {item["id"]: item for item in world[kind]} for kind in self.kinds}
+
+    def field(self, key: str, *kinds: str, scope: str = "") -> Iterator[tuple[str, Any]]:
+        """(`kind[i].key`, value) for each item of `kinds` that has `key`.
+
+        With `scope`, the value is paired with the item's `scope` field, so that `unique`
+        compares values within one scope (e.g. an externalId per partner).
+        """
+        for kind in kinds:
+            for i, item in enumerate(self.world[kind]):
+                if item.get(key) is not None:
+                    value = (item[scope], item[key]) if scope else item[key]
+                    yield f"{kind}[{i}].{key}", value
+
+    def unique(self, pairs: Iterable[tuple[str, Hashable]]) -> None:
         first: dict[Hashable, str] = {}
         for where, value in pairs:
             if value in first:
-                problems.append(f"{where}: duplicate {value!r} (also at {first[value]})")
+                shown = value[1] if isinstance(value, tuple) else value
+                self.problems.append(f"{where}: duplicate {shown!r} (also at {first[value]})")
             else:
                 first[value] = where
 
-    def refers(where: str, value: object, known: Mapping[Any, Any], kind: str) -> bool:
-        if value in known:
+    def refers(self, where: str, value: Any, kind: str) -> bool:
+        if value in self.known[kind]:
             return True
-        problems.append(f"{where}: unknown {kind} {value!r}")
+        self.problems.append(f"{where}: unknown {kind.removesuffix('s')} {value!r}")
         return False
 
-    def of_partner(where: str, currency: str, partner: Mapping[str, Any]) -> None:
-        offered = {c["bitgoCurrency"] for c in partner["currencies"]}
-        if currency not in offered:
-            problems.append(f"{where}: {currency!r} is not a currency of partner {partner['id']} "
-                            f"(it has {', '.join(sorted(offered))})")
+    def currency(self, where: str, code: str, partner: Mapping[str, Any]) -> None:
+        offered = sorted(c["bitgoCurrency"] for c in partner["currencies"])
+        if code not in offered:
+            self.problems.append(
+                f"{where}: {code!r} is not a currency of partner {partner['id']} "
+                f"(it has {', '.join(offered)})"
+            )
 
-    def in_currencies(where: str, keys: Iterable[str], partner: Mapping[str, Any]) -> None:
-        for key in keys:
-            of_partner(f"{where}.{key}", key, partner)
+    def amounts(self, where: str, amounts: Mapping[str, Any], partner: Mapping[str, Any]) -> None:
+        for code in amounts:
+            self.currency(f"{where}.{code}", code, partner)
 
-    enterprises = {e["id"]: e for e in world["enterprises"]}
-    users = {u["id"]: u for u in world["users"]}
-    partners = {p["id"]: p for p in world["partners"]}
-    clients = {c["id"]: c for c in world["clients"]}
-    connections = {c["id"]: c for c in world["connections"]}
-    settlements = {s["id"]: s for s in world["settlements"]}
+    def connection_of(self, where: str, connection_id: str, partner: Mapping[str, Any]) -> None:
+        connection = self.known["connections"].get(connection_id)
+        if connection is None:
+            self.problems.append(f"{where}: unknown connection {connection_id!r}")
+        elif connection["partnerId"] != partner["id"]:
+            self.problems.append(
+                f"{where}: connection {connection_id} is not a connection of partner "
+                f"{partner['id']}"
+            )
 
-    for kind in ("enterprises", "users", "partners", "clients", "connections", "settlements",
-                 "disputes"):
-        unique((f"{kind}[{i}].id", item["id"]) for i, item in enumerate(world[kind]))
-    unique((f"tokens[{i}].token", t["token"]) for i, t in enumerate(world["tokens"]))
-    # One partner per enterprise (domain.md A14): the path's enterpriseId names the partner.
-    unique((f"partners[{i}].enterpriseId", p["enterpriseId"]) for i, p in enumerate(world["partners"]))
-    unique([(f"partners[{i}].tradingAccountId", p["tradingAccountId"])
-            for i, p in enumerate(world["partners"])]
-           + [(f"clients[{i}].tradingAccountId", c["tradingAccountId"])
-              for i, c in enumerate(world["clients"])])
-    unique((f"connections[{i}].networkAccountId", c["networkAccountId"])
-           for i, c in enumerate(world["connections"]))
-    unique((f"connections[{i}].partnersConnectionId", (c["partnerId"], c["partnersConnectionId"]))
-           for i, c in enumerate(world["connections"]) if c.get("partnersConnectionId") is not None)
-    unique((f"settlements[{i}].externalId", (s["partnerId"], s["externalId"]))
-           for i, s in enumerate(world["settlements"]))
-    unique((f"settlements[{i}].transfers[{j}].id", t["id"])
-           for i, s in enumerate(world["settlements"])
-           for j, t in enumerate(s["transfers"]) if "id" in t)
-    unique((f"disputes[{i}].closure.id", d["closure"]["id"])
-           for i, d in enumerate(world["disputes"]) if "closure" in d)
+    def unique_ids(self) -> None:
+        for kind in self.kinds:
+            self.unique(self.field("id", kind))
+        self.unique(self.field("token", "tokens"))
+        # One partner per enterprise (domain.md A14): the path's enterpriseId names the partner.
+        self.unique(self.field("enterpriseId", "partners"))
+        self.unique(self.field("tradingAccountId", "partners", "clients"))
+        self.unique(self.field("networkAccountId", "connections"))
+        self.unique(self.field("partnersConnectionId", "connections", scope="partnerId"))
+        self.unique(self.field("externalId", "settlements", scope="partnerId"))
+        self.unique(
+            (f"settlements[{i}].transfers[{j}].id", transfer["id"])
+            for i, settlement in enumerate(self.world["settlements"])
+            for j, transfer in enumerate(settlement["transfers"])
+            if "id" in transfer
+        )
+        self.unique(
+            (f"{where}.id", closure["id"]) for where, closure in self.field("closure", "disputes")
+        )
+        for i, partner in enumerate(self.world["partners"]):
+            for items, key in (
+                ("currencies", "code"),
+                ("currencies", "bitgoCurrency"),
+                ("signingKeys", "publicKey"),
+            ):
+                self.unique(
+                    (f"partners[{i}].{items}[{j}].{key}", item[key])
+                    for j, item in enumerate(partner[items])
+                )
 
-    for i, user in enumerate(world["users"]):
-        for j, enterprise_id in enumerate(user["enterprises"]):
-            refers(f"users[{i}].enterprises[{j}]", enterprise_id, enterprises, "enterprise")
-    for i, token in enumerate(world["tokens"]):
-        refers(f"tokens[{i}].user", token["user"], users, "user")
-    for i, partner in enumerate(world["partners"]):
-        where = f"partners[{i}]"
-        refers(f"{where}.enterpriseId", partner["enterpriseId"], enterprises, "enterprise")
-        if "clientId" in partner:
-            refers(f"{where}.clientId", partner["clientId"], clients, "client")
-        unique((f"{where}.currencies[{j}].code", c["code"]) for j, c in enumerate(partner["currencies"]))
-        unique((f"{where}.currencies[{j}].bitgoCurrency", c["bitgoCurrency"])
-               for j, c in enumerate(partner["currencies"]))
-        unique((f"{where}.signingKeys[{j}].publicKey", k["publicKey"])
-               for j, k in enumerate(partner["signingKeys"]))
-        in_currencies(f"{where}.balances", partner.get("balances", {}), partner)
-    for i, client in enumerate(world["clients"]):
-        refers(f"clients[{i}].enterpriseId", client["enterpriseId"], enterprises, "enterprise")
-    for i, connection in enumerate(world["connections"]):
-        where = f"connections[{i}]"
-        refers(f"{where}.clientId", connection["clientId"], clients, "client")
-        if refers(f"{where}.partnerId", connection["partnerId"], partners, "partner"):
-            in_currencies(f"{where}.balances", connection.get("balances", {}),
-                          partners[connection["partnerId"]])
+    def people_and_partners(self) -> None:
+        for i, user in enumerate(self.world["users"]):
+            for j, enterprise_id in enumerate(user["enterprises"]):
+                self.refers(f"users[{i}].enterprises[{j}]", enterprise_id, "enterprises")
+        for where, user_id in self.field("user", "tokens"):
+            self.refers(where, user_id, "users")
+        for where, enterprise_id in self.field("enterpriseId", "partners", "clients"):
+            self.refers(where, enterprise_id, "enterprises")
+        for where, client_id in self.field("clientId", "partners", "connections"):
+            self.refers(where, client_id, "clients")
+        for i, partner in enumerate(self.world["partners"]):
+            self.amounts(f"partners[{i}].balances", partner.get("balances", {}), partner)
+        for i, connection in enumerate(self.world["connections"]):
+            where = f"connections[{i}]"
+            if self.refers(f"{where}.partnerId", connection["partnerId"], "partners"):
+                partner = self.known["partners"][connection["partnerId"]]
+                self.amounts(f"{where}.balances", connection.get("balances", {}), partner)
 
-    for i, settlement in enumerate(world["settlements"]):
-        where = f"settlements[{i}]"
-        if settlement["status"] == "failed" and not settlement.get("reason"):
-            problems.append(f"{where}.reason: required when status is 'failed'")
-        if not refers(f"{where}.partnerId", settlement["partnerId"], partners, "partner"):
-            continue
-        partner = partners[settlement["partnerId"]]
-        for j, transfer in enumerate(settlement["transfers"]):
-            at = f"{where}.transfers[{j}]"
-            for end in ("sourceConnectionId", "destinationConnectionId"):
-                if end in transfer:
-                    _belongs(problems, f"{at}.{end}", transfer[end], connections, partner)
-            if transfer.get("sourceConnectionId") == transfer["destinationConnectionId"]:
-                problems.append(f"{at}.sourceConnectionId: same as destinationConnectionId")
-            of_partner(f"{at}.currency", transfer["currency"], partner)
-
-    open_disputes: dict[tuple[str, str], str] = {}
-    for i, dispute in enumerate(world["disputes"]):
-        where = f"disputes[{i}]"
-        refers(f"{where}.userId", dispute["userId"], users, "user")
-        closure = dispute.get("closure")
-        if closure is not None:
-            refers(f"{where}.closure.userId", closure["userId"], users, "user")
-        if "settledInSettlementId" in dispute:
-            refers(f"{where}.settledInSettlementId", dispute["settledInSettlementId"],
-                   settlements, "settlement")
-            if closure is None or closure["status"] != "approved":
-                problems.append(f"{where}.settledInSettlementId: only an approved closure is settled")
-        if not refers(f"{where}.settlementId", dispute["settlementId"], settlements, "settlement"):
-            continue
-        partner = partners.get(settlements[dispute["settlementId"]]["partnerId"])
-        if partner is None:
-            continue
-        _belongs(problems, f"{where}.connectionId", dispute["connectionId"], connections, partner)
-        in_currencies(f"{where}.expectedTransfers", dispute.get("expectedTransfers", {}), partner)
-        if closure is not None:
-            in_currencies(f"{where}.closure.adjustedTransfers", closure["adjustedTransfers"], partner)
-        if not dispute["retracted"]:
-            # domain.md 8.7: one non-retracted dispute per (settlement, connection)
-            key = (dispute["settlementId"], dispute["connectionId"])
-            if key in open_disputes:
-                problems.append(f"{where}: a second non-retracted dispute on the same settlement "
-                                f"and connection (also {open_disputes[key]})")
-            open_disputes.setdefault(key, where)
-
-    problems.extend(_check_timestamps(world))
-    return problems
-
-
-def _belongs(problems: list[str], where: str, connection_id: str,
-             connections: Mapping[str, Any], partner: Mapping[str, Any]) -> None:
-    if connection_id not in connections:
-        problems.append(f"{where}: unknown connection {connection_id!r}")
-    elif connections[connection_id]["partnerId"] != partner["id"]:
-        problems.append(f"{where}: connection {connection_id} is not a connection of partner "
-                        f"{partner['id']}")
-
-
-def _check_timestamps(world: dict[str, Any]) -> list[str]:
-    """The schema's pattern fixes the shape; this catches impossible dates (month 13...)."""
-    stamps: list[tuple[str, object]] = [("clock", world.get("clock"))]
-    for i, s in enumerate(world["settlements"]):
-        stamps += [(f"settlements[{i}].{k}", s.get(k)) for k in ("createdAt", "cutoffAt", "finalizedAt")]
-    for i, d in enumerate(world["disputes"]):
-        stamps.append((f"disputes[{i}].createdAt", d.get("createdAt")))
-        stamps.append((f"disputes[{i}].closure.createdAt", (d.get("closure") or {}).get("createdAt")))
-    problems = []
-    for where, value in stamps:
-        if isinstance(value, str):
-            try:
-                datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
-            except ValueError:
-                problems.append(f"{where}: {value!r} is not a valid date-time")
-    return problems
+    def history(self) -> None:
+        for i, settlement in enumerate(self.world["settlements"]):
+            where = f"settlements[{i}]"
+            if settlement["status"] == "failed" and not settlement.get("reason"):
+                self.problems.append(f"{where}.reason: required when status is 'failed'")
+            if not self.refers(f"{where}.partnerId", settlement["partnerId"], "partners"):
+                continue
+            partner = self.known["partners"][settlement["partnerId"]]
+            for j, transfer in enumerate(settlement["transfers"]):
+                at = f"{where}.transfers[{j}]"
+                for end in ("sourceConnectionId", "destinationConnectionId"):
+                    if end in transfer:
+                        self.connection_of(f"{at}.{end}", transfer[end], partner)
+                if transfer.get("sourceConnectionId") == transfer["destinationConnectionId"]:
+                    self.problems.append(f"{at}.sourceConnectionId: same as the destination")
+                self.currency(f"{at}.currency", transfer["currency"], partner)
+        open_disputes: dict[tuple[str, str], str] = {}
+        for i, dispute in enumerate(self.world["disputes"]):
+            where = f"disputes[{i}]"
+            closure = dispute.get("closure")
+            self.refers(f"{where}.userId", dispute["userId"], "users")
+            if closure is not None:
+                self.refers(f"{where}.closure.userId", closure["userId"], "users")
+            if "settledInSettlementId" in dispute:
+                self.refers(
+                    f"{where}.settledInSettlementId",
+                    dispute["settledInSettlementId"],
+                    "settlements",
+                )
+                if closure is None or closure["status"] != "approved":
+                    self.problems.append(
+                        f"{where}.settledInSettlementId: only an approved closure is settled"
+                    )
+            if not dispute["retracted"]:
+                # domain.md 8.7: one non-retracted dispute per (settlement, connection)
+                key = (dispute["settlementId"], dispute["connectionId"])
+                if key in open_disputes:
+                    self.problems.append(
+                        f"{where}: a second non-retracted dispute on the same settlement "
+                        f"and connection (also {open_disputes[key]})"
+                    )
+                open_disputes.setdefault(key, where)
+            if not self.refers(f"{where}.settlementId", dispute["settlementId"], "settlements"):
+                continue
+            partner = self.known["partners"].get(
+                self.known["settlements"][dispute["settlementId"]]["partnerId"]
+            )
+            if partner is not None:
+                self.connection_of(f"{where}.connectionId", dispute["connectionId"], partner)
+                self.amounts(
+                    f"{where}.expectedTransfers", dispute.get("expectedTransfers", {}), partner
+                )
+                if closure is not None:
+                    self.amounts(
+                        f"{where}.closure.adjustedTransfers", closure["adjustedTransfers"], partner
+                    )
 
 
 # ---- parsing ---------------------------------------------------------------------------------
@@ -372,8 +399,10 @@ def _world_loader() -> type[yaml.SafeLoader]:
             key = loader.construct_object(key_node, deep=True)
             if key in out:
                 raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark,
-                    f"found duplicate key {key!r}", key_node.start_mark,
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r}",
+                    key_node.start_mark,
                 )
             out[key] = loader.construct_object(value_node, deep=True)
         return out

@@ -113,10 +113,21 @@ def test_sandbox_spec_survives_jinja_rendering() -> None:
 def test_sandbox_operation_ids(spec: dict[str, Any]) -> None:
     """The control plane has exactly the documented operations."""
     assert {op["operationId"] for _, op in _operations(spec)} == {
-        "sandboxReset", "sandboxLoadWorld", "sandboxGetClock", "sandboxSetClock",
-        "sandboxListJobs", "sandboxRunJobs", "sandboxRaiseDispute", "sandboxRetractDispute",
-        "sandboxCloseDispute", "sandboxAdjustBalance", "sandboxAddFault", "sandboxListFaults",
-        "sandboxClearFaults", "sandboxOutbox", "sandboxRequests",
+        "sandboxReset",
+        "sandboxLoadWorld",
+        "sandboxGetClock",
+        "sandboxSetClock",
+        "sandboxListJobs",
+        "sandboxRunJobs",
+        "sandboxRaiseDispute",
+        "sandboxRetractDispute",
+        "sandboxCloseDispute",
+        "sandboxAdjustBalance",
+        "sandboxAddFault",
+        "sandboxListFaults",
+        "sandboxClearFaults",
+        "sandboxOutbox",
+        "sandboxRequests",
     }
 
 
@@ -124,7 +135,9 @@ def test_sandbox_spec_guarded_by_admin_token(spec: dict[str, Any]) -> None:
     """adminAuth (http bearer) applies to every operation, and every operation documents 401."""
     assert spec["security"] == [{"adminAuth": []}]
     assert spec["components"]["securitySchemes"]["adminAuth"] == {
-        **spec["components"]["securitySchemes"]["adminAuth"], "type": "http", "scheme": "bearer",
+        **spec["components"]["securitySchemes"]["adminAuth"],
+        "type": "http",
+        "scheme": "bearer",
     }
     for name, operation in _operations(spec):
         assert "security" not in operation, name
@@ -227,102 +240,202 @@ def _add_dispute(**overrides: Any) -> Callable[[dict[str, Any]], None]:
 
 
 BAD_WORLDS = [
-    pytest.param(_set("partners[0].clientDisputeWindowMinutes", "abc"),
-                 "partners[0].clientDisputeWindowMinutes: 'abc' is not of type 'integer'",
-                 id="wrong-type-window"),
-    pytest.param(_set("enterprises[0].oesLicense", "yes"),
-                 "enterprises[0].oesLicense: 'yes' is not of type 'boolean'", id="wrong-type-license"),
-    pytest.param(_set("partners[0].tradingAcountId", "typo"),
-                 "partners[0].tradingAcountId: unknown field", id="unknown-field-partner"),
+    pytest.param(
+        _set("partners[0].clientDisputeWindowMinutes", "abc"),
+        "partners[0].clientDisputeWindowMinutes: 'abc' is not of type 'integer'",
+        id="wrong-type-window",
+    ),
+    pytest.param(
+        _set("enterprises[0].oesLicense", "yes"),
+        "enterprises[0].oesLicense: 'yes' is not of type 'boolean'",
+        id="wrong-type-license",
+    ),
+    pytest.param(
+        _set("partners[0].tradingAcountId", "typo"),
+        "partners[0].tradingAcountId: unknown field",
+        id="unknown-field-partner",
+    ),
     pytest.param(_set("planets", []), "planets: unknown field", id="unknown-field-top-level"),
-    pytest.param(_set("connections[0].balances.ofcbtc.reserved", "0"),
-                 "connections[0].balances.ofcbtc.reserved: unknown field", id="unknown-field-balance"),
+    pytest.param(
+        _set("connections[0].balances.ofcbtc.reserved", "0"),
+        "connections[0].balances.ofcbtc.reserved: unknown field",
+        id="unknown-field-balance",
+    ),
     pytest.param(_set("partners[0].name", None), "partners[0].name: required", id="missing-field"),
-    pytest.param(_set("partners[0].signingKeys", []),
-                 "partners[0].signingKeys: [] should be non-empty", id="no-signing-key"),
-    pytest.param(_set("partners[0].signingKeys[0].scheme", "rsa"),
-                 "partners[0].signingKeys[0].scheme: 'rsa' is not one of ['ed25519', 'bitcoin-message']",
-                 id="unknown-key-scheme"),
-    pytest.param(_set("partners[0].signingKeys[1].publicKey", "04abcdef"),
-                 "partners[0].signingKeys[1].publicKey: '04abcdef' does not match",
-                 id="bad-bitcoin-public-key"),
-    pytest.param(_set("partners[0].id", "exchange-1"),
-                 "partners[0].id: 'exchange-1' does not match", id="partner-id-not-uuid"),
-    pytest.param(_set("partners[0].currencies[0].bitgoCurrency", "btc"),
-                 "partners[0].currencies[0].bitgoCurrency: 'btc' does not match", id="bad-bitgo-currency"),
-    pytest.param(_set("partners[0].currencies[0].decimals", 31),
-                 "partners[0].currencies[0].decimals: 31 is greater than the maximum of 30",
-                 id="too-many-decimals"),
-    pytest.param(_set("partners[0].amountFormat", "cents"),
-                 "partners[0].amountFormat: 'cents' is not one of ['baseUnits', 'fullUnits']",
-                 id="bad-amount-format"),
-    pytest.param(_set("connections[0].balances.ofcbtc.available", "1.5"),
-                 "connections[0].balances.ofcbtc.available: '1.5' does not match", id="amount-decimal"),
-    pytest.param(_set("connections[0].balances.ofcbtc.available", "-1"),
-                 "connections[0].balances.ofcbtc.available: '-1' does not match", id="amount-negative"),
-    pytest.param(_set("partners[0].balances.ofcbtc", 100),
-                 "partners[0].balances.ofcbtc: 100 is not of type 'string'", id="amount-not-string"),
-    pytest.param(_set("settlements[0].transfers[0].quantity", "0"),
-                 "settlements[0].transfers[0].quantity: '0' does not match", id="amount-zero-transfer"),
-    pytest.param(_set("disputes[0].closure.adjustedTransfers.ofcbtc", "-3.5"),
-                 "disputes[0].closure.adjustedTransfers.ofcbtc: '-3.5' does not match",
-                 id="amount-bad-adjustment"),
-    pytest.param(_set("settlements[0].createdAt", "yesterday"),
-                 "settlements[0].createdAt: 'yesterday' does not match", id="bad-date-time"),
-    pytest.param(_set("settlements[0].cutoffAt", "2026-02-30T00:00:00Z"),
-                 "settlements[0].cutoffAt: '2026-02-30T00:00:00Z' is not a valid date-time",
-                 id="impossible-date"),
-    pytest.param(_set("tokens[0].user", "user-nobody"),
-                 "tokens[0].user: unknown user 'user-nobody'", id="dangling-token-user"),
-    pytest.param(_set("users[0].enterprises[0]", "ent-nowhere"),
-                 "users[0].enterprises[0]: unknown enterprise 'ent-nowhere'", id="dangling-user-enterprise"),
-    pytest.param(_set("partners[0].enterpriseId", "ent-nowhere"),
-                 "partners[0].enterpriseId: unknown enterprise 'ent-nowhere'",
-                 id="dangling-partner-enterprise"),
-    pytest.param(_set("connections[0].partnerId", "00000000-0000-4000-8000-000000000001"),
-                 "connections[0].partnerId: unknown partner '00000000-0000-4000-8000-000000000001'",
-                 id="dangling-connection-partner"),
-    pytest.param(_set("connections[0].clientId", "client-nobody"),
-                 "connections[0].clientId: unknown client 'client-nobody'", id="dangling-connection-client"),
-    pytest.param(_set("disputes[0].settlementId", "00000000-0000-4000-8000-000000000002"),
-                 "disputes[0].settlementId: unknown settlement '00000000-0000-4000-8000-000000000002'",
-                 id="dangling-dispute-settlement"),
-    pytest.param(_set("disputes[0].connectionId", "00000000-0000-4000-8000-000000000003"),
-                 "disputes[0].connectionId: unknown connection '00000000-0000-4000-8000-000000000003'",
-                 id="dangling-dispute-connection"),
-    pytest.param(_set("disputes[0].connectionId", "68620590-8722-4d72-9abc-86634b871a09"),
-                 "disputes[0].connectionId: connection 68620590-8722-4d72-9abc-86634b871a09 is not a "
-                 f"connection of partner {EXCHANGE}", id="dispute-on-foreign-connection"),
-    pytest.param(_set("settlements[0].transfers[0].destinationConnectionId",
-                      "d42fc7c5-207f-49ee-91d5-5f4ffa821036"),
-                 "settlements[0].transfers[0].destinationConnectionId: connection "
-                 "d42fc7c5-207f-49ee-91d5-5f4ffa821036 is not a connection of partner",
-                 id="transfer-to-foreign-connection"),
-    pytest.param(_set("connections[1].id", "09684b38-49ed-4cf6-a28e-c3a459494c69"),
-                 "connections[1].id: duplicate '09684b38-49ed-4cf6-a28e-c3a459494c69' "
-                 "(also at connections[0].id)", id="duplicate-connection-id"),
-    pytest.param(_set("tokens[1].token", "demo-exchange-token"),
-                 "tokens[1].token: duplicate 'demo-exchange-token'", id="duplicate-token"),
-    pytest.param(_set("enterprises[1].id", "ent-exchange"),
-                 "enterprises[1].id: duplicate 'ent-exchange'", id="duplicate-enterprise-id"),
-    pytest.param(_set("partners[0].currencies[1].code", "BTC"),
-                 "partners[0].currencies[1].code: duplicate 'BTC'", id="duplicate-currency-code"),
-    pytest.param(_set("connections[1].networkAccountId", "7c9e6679-7425-40de-944b-e07fc1f90ae7"),
-                 "connections[1].networkAccountId: duplicate", id="duplicate-network-account"),
-    pytest.param(_set("partners[1].enterpriseId", "ent-exchange"),
-                 "partners[1].enterpriseId: duplicate 'ent-exchange'", id="two-partners-one-enterprise"),
-    pytest.param(_set("connections[0].balances.ofcsol", {"available": "1", "held": "0"}),
-                 f"connections[0].balances.ofcsol: 'ofcsol' is not a currency of partner {EXCHANGE}",
-                 id="balance-in-unknown-currency"),
-    pytest.param(_set("settlements[0].transfers[0].currency", "ofcdoge"),
-                 "settlements[0].transfers[0].currency: 'ofcdoge' is not a currency of partner",
-                 id="transfer-in-unknown-currency"),
-    pytest.param(_set("settlements[0].status", "failed"),
-                 "settlements[0].reason: required when status is 'failed'", id="failed-without-reason"),
-    pytest.param(_add_dispute(), "disputes[1]: a second non-retracted dispute",
-                 id="second-open-dispute"),
-    pytest.param(_set("disputes[0].settledInSettlementId", "00000000-0000-4000-8000-000000000004"),
-                 "disputes[0].settledInSettlementId: unknown settlement", id="dangling-settled-in"),
+    pytest.param(
+        _set("partners[0].signingKeys", []),
+        "partners[0].signingKeys: [] should be non-empty",
+        id="no-signing-key",
+    ),
+    pytest.param(
+        _set("partners[0].signingKeys[0].scheme", "rsa"),
+        "partners[0].signingKeys[0].scheme: 'rsa' is not one of ['ed25519', 'bitcoin-message']",
+        id="unknown-key-scheme",
+    ),
+    pytest.param(
+        _set("partners[0].signingKeys[1].publicKey", "04abcdef"),
+        "partners[0].signingKeys[1].publicKey: '04abcdef' does not match",
+        id="bad-bitcoin-public-key",
+    ),
+    pytest.param(
+        _set("partners[0].id", "exchange-1"),
+        "partners[0].id: 'exchange-1' does not match",
+        id="partner-id-not-uuid",
+    ),
+    pytest.param(
+        _set("partners[0].currencies[0].bitgoCurrency", "btc"),
+        "partners[0].currencies[0].bitgoCurrency: 'btc' does not match",
+        id="bad-bitgo-currency",
+    ),
+    pytest.param(
+        _set("partners[0].currencies[0].decimals", 31),
+        "partners[0].currencies[0].decimals: 31 is greater than the maximum of 30",
+        id="too-many-decimals",
+    ),
+    pytest.param(
+        _set("partners[0].amountFormat", "cents"),
+        "partners[0].amountFormat: 'cents' is not one of ['baseUnits', 'fullUnits']",
+        id="bad-amount-format",
+    ),
+    pytest.param(
+        _set("connections[0].balances.ofcbtc.available", "1.5"),
+        "connections[0].balances.ofcbtc.available: '1.5' does not match",
+        id="amount-decimal",
+    ),
+    pytest.param(
+        _set("connections[0].balances.ofcbtc.available", "-1"),
+        "connections[0].balances.ofcbtc.available: '-1' does not match",
+        id="amount-negative",
+    ),
+    pytest.param(
+        _set("partners[0].balances.ofcbtc", 100),
+        "partners[0].balances.ofcbtc: 100 is not of type 'string'",
+        id="amount-not-string",
+    ),
+    pytest.param(
+        _set("settlements[0].transfers[0].quantity", "0"),
+        "settlements[0].transfers[0].quantity: '0' does not match",
+        id="amount-zero-transfer",
+    ),
+    pytest.param(
+        _set("disputes[0].closure.adjustedTransfers.ofcbtc", "-3.5"),
+        "disputes[0].closure.adjustedTransfers.ofcbtc: '-3.5' does not match",
+        id="amount-bad-adjustment",
+    ),
+    pytest.param(
+        _set("settlements[0].createdAt", "yesterday"),
+        "settlements[0].createdAt: 'yesterday' does not match",
+        id="bad-date-time",
+    ),
+    pytest.param(
+        _set("settlements[0].cutoffAt", "2026-02-30T00:00:00Z"),
+        "settlements[0].cutoffAt: '2026-02-30T00:00:00Z' is not a 'date-time'",
+        id="impossible-date",
+    ),
+    pytest.param(
+        _set("tokens[0].user", "user-nobody"),
+        "tokens[0].user: unknown user 'user-nobody'",
+        id="dangling-token-user",
+    ),
+    pytest.param(
+        _set("users[0].enterprises[0]", "ent-nowhere"),
+        "users[0].enterprises[0]: unknown enterprise 'ent-nowhere'",
+        id="dangling-user-enterprise",
+    ),
+    pytest.param(
+        _set("partners[0].enterpriseId", "ent-nowhere"),
+        "partners[0].enterpriseId: unknown enterprise 'ent-nowhere'",
+        id="dangling-partner-enterprise",
+    ),
+    pytest.param(
+        _set("connections[0].partnerId", "00000000-0000-4000-8000-000000000001"),
+        "connections[0].partnerId: unknown partner '00000000-0000-4000-8000-000000000001'",
+        id="dangling-connection-partner",
+    ),
+    pytest.param(
+        _set("connections[0].clientId", "client-nobody"),
+        "connections[0].clientId: unknown client 'client-nobody'",
+        id="dangling-connection-client",
+    ),
+    pytest.param(
+        _set("disputes[0].settlementId", "00000000-0000-4000-8000-000000000002"),
+        "disputes[0].settlementId: unknown settlement '00000000-0000-4000-8000-000000000002'",
+        id="dangling-dispute-settlement",
+    ),
+    pytest.param(
+        _set("disputes[0].connectionId", "00000000-0000-4000-8000-000000000003"),
+        "disputes[0].connectionId: unknown connection '00000000-0000-4000-8000-000000000003'",
+        id="dangling-dispute-connection",
+    ),
+    pytest.param(
+        _set("disputes[0].connectionId", "68620590-8722-4d72-9abc-86634b871a09"),
+        "disputes[0].connectionId: connection 68620590-8722-4d72-9abc-86634b871a09 is not a "
+        f"connection of partner {EXCHANGE}",
+        id="dispute-on-foreign-connection",
+    ),
+    pytest.param(
+        _set(
+            "settlements[0].transfers[0].destinationConnectionId",
+            "d42fc7c5-207f-49ee-91d5-5f4ffa821036",
+        ),
+        "settlements[0].transfers[0].destinationConnectionId: connection "
+        "d42fc7c5-207f-49ee-91d5-5f4ffa821036 is not a connection of partner",
+        id="transfer-to-foreign-connection",
+    ),
+    pytest.param(
+        _set("connections[1].id", "09684b38-49ed-4cf6-a28e-c3a459494c69"),
+        "connections[1].id: duplicate '09684b38-49ed-4cf6-a28e-c3a459494c69' "
+        "(also at connections[0].id)",
+        id="duplicate-connection-id",
+    ),
+    pytest.param(
+        _set("tokens[1].token", "demo-exchange-token"),
+        "tokens[1].token: duplicate 'demo-exchange-token'",
+        id="duplicate-token",
+    ),
+    pytest.param(
+        _set("enterprises[1].id", "ent-exchange"),
+        "enterprises[1].id: duplicate 'ent-exchange'",
+        id="duplicate-enterprise-id",
+    ),
+    pytest.param(
+        _set("partners[0].currencies[1].code", "BTC"),
+        "partners[0].currencies[1].code: duplicate 'BTC'",
+        id="duplicate-currency-code",
+    ),
+    pytest.param(
+        _set("connections[1].networkAccountId", "7c9e6679-7425-40de-944b-e07fc1f90ae7"),
+        "connections[1].networkAccountId: duplicate",
+        id="duplicate-network-account",
+    ),
+    pytest.param(
+        _set("partners[1].enterpriseId", "ent-exchange"),
+        "partners[1].enterpriseId: duplicate 'ent-exchange'",
+        id="two-partners-one-enterprise",
+    ),
+    pytest.param(
+        _set("connections[0].balances.ofcsol", {"available": "1", "held": "0"}),
+        f"connections[0].balances.ofcsol: 'ofcsol' is not a currency of partner {EXCHANGE}",
+        id="balance-in-unknown-currency",
+    ),
+    pytest.param(
+        _set("settlements[0].transfers[0].currency", "ofcdoge"),
+        "settlements[0].transfers[0].currency: 'ofcdoge' is not a currency of partner",
+        id="transfer-in-unknown-currency",
+    ),
+    pytest.param(
+        _set("settlements[0].status", "failed"),
+        "settlements[0].reason: required when status is 'failed'",
+        id="failed-without-reason",
+    ),
+    pytest.param(
+        _add_dispute(), "disputes[1]: a second non-retracted dispute", id="second-open-dispute"
+    ),
+    pytest.param(
+        _set("disputes[0].settledInSettlementId", "00000000-0000-4000-8000-000000000004"),
+        "disputes[0].settledInSettlementId: unknown settlement",
+        id="dangling-settled-in",
+    ),
 ]
 
 
@@ -371,7 +484,8 @@ def test_validate_world_fills_defaults_without_mutating_input() -> None:
     data: dict[str, Any] = {"enterprises": [{"id": "ent-a"}]}
     world = validate_world(data)
     assert world["enterprises"] == [{"id": "ent-a", "oesLicense": False}]
-    assert world["partners"] == [] and world["disputes"] == []
+    assert world["partners"] == []
+    assert world["disputes"] == []
     assert data == {"enterprises": [{"id": "ent-a"}]}
 
 
@@ -417,7 +531,9 @@ def test_load_world_file_names_the_file(tmp_path: Path) -> None:
     """Errors from a file start with its name, then the field path."""
     path = tmp_path / "broken.yaml"
     path.write_text("tokens: [{token: abcdefgh, user: ghost, scopes: []}]\n", encoding="utf-8")
-    with pytest.raises(WorldError, match=r"^broken\.yaml: tokens\[0\]\.user: unknown user 'ghost'$"):
+    with pytest.raises(
+        WorldError, match=r"^broken\.yaml: tokens\[0\]\.user: unknown user 'ghost'$"
+    ):
         load_world_file(path)
 
 
@@ -446,68 +562,149 @@ def _partner_of_token(world: dict[str, Any], token: str) -> dict[str, Any]:
 
 
 def _closed_unassigned(world: dict[str, Any]) -> list[dict[str, Any]]:
-    return [d for d in world["disputes"]
-            if d.get("closure", {}).get("status") == "approved" and "settledInSettlementId" not in d]
+    return [
+        d
+        for d in world["disputes"]
+        if d.get("closure", {}).get("status") == "approved" and "settledInSettlementId" not in d
+    ]
 
 
 BOTH_SCOPES = ["settlement_network_read", "settlement_network_write"]
 
 DEMO_REQUIREMENTS: list[Any] = [
-    pytest.param(lambda w: _partner(w, EXCHANGE)["clientDisputeWindowMinutes"] == 60
-                 and _partner(w, EXCHANGE)["topUpWindowMinutes"] == 30
-                 and _partner(w, EXCHANGE)["amountFormat"] == "baseUnits"
-                 and not _partner(w, EXCHANGE)["broker"], id="exchange-partner-windows"),
-    pytest.param(lambda w: {(c["code"], c["bitgoCurrency"], c["decimals"])
-                            for c in _partner(w, EXCHANGE)["currencies"]}
-                 >= {("BTC", "ofcbtc", 8), ("ETH", "ofceth", 18), ("USDC", "ofcusdc", 6)},
-                 id="exchange-currencies"),
-    pytest.param(lambda w: {k["scheme"] for k in _partner(w, EXCHANGE)["signingKeys"]
-                            if "privateKey" in k} == {"ed25519", "bitcoin-message"},
-                 id="exchange-both-key-schemes"),
-    pytest.param(lambda w: any(k["publicKey"] == VECTOR_PUBLIC_KEY
-                               for k in _partner(w, EXCHANGE)["signingKeys"]),
-                 id="exchange-test-vector-key"),
-    pytest.param(lambda w: any(p["broker"] and p["clientDisputeWindowMinutes"] is not None
-                               and p["amountFormat"] == "fullUnits" for p in w["partners"]),
-                 id="broker-partner"),
-    pytest.param(lambda w: any(not e["oesLicense"] and any(p["enterpriseId"] == e["id"]
-                                                           for p in w["partners"])
-                               for e in w["enterprises"]), id="unlicensed-enterprise-with-partner"),
+    pytest.param(
+        lambda w: (
+            _partner(w, EXCHANGE)["clientDisputeWindowMinutes"] == 60
+            and _partner(w, EXCHANGE)["topUpWindowMinutes"] == 30
+            and _partner(w, EXCHANGE)["amountFormat"] == "baseUnits"
+            and not _partner(w, EXCHANGE)["broker"]
+        ),
+        id="exchange-partner-windows",
+    ),
+    pytest.param(
+        lambda w: (
+            {
+                (c["code"], c["bitgoCurrency"], c["decimals"])
+                for c in _partner(w, EXCHANGE)["currencies"]
+            }
+            >= {("BTC", "ofcbtc", 8), ("ETH", "ofceth", 18), ("USDC", "ofcusdc", 6)}
+        ),
+        id="exchange-currencies",
+    ),
+    pytest.param(
+        lambda w: (
+            {k["scheme"] for k in _partner(w, EXCHANGE)["signingKeys"] if "privateKey" in k}
+            == {"ed25519", "bitcoin-message"}
+        ),
+        id="exchange-both-key-schemes",
+    ),
+    pytest.param(
+        lambda w: any(
+            k["publicKey"] == VECTOR_PUBLIC_KEY for k in _partner(w, EXCHANGE)["signingKeys"]
+        ),
+        id="exchange-test-vector-key",
+    ),
+    pytest.param(
+        lambda w: any(
+            p["broker"]
+            and p["clientDisputeWindowMinutes"] is not None
+            and p["amountFormat"] == "fullUnits"
+            for p in w["partners"]
+        ),
+        id="broker-partner",
+    ),
+    pytest.param(
+        lambda w: any(
+            not e["oesLicense"] and any(p["enterpriseId"] == e["id"] for p in w["partners"])
+            for e in w["enterprises"]
+        ),
+        id="unlicensed-enterprise-with-partner",
+    ),
     pytest.param(lambda w: any(not p["active"] for p in w["partners"]), id="inactive-partner"),
-    pytest.param(lambda w: any(p["clientDisputeWindowMinutes"] is None for p in w["partners"]),
-                 id="partner-without-disputes"),
+    pytest.param(
+        lambda w: any(p["clientDisputeWindowMinutes"] is None for p in w["partners"]),
+        id="partner-without-disputes",
+    ),
     pytest.param(lambda w: len(_exchange_connections(w)) >= 3, id="three-exchange-connections"),
-    pytest.param(lambda w: any(len(c["balances"]) >= 3
-                               and any(_decimals(w, _partner(w, EXCHANGE))[k] == 18 for k in c["balances"])
-                               for c in _exchange_connections(w)), id="balances-in-three-currencies"),
-    pytest.param(lambda w: any(0 < int(c["balances"].get("ofceth", {"available": "0"})["available"])
-                               < 10**18 for c in _exchange_connections(w)), id="small-ofceth-balance"),
-    pytest.param(lambda w: int(_partner(w, EXCHANGE)["balances"]["ofcbtc"]) >= 10**10,
-                 id="exchange-well-funded"),
-    pytest.param(lambda w: any(s["status"] == "completed" and s["partnerId"] == EXCHANGE
-                               for s in w["settlements"]), id="past-completed-settlement"),
-    pytest.param(lambda w: any(d["closure"]["closedBy"] == "admin"
-                               and any(int(v) < 0 for v in d["closure"]["adjustedTransfers"].values())
-                               for d in _closed_unassigned(w)), id="closed-approved-unassigned-dispute"),
-    pytest.param(lambda w: _token(w, "demo-exchange-token")["scopes"] == BOTH_SCOPES
-                 and _partner_of_token(w, "demo-exchange-token")["id"] == EXCHANGE,
-                 id="token-exchange"),
-    pytest.param(lambda w: _token(w, "demo-readonly-token")["scopes"] == ["settlement_network_read"],
-                 id="token-readonly"),
+    pytest.param(
+        lambda w: any(
+            len(c["balances"]) >= 3
+            and any(_decimals(w, _partner(w, EXCHANGE))[k] == 18 for k in c["balances"])
+            for c in _exchange_connections(w)
+        ),
+        id="balances-in-three-currencies",
+    ),
+    pytest.param(
+        lambda w: any(
+            0 < int(c["balances"].get("ofceth", {"available": "0"})["available"]) < 10**18
+            for c in _exchange_connections(w)
+        ),
+        id="small-ofceth-balance",
+    ),
+    pytest.param(
+        lambda w: int(_partner(w, EXCHANGE)["balances"]["ofcbtc"]) >= 10**10,
+        id="exchange-well-funded",
+    ),
+    pytest.param(
+        lambda w: any(
+            s["status"] == "completed" and s["partnerId"] == EXCHANGE for s in w["settlements"]
+        ),
+        id="past-completed-settlement",
+    ),
+    pytest.param(
+        lambda w: any(
+            d["closure"]["closedBy"] == "admin"
+            and any(int(v) < 0 for v in d["closure"]["adjustedTransfers"].values())
+            for d in _closed_unassigned(w)
+        ),
+        id="closed-approved-unassigned-dispute",
+    ),
+    pytest.param(
+        lambda w: (
+            _token(w, "demo-exchange-token")["scopes"] == BOTH_SCOPES
+            and _partner_of_token(w, "demo-exchange-token")["id"] == EXCHANGE
+        ),
+        id="token-exchange",
+    ),
+    pytest.param(
+        lambda w: _token(w, "demo-readonly-token")["scopes"] == ["settlement_network_read"],
+        id="token-readonly",
+    ),
     pytest.param(lambda w: _partner_of_token(w, "demo-broker-token")["broker"], id="token-broker"),
-    pytest.param(lambda w: "ent-exchange" not in next(
-        u for u in w["users"] if u["id"] == _token(w, "demo-outsider-token")["user"])["enterprises"],
-                 id="token-outsider"),
-    pytest.param(lambda w: not next(e for e in w["enterprises"] if e["id"] == _partner_of_token(
-        w, "demo-unlicensed-token")["enterpriseId"])["oesLicense"], id="token-unlicensed"),
-    pytest.param(lambda w: not _partner_of_token(w, "demo-inactive-token")["active"],
-                 id="token-inactive"),
-    pytest.param(lambda w: _partner_of_token(w, "demo-nodispute-token")["clientDisputeWindowMinutes"]
-                 is None, id="token-nodispute"),
+    pytest.param(
+        lambda w: (
+            "ent-exchange"
+            not in next(
+                u for u in w["users"] if u["id"] == _token(w, "demo-outsider-token")["user"]
+            )["enterprises"]
+        ),
+        id="token-outsider",
+    ),
+    pytest.param(
+        lambda w: (
+            not next(
+                e
+                for e in w["enterprises"]
+                if e["id"] == _partner_of_token(w, "demo-unlicensed-token")["enterpriseId"]
+            )["oesLicense"]
+        ),
+        id="token-unlicensed",
+    ),
+    pytest.param(
+        lambda w: not _partner_of_token(w, "demo-inactive-token")["active"], id="token-inactive"
+    ),
+    pytest.param(
+        lambda w: (
+            _partner_of_token(w, "demo-nodispute-token")["clientDisputeWindowMinutes"] is None
+        ),
+        id="token-nodispute",
+    ),
 ]
 
 
 @pytest.mark.parametrize("requirement", DEMO_REQUIREMENTS)
-def test_demo_world_has(demo: dict[str, Any], requirement: Callable[[dict[str, Any]], bool]) -> None:
+def test_demo_world_has(
+    demo: dict[str, Any], requirement: Callable[[dict[str, Any]], bool]
+) -> None:
     """demo.yaml holds each entity a demo of the staging route needs (see the test id)."""
     assert requirement(demo)

@@ -13,7 +13,7 @@ import click
 import orjson
 
 from oeskit import signing
-from oeskit.settings import Settings, is_loopback
+from oeskit.settings import DEFAULT_BODY_LIMIT, Settings, is_loopback
 from oeskit.worlds import WorldError, load_world_file
 
 
@@ -80,11 +80,14 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
                    "unset; elsewhere the control plane is off unless this is given.")
 @click.option("--clock", default="wall", show_default=True,
               help="Sandbox clock: wall, frozen or speed=N (N sandbox seconds per real second).")
+@click.option("--body-limit", default=DEFAULT_BODY_LIMIT, show_default=True, type=click.IntRange(1),
+              help="Largest request body in bytes; larger ones are answered 413.")
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, db: str, world_path: str | None, fresh: bool, workers: int,
-          admin_token: str | None, clock: str, validate_responses: bool, log_level: str) -> None:
+          admin_token: str | None, clock: str, body_limit: int, validate_responses: bool,
+          log_level: str) -> None:
     """Run the reference sandbox."""
     import uvicorn
 
@@ -101,7 +104,7 @@ def serve(host: str, port: int, db: str, world_path: str | None, fresh: bool, wo
     if admin_token is None and is_loopback(host):
         admin_token = secrets.token_urlsafe(18)
     settings = Settings(host=host, port=port, db=db, world=world_path, workers=workers,
-                        admin_token=admin_token, clock=clock,
+                        admin_token=admin_token, clock=clock, body_limit=body_limit,
                         validate_responses=validate_responses)
     if fresh and db != ":memory:" and Path(db).exists():
         _empty(settings)

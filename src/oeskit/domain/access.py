@@ -12,8 +12,12 @@ from oeskit.errors import RuleViolation
 
 
 def authorize(store: Store, caller: Caller, enterprise_id: str, *, write: bool,
-              staging: bool = False) -> Partner:
-    """The partner acting for `enterprise_id`, or the rule the caller breaks."""
+              active: bool = False, staging: bool = False) -> Partner:
+    """The partner acting for `enterprise_id`, or the rule the caller breaks.
+
+    `active`: the route acts for the partner (signing, staging), so an inactive one is refused;
+    `staging`: the v2 route, which also needs disputes enabled.
+    """
     needed = {READ_SCOPE, WRITE_SCOPE} if write else {READ_SCOPE}
     missing = sorted(needed - caller.scopes)
     if missing:
@@ -34,13 +38,12 @@ def authorize(store: Store, caller: Caller, enterprise_id: str, *, write: bool,
     partner = store.partner_for_enterprise(enterprise_id)
     if partner is None:
         raise RuleViolation(rules.ACC_PARTNER, f"enterprise {enterprise_id!r} is not an OES partner")
-    if staging:
-        if not partner.active:
-            raise RuleViolation(rules.ACC_INACTIVE, f"partner {partner.id} is inactive")
-        if not partner.disputes_enabled:
-            raise RuleViolation(
-                rules.ACC_DISPUTES,
-                f"partner {partner.id} does not have disputes enabled: stage settlements with the "
-                "v1 route (POST /api/network/v1/enterprises/{enterpriseId}/partners/settlements)",
-            )
+    if (active or staging) and not partner.active:
+        raise RuleViolation(rules.ACC_INACTIVE, f"partner {partner.id} is inactive")
+    if staging and not partner.disputes_enabled:
+        raise RuleViolation(
+            rules.ACC_DISPUTES,
+            f"partner {partner.id} does not have disputes enabled: stage settlements with the "
+            "v1 route (POST /api/network/v1/enterprises/{enterpriseId}/partners/settlements)",
+        )
     return partner

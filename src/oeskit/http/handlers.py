@@ -41,9 +41,9 @@ class PartnerRoutes:
         self.s = services
 
     def _partner(self, token_info: Mapping[str, Any], enterprise_id: str, *, write: bool = False,
-                 staging_route: bool = False) -> Partner:
+                 active: bool = False, staging_route: bool = False) -> Partner:
         caller: Caller = token_info["caller"]
-        return access.authorize(self.s.store, caller, enterprise_id, write=write,
+        return access.authorize(self.s.store, caller, enterprise_id, write=write, active=active,
                                 staging=staging_route)
 
     # POST /api/network/v2/enterprises/{enterpriseId}/partners/settlements
@@ -118,7 +118,7 @@ class PartnerRoutes:
     async def v1PartnerSettlementSigningGetRoute(self, enterpriseId: str,
                                                  token_info: Mapping[str, Any],
                                                  **params: Any) -> Response:
-        self._partner(token_info, enterpriseId)
+        self._partner(token_info, enterpriseId, active=True)
         fields: dict[str, Any] = {k: params[k] for k in ("externalId", "notes", "nonce", "cutoffAt")
                                   if params.get(k) is not None}
         try:
@@ -132,7 +132,7 @@ class PartnerRoutes:
 
     async def v1PartnerSettlementsSigningPostRoute(self, enterpriseId: str, body: dict[str, Any],
                                                    token_info: Mapping[str, Any]) -> Response:
-        self._partner(token_info, enterpriseId, write=True)
+        self._partner(token_info, enterpriseId, write=True, active=True)
         return json_response({"payload": signing.canonical_payload(body)})
 
     # GET /api/network/v1/enterprises/{enterpriseId}/partners/balances

@@ -64,8 +64,17 @@ class FastJSONBodyValidator(JSONRequestBodyValidator):
         errors = list(self._rs.iter_errors(body))
         if errors:
             first = min(errors, key=lambda e: len(list(e.instance_path)))
-            where = _path(first.instance_path)
+            path = list(first.instance_path)
+            where = _path(path)
             more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+            if path and path[0] == "settlementAmounts":
+                # Neither shape matched: say what the two shapes are instead of echoing anyOf.
+                raise RuleViolation(
+                    rules.AMT_SHAPE,
+                    "invalid format for settlement amounts: use {connectionId: {currency: "
+                    "amount}} or {sourceConnectionId: {destinationConnectionId: {currency: "
+                    f"amount}}}} with string amounts, at one depth ({where})",
+                )
             raise RuleViolation(
                 rules.REQ_SCHEMA, truncate(f"{where}: {first.message}", 400) + more
             )
