@@ -56,6 +56,10 @@ class Settings:
                 out[ENV_PREFIX + f.name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
         return out
 
+    def export(self) -> None:
+        """Hand these settings to worker processes started after this call (uvicorn --workers)."""
+        os.environ.update(self.to_env())
+
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from oeskit.cli.doctor import doctor
 from oeskit.cli.serve import serve
 from oeskit.cli.signing import keys, sign
 from oeskit.cli.world import world
@@ -19,3 +20,4 @@ main.add_command(serve)
 main.add_command(sign)
 main.add_command(keys)
 main.add_command(world)
+main.add_command(doctor)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shlex
 import time
@@ -116,7 +115,7 @@ def serve(host: str, port: int, db: str, world_path: str | None, fresh: bool, wo
                     access_log=False)
         return
     store.close()
-    os.environ.update(settings.to_env())
+    settings.export()
     uvicorn.run("oeskit.http.app:create_app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, access_log=False)
 

@@ -7,14 +7,19 @@ import asyncio
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
-import connexion
-from connexion.middleware import MiddlewarePosition
-from connexion.options import SwaggerUIOptions
-from connexion.resolver import Resolver
-from starlette.exceptions import HTTPException
+# connexion 3.3 imports starlette.testclient, which Starlette 1.x deprecates at import; we never
+# use it, and the warning would greet every `oeskit serve` user.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+import connexion  # noqa: E402
+from connexion.middleware import MiddlewarePosition  # noqa: E402
+from connexion.options import SwaggerUIOptions  # noqa: E402
+from connexion.resolver import Resolver  # noqa: E402
+from starlette.exceptions import HTTPException  # noqa: E402
 
 from oeskit import spec
 from oeskit.clock import utcnow
