@@ -128,6 +128,7 @@ class LiveServer:
     base_url: str
     process: subprocess.Popen[bytes]
     db: Path
+    log: Any = None
     admin_token: str = ADMIN
 
 
@@ -144,15 +145,18 @@ def start_server(tmp_path: Path, *, workers: int = 1, extra: tuple[str, ...] = (
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            log.close()
             raise RuntimeError((tmp_path / f"server-{port}.log").read_text())
         try:
             if httpx.get(base_url + "/sandbox/clock", timeout=1,
                          headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200:
-                return LiveServer(base_url, process, db)
+                return LiveServer(base_url, process, db, log)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     process.kill()
+    process.wait()
+    log.close()
     raise RuntimeError("oeskit serve did not answer within 30 s")
 
 
@@ -163,6 +167,8 @@ def stop_server(server: LiveServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+    if server.log is not None:
+        server.log.close()
 
 
 @pytest.fixture

@@ -40,18 +40,19 @@ def demo_request(world: dict[str, Any], base_url: str) -> dict[str, str] | None:
                   "settlementAmounts": amounts, "nonce": signing.new_nonce(),
                   "cutoffAt": "2026-11-01T00:00:00.000Z"}
         signing_key = signing.SigningKey("ed25519", key["publicKey"], key["privateKey"])
-        url = f"{base_url}/api/network/v2/enterprises/{partner['enterpriseId']}/partners/settlements"
-
-        def curl(fields: dict[str, Any]) -> str:
-            body = orjson.dumps(signing.sign_body(fields, signing_key)).decode()
-            return (f"curl -sS -X POST {url} -H 'Authorization: Bearer {token}' "
-                    f"-H 'Content-Type: application/json' -d {shlex.quote(body)}")
-
+        path = f"/api/network/v2/enterprises/{partner['enterpriseId']}/partners/settlements"
         changed = {**fields, "notes": "changed notes", "nonce": signing.new_nonce()}
         return {"partner": partner["id"], "enterprise": partner["enterpriseId"], "token": token,
                 "publicKey": key["publicKey"], "privateKey": key["privateKey"],
-                "curl": curl(fields), "conflict": curl(changed)}
+                "curl": _curl(base_url + path, token, fields, signing_key),
+                "conflict": _curl(base_url + path, token, changed, signing_key)}
     return None
+
+
+def _curl(url: str, token: str, fields: dict[str, Any], key: signing.SigningKey) -> str:
+    body = orjson.dumps(signing.sign_body(fields, key)).decode()
+    return (f"curl -sS -X POST {url} -H 'Authorization: Bearer {token}' "
+            f"-H 'Content-Type: application/json' -d {shlex.quote(body)}")
 
 
 def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:

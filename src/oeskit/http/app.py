@@ -15,11 +15,11 @@ from typing import Any
 # use it, and the warning would greet every `oeskit serve` user.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
-import connexion  # noqa: E402
-from connexion.middleware import MiddlewarePosition  # noqa: E402
-from connexion.options import SwaggerUIOptions  # noqa: E402
-from connexion.resolver import Resolver  # noqa: E402
-from starlette.exceptions import HTTPException  # noqa: E402
+import connexion
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
 
 from oeskit import spec
 from oeskit.clock import utcnow

@@ -7,14 +7,19 @@ from collections.abc import Mapping
 
 import orjson
 from connexion.exceptions import (
-    BadRequestProblem, ExtraParameterProblem, OAuthProblem, OAuthResponseProblem,
-    OAuthScopeProblem, ProblemException, UnsupportedMediaTypeProblem,
+    BadRequestProblem,
+    ExtraParameterProblem,
+    OAuthProblem,
+    OAuthResponseProblem,
+    OAuthScopeProblem,
+    ProblemException,
+    UnsupportedMediaTypeProblem,
 )
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 from oeskit.domain import rules
 from oeskit.domain.sandbox_rules import SBX_ADMIN, SBX_INVALID
-from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.errors import RuleViolation
 
 MAX_MESSAGE = 500  # never echo a whole 2 MB body back in an error message
 SANDBOX_PREFIX = "/sandbox"

@@ -13,11 +13,18 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+
 import sqlite_utils
 
 from oeskit.clock import ClockState, format_instant, parse_instant
 from oeskit.domain.model import (
-    Balance, Caller, Connection, Currency, Enterprise, Instruction, Partner,
+    Balance,
+    Caller,
+    Connection,
+    Currency,
+    Enterprise,
+    Instruction,
+    Partner,
 )
 from oeskit.domain.ports import Row
 from oeskit.errors import StoreBusy
