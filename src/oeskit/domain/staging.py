@@ -51,6 +51,7 @@ def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, obj
           now: datetime, new_id: NewId) -> Staged:
     """Create the settlement, or answer the stored one for an identical replay."""
     external_id = str(body["externalId"])
+    _cutoff(body)  # before the transaction: a date the schema allows but Python cannot hold
     with store.immediate():
         existing = store.settlement_by_external_id(partner.id, external_id)
         if existing is not None:
@@ -98,6 +99,19 @@ def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, obj
         store.add_job("close_dispute_window", settlement_id, window_end)
         store.add_job("execute", settlement_id, execute_at)
         return Staged(settlement_id, replay=False)
+
+
+def _cutoff(body: Mapping[str, object]) -> datetime:
+    text = str(body["cutoffAt"])
+    try:
+        return parse_instant(text)
+    except (ValueError, OverflowError):
+        # RFC 3339 allows leap seconds and years such as 0000; datetime holds neither.
+        raise RuleViolation(
+            rules.REQ_SCHEMA,
+            f"cutoffAt: {text[:60]!r} is not an instant this server can represent (use an RFC "
+            "3339 date-time with an offset, seconds 00-59, between years 0001 and 9999 UTC)",
+        ) from None
 
 
 def _check_balances(store: Store, owed: Mapping[tuple[str, str], int]) -> None:

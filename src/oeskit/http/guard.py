@@ -21,7 +21,18 @@ _PROBLEM_RULES = {400: rules.REQ_SCHEMA, 401: rules.AUTH_TOKEN, 403: rules.AUTH_
                   415: rules.REQ_MEDIA_TYPE}
 
 
+# A client that stops sending mid-body must not hold a worker's connection forever (slowloris):
+# the body has BODY_TIMEOUT_S, plus one second per MIN_BODY_RATE bytes received so a big body on
+# a slow but honest link still arrives; past that it is answered 408 and the connection closed.
+BODY_TIMEOUT_S = 10.0
+MIN_BODY_RATE = 64 * 1024
+
+
 class BodyTooLarge(Exception):
+    pass
+
+
+class BodyTimeout(Exception):
     pass
 
 
@@ -64,6 +75,10 @@ class Guard:
         except ValueError:
             await _send_error(send, 400, rules.REQ_JSON, "Content-Length is not a number", seen)
             return
+        except BodyTimeout:
+            await _send_error(send, 408, rules.REQ_SCHEMA, f"the body did not arrive within "
+                              f"{BODY_TIMEOUT_S:g} s", seen, close=True)
+            return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
         if body and b"json" in content_type:
             try:
@@ -98,11 +113,16 @@ class Guard:
             pass
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, timeout: float = BODY_TIMEOUT_S) -> bytes:
     chunks: list[bytes] = []
     size = 0
+    started = asyncio.get_running_loop().time()
     while True:
-        message = await receive()
+        try:
+            async with asyncio.timeout_at(started + timeout + size / MIN_BODY_RATE):
+                message = await receive()
+        except TimeoutError:
+            raise BodyTimeout from None
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
@@ -116,12 +136,14 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 
 async def _send_error(send: Send, status: int, rule: str, message: str,
-                      seen: dict[str, Any]) -> None:
+                      seen: dict[str, Any], *, close: bool = False) -> None:
     seen["rule"] = rule
     payload = error_body(message, rule)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode())]})
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(payload)).encode())]
+    if close:  # the rest of the body may still come: do not read it as the next request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 

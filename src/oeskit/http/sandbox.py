@@ -10,8 +10,8 @@ from typing import Any
 from starlette.responses import Response
 
 from oeskit.clock import format_instant, parse_instant, utcnow
-from oeskit.domain import disputes, lifecycle
-from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NOT_FOUND
+from oeskit.domain import disputes, funding, lifecycle
+from oeskit.domain.sandbox_rules import SBX_INVALID
 from oeskit.errors import RuleViolation
 from oeskit.http import presenters
 from oeskit.http.handlers import json_response
@@ -97,26 +97,11 @@ class SandboxRoutes:
         return self._dispute_view(disputeId)
 
     async def sandboxAdjustBalance(self, body: dict[str, Any]) -> Response:
-        store = self.s.store
-        currency, amount = body["currency"], int(body["amount"])
-        with store.immediate():
-            if body.get("connectionId"):
-                row = store._one("SELECT partner_id FROM connections WHERE id = ?",
-                                 (body["connectionId"],))
-                if row is None:
-                    raise RuleViolation(SBX_NOT_FOUND, f"connection {body['connectionId']} "
-                                        "does not exist")
-                store.move_balance(body["connectionId"], currency, available=amount, held=0)
-                balance = store.balances([(body["connectionId"], currency)])[
-                    (body["connectionId"], currency)]
-                result = {"available": str(balance.available), "held": str(balance.held)}
-            elif body.get("partnerId") and store.partner(body["partnerId"]) is not None:
-                store.move_partner_balance(body["partnerId"], currency, amount)
-                result = {"available": str(store.partner_balance(body["partnerId"], currency)),
-                          "held": "0"}
-            else:
-                raise RuleViolation(SBX_NOT_FOUND, "name an existing connectionId or partnerId")
-        return json_response({"balance": result})
+        balance = funding.adjust(self.s.store, body["currency"], int(body["amount"]),
+                                 connection_id=body.get("connectionId"),
+                                 partner_id=body.get("partnerId"))
+        return json_response({"balance": {"available": str(balance.available),
+                                          "held": str(balance.held)}})
 
     async def sandboxAddFault(self, body: dict[str, Any]) -> Response:
         self.s.store.add_fault(body["kind"], external_id=body.get("externalId"),

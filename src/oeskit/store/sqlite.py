@@ -150,6 +150,10 @@ class SqliteStore:
             for r in self.conn.execute(sql, params)
         }
 
+    def connection_partner(self, connection_id: str) -> str | None:
+        row = self._one("SELECT partner_id FROM connections WHERE id = ?", (connection_id,))
+        return str(row["partner_id"]) if row else None
+
     # --- staging -------------------------------------------------------------------------------
     def settlement_by_external_id(self, partner_id: str, external_id: str) -> Row | None:
         return self._one("SELECT * FROM settlements WHERE partner_id = ? AND external_id = ?",

@@ -1,0 +1,37 @@
+"""Redaction of secrets in recorded exchanges and report text: bearer tokens, private keys,
+signatures and any value the profile declares secret. Applied when an exchange is recorded and
+again by every writer, so one forgotten path cannot leak."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+MASK = "***redacted***"
+_SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-api-key"}
+# JSON members whose value is secret, in raw text (bodies may be invalid JSON on purpose).
+_SECRET_MEMBER = re.compile(
+    r'("(?:signature|privateKey|private_key|token|sandboxToken|adminToken)"\s*:\s*)"(?:[^"\\]|\\.)*"')
+_BEARER = re.compile(r"(Bearer\s+)[^\s\"',]+")
+_PRIVATE_HEX = re.compile(r"(?i)(private[ _-]?key[\"']?\s*[:=]\s*[\"']?)[0-9a-f]{32,}")
+
+
+class Redactor:
+    """Scrubs known secret values and secret-shaped fields from text and headers."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret containing another is removed whole.
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def text(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for secret in self.secrets:
+            value = value.replace(secret, MASK)
+        value = _SECRET_MEMBER.sub(lambda m: f'{m.group(1)}"{MASK}"', value)
+        value = _PRIVATE_HEX.sub(lambda m: m.group(1) + MASK, value)
+        return _BEARER.sub(lambda m: m.group(1) + MASK, value)
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {name: (MASK if name.lower() in _SECRET_HEADERS else self.text(value) or "")
+                for name, value in headers.items()}
