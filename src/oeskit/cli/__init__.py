@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from oeskit.cli.conform import conform
 from oeskit.cli.doctor import doctor
 from oeskit.cli.serve import serve
 from oeskit.cli.signing import keys, sign
@@ -21,3 +22,4 @@ main.add_command(sign)
 main.add_command(keys)
 main.add_command(world)
 main.add_command(doctor)
+main.add_command(conform)

@@ -11,7 +11,8 @@ import yaml
 
 from oeskit import signing
 
-CAPABILITIES = ("sandbox", "worlds", "clock", "disputes", "balances", "faults", "outbox", "jobs")
+CAPABILITIES = ("sandbox", "worlds", "clock", "disputes", "balances", "faults", "outbox", "jobs",
+                "busy-fault")
 _FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 
 

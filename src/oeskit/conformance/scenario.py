@@ -90,7 +90,7 @@ def parse_scenario(raw: Any, source: str, known_rules: set[str] | None = None) -
         if unknown:
             raise ScenarioError(f"{where}: rules not in x-oeskit-rules: {unknown}")
     requires = frozenset(str(c) for c in raw.get("requires") or ())
-    if requires - set(CAPABILITIES) - {"busy-fault"}:
+    if requires - set(CAPABILITIES):
         raise ScenarioError(f"{where}: unknown capabilities {sorted(requires)}")
     steps = raw["steps"]
     if not isinstance(steps, list):

@@ -106,9 +106,14 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> connexio
 async def _job_loop(services: Services) -> None:
     """Finalize due settlements in the background; advancing the clock also runs them."""
     worker = f"pid-{os.getpid()}"
+    ticks = 0
     while True:
+        ticks += 1
         try:
             lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+            services.store.flush_request_log()
+            if ticks % 4 == 0:
+                services.store.checkpoint()
         except StoreBusy:
             pass  # another worker holds the lock; try again next tick
         except Exception:  # keep the loop alive; the job stays queued and is retried

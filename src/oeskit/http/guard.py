@@ -80,6 +80,11 @@ class Guard:
                               f"{BODY_TIMEOUT_S:g} s", seen, close=True)
             return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if body and not content_type.strip():
+            # connexion skips body validation without a Content-Type and hands the handler bytes.
+            await _send_error(send, 415, rules.REQ_MEDIA_TYPE, "send the body as application/json "
+                              "(the Content-Type header is missing)", seen)
+            return
         if body and b"json" in content_type:
             try:
                 body.decode("utf-8")

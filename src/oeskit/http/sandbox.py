@@ -126,6 +126,7 @@ class SandboxRoutes:
             for r in rows]})
 
     async def sandboxRequests(self, limit: int = 100) -> Response:
+        self.s.store.flush_request_log()
         return json_response({"requests": [
             {k: v for k, v in {"at": r["at"], "method": r["method"], "path": r["path"],
                                "status": r["status"], "rule": r["rule"],

@@ -1,0 +1,130 @@
+"""The conformance runner: select scenarios, seed their worlds, execute their steps, fuzz, and
+yield events. It writes nothing; reporters and the progress bar consume the events."""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from oeskit.conformance import contract
+from oeskit.conformance.model import (
+    Event, Exchange, Finding, RunFinished, RunStarted, ScenarioFinished, ScenarioResult,
+    ScenarioStarted, Status, build_report, worst)
+from oeskit.conformance.profile import Profile
+from oeskit.conformance.scenario import Scenario, load_scenarios
+from oeskit.conformance.steps import StepContext, Unavailable, run_step
+from oeskit.conformance.target import Target, TargetError
+from oeskit.reports.redact import Redactor
+
+DEFAULT_MAX_EXAMPLES = 10
+DEFAULT_WORLD = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    target: str
+    profile: Profile
+    profile_path: str | None = None
+    scenario_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    fuzz: bool = True
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    seed: int = 0
+    scenarios_dir: Path | None = None
+    extra_secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+def select(scenarios: list[Scenario], ids: tuple[str, ...], tags: tuple[str, ...]
+           ) -> list[Scenario]:
+    """Scenarios named by --scenario, or carrying one of the --tag values (all when neither)."""
+    if ids:
+        unknown = set(ids) - {s.id for s in scenarios}
+        if unknown:
+            raise ValueError(f"unknown scenario ids: {', '.join(sorted(unknown))}")
+    return [s for s in scenarios
+            if (not ids and not tags) or s.id in ids or set(tags) & set(s.tags)]
+
+
+def reproduce_command(config: RunConfig, scenario_id: str) -> str:
+    parts = ["oeskit", "conform", "--target", config.target]
+    if config.profile_path:
+        parts += ["--profile", config.profile_path]
+    elif config.profile.sandbox_token:
+        parts += ["--sandbox-token", "$OESKIT_SANDBOX_TOKEN"]
+    parts += ["--scenario", scenario_id, "--no-fuzz"]
+    return " ".join(p if p.startswith("$") else shlex.quote(p) for p in parts)
+
+
+def run(config: RunConfig) -> Iterator[Event]:
+    """Run the selected scenarios (then the fuzz pass) and yield events, ending with RunFinished."""
+    started = time.perf_counter()
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    catalogue = contract.catalogue()
+    chosen = select(load_scenarios(config.scenarios_dir, contract.rule_ids()),
+                    config.scenario_ids, config.tags)
+    secrets_ = config.profile.secrets() + config.extra_secrets
+    target = Target(config.target, Redactor(secrets_), config.profile.sandbox_token)
+    fuzzing = config.fuzz
+    results: list[ScenarioResult] = []
+    try:
+        yield RunStarted(config.target, len(chosen) + (1 if fuzzing else 0), config.seed)
+        for scenario in chosen:
+            yield ScenarioStarted(scenario.id, scenario.title)
+            result = run_scenario(scenario, config, target)
+            results.append(result)
+            yield ScenarioFinished(result)
+        if fuzzing:
+            from oeskit.conformance.fuzz import fuzz_target  # schemathesis is slow to import
+
+            yield ScenarioStarted("fuzz", "schemathesis fuzz pass")
+            for result in fuzz_target(config, target):
+                results.append(result)
+                yield ScenarioFinished(result)
+    finally:
+        target.close()
+    yield RunFinished(build_report(config.target, stamp, time.perf_counter() - started,
+                                   config.seed, results, catalogue, secrets_))
+
+
+def run_scenario(scenario: Scenario, config: RunConfig, target: Target) -> ScenarioResult:
+    started = time.perf_counter()
+    missing = scenario.needs() - config.profile.capabilities
+    base = dict(id=scenario.id, title=scenario.title, rules=scenario.rules, tags=scenario.tags,
+                reproduce=reproduce_command(config, scenario.id))
+    if missing:
+        return ScenarioResult(**base, status=Status.SKIPPED, duration_s=0.0,  # type: ignore[arg-type]
+                              reason="the target does not declare the capabilities "
+                                     + ", ".join(sorted(missing)))
+    findings: list[Finding] = []
+    exchanges: list[Exchange] = []
+    reason = ""
+    try:
+        if "worlds" in config.profile.capabilities:
+            exchanges.append(target.seed_world(scenario.world or DEFAULT_WORLD, scenario.world_set))
+        ctx = StepContext(config.profile, target,
+                          {**config.profile.variables(), "run": secrets.token_hex(4)})
+        for index, step in enumerate(scenario.steps):
+            step_findings, exchange = run_step(step, index, ctx)
+            findings += step_findings
+            if exchange is not None:
+                exchanges.append(exchange)
+            if any(f.severity is Status.FAILED for f in step_findings):
+                break
+    except Unavailable as exc:
+        return ScenarioResult(**base, status=Status.SKIPPED,  # type: ignore[arg-type]
+                              duration_s=time.perf_counter() - started, reason=str(exc),
+                              exchanges=tuple(exchanges))
+    except TargetError as exc:
+        findings.append(Finding(Status.FAILED, None, "the target refused a control-plane call",
+                                "200", str(exc)))
+    status = worst([f.severity for f in findings]) if findings else Status.PASSED
+    if status is Status.FAILED:
+        reason = findings[0].message if findings else ""
+    return ScenarioResult(**base, status=status,  # type: ignore[arg-type]
+                          duration_s=time.perf_counter() - started, reason=reason,
+                          findings=tuple(findings), exchanges=tuple(exchanges))
