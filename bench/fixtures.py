@@ -24,10 +24,10 @@ CONTRACT = ROOT / "openapi.yaml"
 
 EXCHANGE = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0001"
 EXCHANGE_ENTERPRISE = "ent-exchange"
-EXCHANGE_TOKEN = "demo-exchange-token"
+EXCHANGE_TOKEN = "demo-exchange-token"  # noqa: S105 - the demo world's test token
 BROKER = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0002"
 BROKER_ENTERPRISE = "ent-broker"
-BROKER_TOKEN = "demo-broker-token"
+BROKER_TOKEN = "demo-broker-token"  # noqa: S105 - the demo world's test token
 ALPHA = "09684b38-49ed-4cf6-a28e-c3a459494c69"
 BETA = "136c1c69-8654-484f-8c5f-591b334a084f"
 
@@ -42,7 +42,8 @@ GENEROUS = "1" + "0" * 30  # no staging in a bench run can exhaust it
 
 @cache
 def _demo() -> dict[str, Any]:
-    return yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    demo: dict[str, Any] = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    return demo
 
 
 @cache
@@ -116,7 +117,8 @@ def exchange_amounts(conn_ids: list[str], currencies: int) -> dict[str, dict[str
     return out
 
 
-def broker_amounts(conn_ids: list[str], currencies: int = 5) -> dict[str, dict[str, dict[str, str]]]:
+def broker_amounts(conn_ids: list[str], currencies: int = 5
+                   ) -> dict[str, dict[str, dict[str, str]]]:
     """Nested broker shape: each connection pays the next one (a ring), full units."""
     codes = [c for c, _, _ in CURRENCIES[:currencies]]
     n = len(conn_ids)

@@ -69,6 +69,8 @@ def _label(case: dict[str, Any] | None) -> str:
 def _fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}{unit}"
     return f"{value:,.2f}{unit}" if abs(value) < 100 else f"{value:,.0f}{unit}"
 
 

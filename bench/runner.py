@@ -20,8 +20,15 @@ import orjson
 
 from bench import fixtures, floor, load, servers
 from bench.fixtures import (
-    BROKER, BROKER_ENTERPRISE, BROKER_TOKEN, EXCHANGE, EXCHANGE_ENTERPRISE, EXCHANGE_TOKEN,
-    READ_PATH, ROOT, STAGE_PATH,
+    BROKER,
+    BROKER_ENTERPRISE,
+    BROKER_TOKEN,
+    EXCHANGE,
+    EXCHANGE_ENTERPRISE,
+    EXCHANGE_TOKEN,
+    READ_PATH,
+    ROOT,
+    STAGE_PATH,
 )
 
 SECTIONS = ("a", "b", "c", "d", "e")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -59,10 +60,8 @@ def child_pids(pid: int) -> list[int]:
 def kill_hard(server: LiveServer) -> None:
     """SIGKILL the server and its workers: no shutdown hook, no rollback, no flush."""
     for pid in child_pids(server.process.pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
 
@@ -100,7 +99,8 @@ def held_mismatches(db: Path) -> list[str]:
         owed: dict[tuple[str, str], int] = {}
         flows: dict[tuple[str, str, str], int] = {}
         for r in conn.execute("SELECT t.settlement_id, t.source_connection_id, "
-                              "t.destination_connection_id, t.currency, t.quantity FROM transfers t "
+                              "t.destination_connection_id, t.currency, t.quantity "
+                              "FROM transfers t "
                               "JOIN settlements s ON s.id = t.settlement_id WHERE s.status IN "
                               "('pending', 'failed') AND t.status IN ('pending', 'failed')"):
             key = (r[0], r[2], r[3])

@@ -96,8 +96,7 @@ def _run_with_progress(config: RunConfig, console: Console) -> Report:
             elif isinstance(event, ScenarioStarted):
                 progress.update(task, description=event.id)
             elif isinstance(event, ScenarioFinished):
-                if event.result.kind == "scenario" or event.result.id.endswith("#last"):
-                    progress.advance(task)
+                progress.advance(task)
                 if event.result.status is Status.FAILED:
                     progress.console.print(f"[bold red]FAILED[/] {event.result.id}: "
                                            f"{event.result.reason}")

@@ -72,7 +72,8 @@ def run(config: RunConfig) -> Iterator[Event]:
     fuzzing = config.fuzz
     results: list[ScenarioResult] = []
     try:
-        yield RunStarted(config.target, len(chosen) + (1 if fuzzing else 0), config.seed)
+        yield RunStarted(config.target,
+                         len(chosen) + (len(contract.operations()) if fuzzing else 0), config.seed)
         for scenario in chosen:
             yield ScenarioStarted(scenario.id, scenario.title)
             result = run_scenario(scenario, config, target)

@@ -16,7 +16,6 @@ from typing import Any
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 import connexion
-from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
@@ -26,6 +25,7 @@ from oeskit.clock import utcnow
 from oeskit.domain import lifecycle
 from oeskit.errors import RuleViolation, StoreBusy
 from oeskit.http.errors import ErrorMapper
+from oeskit.http.fastlane import FastLane
 from oeskit.http.guard import Guard
 from oeskit.http.handlers import PartnerRoutes
 from oeskit.http.sandbox import SandboxRoutes
@@ -55,7 +55,8 @@ def open_store(settings: Settings) -> SqliteStore:
     return store
 
 
-def create_app(settings: Settings, store: SqliteStore | None = None) -> connexion.AsyncApp:
+def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
+    """The ASGI application: Guard -> FastLane -> connexion (see ARCHITECTURE.md)."""
     store = store or open_store(settings)
     services = Services(settings, store, ErrorMapper(spec.rule_statuses()))
     mapper = services.errors
@@ -74,9 +75,10 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> connexio
     # The contract is served as /openapi.json; the Swagger UI bundle is not installed.
     app = connexion.AsyncApp(__name__, lifespan=lifespan,
                              swagger_ui_options=SwaggerUIOptions(swagger_ui=False))
+    partner_routes = PartnerRoutes(services)
     app.add_api(
         spec.contract_path(),
-        resolver=_resolver(PartnerRoutes(services)),
+        resolver=_resolver(partner_routes),
         validate_responses=settings.validate_responses,
         strict_validation=True,
         security_map={"bearer": partner_bearer(store)},
@@ -99,8 +101,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> connexio
     app.add_error_handler(404, mapper.not_found)
     app.add_error_handler(405, mapper.method_not_allowed)
     app.add_error_handler(Exception, mapper.internal)
-    app.add_middleware(Guard, position=MiddlewarePosition.BEFORE_EXCEPTION, services=services)
-    return app
+    lane = FastLane(app, partner_routes, validate_responses=settings.validate_responses)
+    return Guard(lane, services)
 
 
 async def _job_loop(services: Services) -> None:
@@ -121,6 +123,6 @@ async def _job_loop(services: Services) -> None:
         await asyncio.sleep(services.settings.job_interval_s)
 
 
-def create_app_from_env() -> connexion.AsyncApp:
+def create_app_from_env() -> Guard:
     """uvicorn's factory for `serve --workers N`: each worker reads the CLI's settings."""
     return create_app(Settings.from_env())

@@ -5,6 +5,7 @@ Content-Length, injected latency, and the request log. Also the last line of def
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -14,8 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from oeskit.clock import format_instant, utcnow
 from oeskit.domain import rules
 from oeskit.http.errors import error_body
+from oeskit.http.fastlane import RAW_BODY
 from oeskit.http.services import Services
 
+log = logging.getLogger("oeskit")
 _PROBLEM_RULES = {400: rules.REQ_SCHEMA, 401: rules.AUTH_TOKEN, 403: rules.AUTH_SCOPE,
                   404: rules.REQ_NOT_FOUND, 405: rules.REQ_METHOD, 413: rules.REQ_TOO_LARGE,
                   415: rules.REQ_MEDIA_TYPE}
@@ -37,6 +40,8 @@ class BodyTimeout(Exception):
 
 
 class Guard:
+    """Wraps the whole application (see the module docstring)."""
+
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
         self.s = services
@@ -51,10 +56,17 @@ class Guard:
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
+                seen["responded"] = True
             await send(message)
 
         try:
             await self._handle(scope, receive, recording_send, seen)
+        except Exception:
+            # Nothing outside this layer turns an exception into {error, rule}.
+            log.exception("request failed outside connexion's error handling")
+            if "responded" not in seen:
+                await _send_error(recording_send, 500, rules.SRV_INTERNAL,
+                                  "unexpected server error", seen)
         finally:
             self._log(scope, seen, (time.perf_counter() - started) * 1000)
 
@@ -97,7 +109,8 @@ class Guard:
             await asyncio.sleep(fault["milliseconds"] / 1000)
         if body or declared is not None:
             headers.append((b"content-length", str(len(body)).encode()))
-        scope = {**scope, "headers": headers}
+        scope = {**scope, "headers": headers,
+                 "extensions": {**scope.get("extensions", {}), RAW_BODY: body}}
         replayed = False
 
         async def replay() -> Message:

@@ -6,19 +6,21 @@ the same check in milliseconds. The body is parsed once here with orjson.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import jsonschema_rs
 import orjson
 from connexion.datastructures import MediaTypeDict
-from connexion.validators import JSONRequestBodyValidator
+from connexion.exceptions import ProblemException
+from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from starlette.types import Scope
 
 from oeskit.domain import rules
+from oeskit.domain.sandbox_rules import SBX_INVALID
 from oeskit.errors import RuleViolation
 from oeskit.http.errors import truncate
 
-PARSED_BODY = "oeskit.body"  # where the parsed body waits in the ASGI scope for the handler
 
 
 def _path(parts: t.Iterable[object]) -> str:
@@ -49,47 +51,71 @@ class FastJSONBodyValidator(JSONRequestBodyValidator):
         super().__init__(schema=schema, **kwargs)
         cached = self._compiled.get(id(schema))
         if cached is None or cached[0] is not schema:
-            compiled = jsonschema_rs.Draft4Validator(_openapi_to_jsonschema(schema),
-                                                     validate_formats=True)
+            compiled = compile_schema(schema)
             cached = self._compiled[id(schema)] = (schema, compiled)
         self._rs = cached[1]
 
     async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
         raw = b"".join([chunk async for chunk in stream])
-        if not raw:
-            return None
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise RuleViolation(rules.REQ_JSON, truncate(f"the body is not valid JSON: {exc}")) from None
-        scope.setdefault("extensions", {})[PARSED_BODY] = body
-        return body
+        return parse_json(raw) if raw else None
 
     def _validate(self, body: t.Any) -> dict | None:
         if body is None:
             if self._nullable:
                 return None
             raise RuleViolation(rules.REQ_SCHEMA, "a JSON request body is required")
-        errors = list(self._rs.iter_errors(body))
-        if errors:
-            first = min(errors, key=lambda e: len(list(e.instance_path)))
-            path = list(first.instance_path)
-            where = _path(path)
-            more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-            if path and path[0] == "settlementAmounts":
-                # Neither shape matched: say what the two shapes are instead of echoing anyOf.
-                raise RuleViolation(
-                    rules.AMT_SHAPE,
-                    "invalid format for settlement amounts: use {connectionId: {currency: "
-                    "amount}} or {sourceConnectionId: {destinationConnectionId: {currency: "
-                    f"amount}}}} with string amounts, at one depth ({where})",
-                )
-            raise RuleViolation(
-                rules.REQ_SCHEMA, truncate(f"{where}: {first.message}", 400) + more
-            )
+        check_body(self._rs, body)
         return None
 
 
+def parse_json(raw: bytes) -> t.Any:
+    """Parse a request body once, with orjson (which also refuses lone surrogates)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RuleViolation(rules.REQ_JSON, truncate(f"the body is not valid JSON: {exc}")) from None
+
+
+def compile_schema(schema: dict[str, t.Any]) -> jsonschema_rs.Validator:
+    """A jsonschema-rs validator for an OpenAPI 3.0 schema whose $refs are resolved."""
+    return jsonschema_rs.Draft4Validator(_openapi_to_jsonschema(schema), validate_formats=True)
+
+
+def check_body(validator: jsonschema_rs.Validator, body: t.Any) -> None:
+    """Raise the rule a request body breaks: the nested-amounts shape, or the schema."""
+    if validator.is_valid(body):
+        return
+    errors = list(validator.iter_errors(body))
+    first = min(errors, key=lambda e: len(list(e.instance_path)))
+    path = list(first.instance_path)
+    where = _path(path)
+    if path and path[0] == "settlementAmounts":
+        # Neither shape matched: say what the two shapes are instead of echoing anyOf.
+        raise RuleViolation(
+            rules.AMT_SHAPE,
+            "invalid format for settlement amounts: use {connectionId: {currency: amount}} or "
+            "{sourceConnectionId: {destinationConnectionId: {currency: amount}}} with string "
+            f"amounts, at one depth ({where})",
+        )
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    raise RuleViolation(rules.REQ_SCHEMA, truncate(f"{where}: {first.message}", 400) + more)
+
+
+class ReadableParameterValidator(ParameterValidator):
+    """connexion's parameter checks, answered with our rule ids instead of problem+json:
+    OES-READ-002 on the contract's routes, OES-SBX-002 on the control plane."""
+
+    def validate(self, scope: Scope) -> None:
+        try:
+            super().validate(scope)
+        except ProblemException as exc:
+            rule = SBX_INVALID if str(scope.get("path", "")).startswith("/sandbox") \
+                else rules.READ_QUERY
+            detail = str(exc.detail or exc.title or "invalid parameter")
+            raise RuleViolation(rule, truncate(re.sub(r"\s+", " ", detail), 400)) from None
+
+
 def validator_map() -> dict[str, t.Any]:
-    return {"body": MediaTypeDict({"application/json": FastJSONBodyValidator,
+    return {"parameter": ReadableParameterValidator,
+            "body": MediaTypeDict({"application/json": FastJSONBodyValidator,
                                    "*/*json": FastJSONBodyValidator})}

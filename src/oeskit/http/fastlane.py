@@ -1,0 +1,91 @@
+"""The fast lane: the v2 staging POST served without connexion's middleware stack.
+
+connexion costs about 1 ms a request on this route (routing, security, validation and the
+parameter decorator, each re-reading the operation); partners' CI runs and the benchmarks of
+issue 4 need it gone. The lane handles only requests it fully understands — POST to the v2
+path, no query string, a JSON content type, a non-empty body and a known bearer token — and
+hands every other request, including each one that should get a 401 or 415, to connexion. It
+validates with the same schema, compiled from openapi.yaml, and calls the same handler code, so
+the two paths give the same answers (tests/api/test_fastlane.py compares them).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from oeskit import spec
+from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.http.handlers import PartnerRoutes
+from oeskit.http.validation import check_body, compile_schema, parse_json
+
+log = logging.getLogger("oeskit")
+OPERATION = "v2PartnerSettlementsPostRoute"
+RAW_BODY = "oeskit.raw_body"  # the Guard leaves the buffered body here
+
+
+class FastLane:
+    def __init__(self, app: ASGIApp, routes: PartnerRoutes, *, validate_responses: bool) -> None:
+        self.app = app
+        self.routes = routes
+        self.s = routes.s
+        document = spec.contract()
+        path, _, operation = spec.operation(document, OPERATION)
+        pattern = re.escape(path).replace(re.escape("{enterpriseId}"), "(?P<enterprise>[^/]+)")
+        self.path = re.compile(pattern + "$")
+        media = operation["requestBody"]["content"]["application/json"]
+        self.request_schema = compile_schema(spec.resolve(document, media["schema"]))
+        ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        self.response_schema = (compile_schema(spec.resolve(document, ok))
+                                if validate_responses else None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["query_string"]:
+            await self.app(scope, receive, send)
+            return
+        match = self.path.match(scope["path"])
+        raw = scope.get("extensions", {}).get(RAW_BODY)
+        caller = self._caller(scope) if match and raw else None
+        if caller is None or match is None:
+            await self.app(scope, receive, send)
+            return
+        status, body, headers = self._handle(match.group("enterprise"), raw, caller)
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _caller(self, scope: Scope) -> Any:
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":
+            return None
+        kind, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            return None
+        return self.s.store.caller(token.strip())
+
+    def _handle(self, enterprise_id: str, raw: bytes, caller: Any
+                ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        mapper = self.s.errors
+        try:
+            body = parse_json(raw)
+            check_body(self.request_schema, body)
+            result = self.routes.stage(enterprise_id, body, caller)
+            if self.response_schema is not None and not self.response_schema.is_valid(result):
+                error = next(self.response_schema.iter_errors(result))
+                raise AssertionError(f"response does not conform to the contract: {error}")
+            return 200, orjson.dumps(result), []
+        except RuleViolation as exc:
+            response = mapper.response(exc.rule, exc.message, exc.extra)
+        except StoreBusy:
+            response = mapper.store_busy(None, None)  # type: ignore[arg-type]
+        except Exception:
+            log.exception("staging failed")
+            response = mapper.internal(None, None)  # type: ignore[arg-type]
+        headers = [(k.lower().encode(), v.encode()) for k, v in (response.headers or {}).items()]
+        return response.status_code, response.body, headers
