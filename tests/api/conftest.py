@@ -4,7 +4,7 @@ demo world, and the ids and routes of the demo world the tests talk about."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from oeskit.clock import utcnow
 from oeskit.http.app import create_app, open_store
-from tests.conftest import Sandbox, make_settings
+from oeskit.store import world_loader
+from oeskit.worlds import load_world_file
+from tests.conftest import DEMO, Sandbox, make_settings
 
 BROKER = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0002"
 GAMMA = "e9620856-689e-4a43-9e7e-5a9e3483729b"  # gamma@exchange: only 0.001 ETH allocated
@@ -32,6 +35,33 @@ DISPUTES = V1.format(enterprise="ent-exchange") + "/settlement/disputes"
 SIGNING = V1.format(enterprise="ent-exchange") + "/settlements-signing"
 
 SandboxFactory = Callable[..., AbstractAsyncContextManager[Sandbox]]
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Any]]:
+    """One app per module (building one parses the contract: about a second)."""
+    settings = make_settings(tmp_path_factory.mktemp("shared"))
+    store = open_store(settings)
+    app = create_app(settings, store)
+    yield settings, store, app
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def demo_world_validated() -> dict[str, Any]:
+    return load_world_file(DEMO)
+
+
+@pytest.fixture
+async def sb(shared_app: tuple[Any, Any, Any], demo_world: dict[str, Any],
+             demo_world_validated: dict[str, Any]) -> AsyncIterator[Sandbox]:
+    """Like the `sandbox` fixture (demo world, frozen clock, responses validated, no background
+    jobs), but on the module's app with the demo world loaded afresh."""
+    settings, store, app = shared_app
+    world_loader.load_world(store, demo_world_validated, utcnow(), settings.clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+        yield Sandbox(client, store, demo_world)
 
 
 @pytest.fixture

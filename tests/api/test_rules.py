@@ -245,17 +245,7 @@ def database_locked() -> Prepare:
 
     async def prepare(sb: Sandbox) -> Send:
         body = sb.sign(sb.fields({ALPHA: {"BTC": "-1000"}}))
-
-        async def send() -> httpx.Response:
-            other = sqlite3.connect(sb.store.path, isolation_level=None)
-            try:
-                other.execute("BEGIN IMMEDIATE")
-                return await sb.stage(body)
-            finally:
-                other.execute("ROLLBACK")
-                other.close()
-
-        return send
+        return lambda: database_locked_send(sb, body)
 
     return prepare
 
@@ -436,15 +426,14 @@ def test_case_ids_are_unique() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-async def test_rule_is_enforced(case: Case, sandbox: Sandbox, make_sandbox: SandboxFactory
-                                ) -> None:
+async def test_rule_is_enforced(case: Case, sb: Sandbox, make_sandbox: SandboxFactory) -> None:
     """The request breaking the rule answers the catalogue's status with an {error, rule} body
     that says what is wrong, and leaves every business row as it was."""
     if case.settings:
         async with make_sandbox(**case.settings) as custom:
             await _check(case, custom)
     else:
-        await _check(case, sandbox)
+        await _check(case, sb)
 
 
 async def _check(case: Case, sb: Sandbox) -> None:
@@ -464,51 +453,51 @@ async def _check(case: Case, sb: Sandbox) -> None:
         assert after == before, "a refused request changed the sandbox's state"
 
 
-async def test_missing_token_is_challenged(sandbox: Sandbox) -> None:
+async def test_missing_token_is_challenged(sb: Sandbox) -> None:
     """A 401 for a missing token says how to authenticate (WWW-Authenticate: Bearer)."""
-    response = await sandbox.client.post(EXCHANGE_STAGE, json={})
+    response = await sb.client.post(EXCHANGE_STAGE, json={})
     assert response.status_code == 401
     assert response.json()["rule"] == "OES-AUTH-001"
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_token_is_checked_before_the_body(sandbox: Sandbox) -> None:
+async def test_token_is_checked_before_the_body(sb: Sandbox) -> None:
     """An unknown token with an invalid body is a 401, not a 400: security runs first."""
-    response = await sandbox.client.post(EXCHANGE_STAGE, content=b"{not json",
+    response = await sb.client.post(EXCHANGE_STAGE, content=b"{not json",
                                          headers={"Authorization": "Bearer nope",
                                                   "Content-Type": "application/json"})
     assert (response.status_code, response.json()["rule"]) == (401, "OES-AUTH-001")
 
 
-async def test_signature_is_checked_before_idempotency(sandbox: Sandbox) -> None:
+async def test_signature_is_checked_before_idempotency(sb: Sandbox) -> None:
     """Replaying a staged externalId with a bad signature is a 401, so no one can probe ids."""
-    fields = sandbox.fields({ALPHA: {"BTC": "-1000"}})
-    assert (await sandbox.stage(sandbox.sign(fields))).status_code == 200
+    fields = sb.fields({ALPHA: {"BTC": "-1000"}})
+    assert (await sb.stage(sb.sign(fields))).status_code == 200
     forged = signing.sign_body(fields, signing.generate("ed25519"))
-    response = await sandbox.stage(forged)
+    response = await sb.stage(forged)
     assert (response.status_code, response.json()["rule"]) == (401, "OES-SIG-004")
 
 
 async def test_fault_after_commit_keeps_the_settlement_and_replay_returns_it(
-        sandbox: Sandbox) -> None:
+        sb: Sandbox) -> None:
     """A 500 after commit leaves the settlement staged; the identical request then answers 200
     with that settlement, and creates nothing more."""
-    fields = sandbox.fields({ALPHA: {"BTC": "-1000"}})
-    armed = await sandbox.admin("POST", "/faults", json={
+    fields = sb.fields({ALPHA: {"BTC": "-1000"}})
+    armed = await sb.admin("POST", "/faults", json={
         "kind": "fail_after_commit", "externalId": fields["externalId"], "count": 1})
     assert armed.status_code == 200, armed.text
-    body = sandbox.sign(fields)
-    failed = await sandbox.stage(body)
+    body = sb.sign(fields)
+    failed = await sb.stage(body)
     assert failed.status_code == 500
     assert failed.json()["rule"] == "OES-SRV-001"
-    listed = await sandbox.get(SETTLEMENTS, externalIds=fields["externalId"])
+    listed = await sb.get(SETTLEMENTS, externalIds=fields["externalId"])
     stored = listed.json()["settlements"]
     assert [s["externalId"] for s in stored] == [fields["externalId"]]
-    before = sandbox.snapshot()
-    replay = await sandbox.stage(body)
+    before = sb.snapshot()
+    replay = await sb.stage(body)
     assert replay.status_code == 200, replay.text
     assert replay.json()["settlement"]["id"] == stored[0]["id"]
-    assert sandbox.snapshot() == before
+    assert sb.snapshot() == before
 
 
 async def test_busy_database_answers_retry_after(make_sandbox: SandboxFactory) -> None:
@@ -524,6 +513,7 @@ async def test_busy_database_answers_retry_after(make_sandbox: SandboxFactory) -
 
 
 async def database_locked_send(sb: Sandbox, body: dict[str, Any]) -> httpx.Response:
+    """Stage `body` while a second connection holds the database's write lock."""
     other = sqlite3.connect(sb.store.path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")

@@ -27,16 +27,21 @@ RequestHook = Callable[[Scope, bytes, Any], Awaitable["bytes | Reply"]]
 ResponseHook = Callable[[Scope, bytes, int, bytes], tuple[int, bytes]]
 
 PROFILE = sandbox_profile(ADMIN)
-KEY_OF_ENTERPRISE = {v: PROFILE.keys[k] for k, v in PROFILE.enterprises.items()
-                     if k in PROFILE.keys}
+KEY_OF_ENTERPRISE = {
+    v: PROFILE.keys[k] for k, v in PROFILE.enterprises.items() if k in PROFILE.keys
+}
 
 
 class DefectApp:
     """Buffers each HTTP request, lets `on_request` rewrite (or answer) it, forwards it to the
     real app, and lets `on_response` rewrite the status and body."""
 
-    def __init__(self, app: Any, on_request: RequestHook | None = None,
-                 on_response: ResponseHook | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        on_request: RequestHook | None = None,
+        on_response: ResponseHook | None = None,
+    ) -> None:
         self.app, self.on_request, self.on_response = app, on_request, on_response
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -55,9 +60,11 @@ class DefectApp:
                 await _reply(send, *outcome)
                 return
             body = outcome
-        scope = dict(scope, headers=[(k, v) for k, v in scope["headers"]
-                                     if k != b"content-length"]
-                     + [(b"content-length", str(len(body)).encode())])
+        scope = dict(
+            scope,
+            headers=[(k, v) for k, v in scope["headers"] if k != b"content-length"]
+            + [(b"content-length", str(len(body)).encode())],
+        )
         delivered = False
 
         async def inner_receive() -> dict[str, Any]:
@@ -86,17 +93,22 @@ class DefectApp:
 
 
 async def _reply(send: Any, status: int, headers: dict[str, str], body: bytes) -> None:
-    raw = [(k.encode(), v.encode()) for k, v in headers.items()
-           if k.lower() != "content-length"] + [(b"content-length", str(len(body)).encode())]
+    raw = [
+        (k.encode(), v.encode()) for k, v in headers.items() if k.lower() != "content-length"
+    ] + [(b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
 @contextmanager
-def serve_defect(tmp_path: Path, on_request: RequestHook | None = None,
-                 on_response: ResponseHook | None = None) -> Iterator[str]:
-    app = DefectApp(create_app(make_settings(tmp_path, run_jobs=True, validate_responses=False)),
-                    on_request, on_response)
+def serve_defect(
+    tmp_path: Path, on_request: RequestHook | None = None, on_response: ResponseHook | None = None
+) -> Iterator[str]:
+    app = DefectApp(
+        create_app(make_settings(tmp_path, run_jobs=True, validate_responses=False)),
+        on_request,
+        on_response,
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -177,10 +189,15 @@ async def top_up_first(scope: Scope, body: bytes, app: Any) -> bytes:
         for connection, by_currency in amounts.items():
             for code, amount in (by_currency or {}).items():
                 if isinstance(amount, str) and amount.startswith("-"):
-                    await client.post("/sandbox/balances", headers={
-                        "Authorization": f"Bearer {ADMIN}"}, json={
-                        "connectionId": connection, "currency": "ofc" + code.lower(),
-                        "amount": amount[1:] + "0"})
+                    await client.post(
+                        "/sandbox/balances",
+                        headers={"Authorization": f"Bearer {ADMIN}"},
+                        json={
+                            "connectionId": connection,
+                            "currency": "ofc" + code.lower(),
+                            "amount": amount[1:] + "0",
+                        },
+                    )
     return body
 
 
@@ -190,8 +207,11 @@ async def crash_on_malformed(scope: Scope, body: bytes, app: Any) -> bytes | Rep
         try:
             json.loads(body)
         except ValueError:
-            return 500, {"content-type": "application/json"}, json.dumps(
-                {"error": "Traceback: JSONDecodeError", "rule": "OES-SRV-001"}).encode()
+            return (
+                500,
+                {"content-type": "application/json"},
+                json.dumps({"error": "Traceback: JSONDecodeError", "rule": "OES-SRV-001"}).encode(),
+            )
     return body
 
 
@@ -212,8 +232,7 @@ def scope_ignored(scope: Scope, body: bytes, status: int, out: bytes) -> tuple[i
     return (200 if status == 403 and b"OES-AUTH-002" in out else status), out
 
 
-def disputes_unassigned(scope: Scope, body: bytes, status: int, out: bytes
-                        ) -> tuple[int, bytes]:
+def disputes_unassigned(scope: Scope, body: bytes, status: int, out: bytes) -> tuple[int, bytes]:
     if status != 200 or "/v2/" not in scope["path"]:
         return status, out
     return status, _rewrite_json(out, lambda d: d["settlement"].update(settlingDisputes=[]))

@@ -43,8 +43,8 @@ def test_no_stored_signatures() -> None:
     """Scenario files never carry a signature: bodies are signed at run time."""
     for path in scenarios_dir().glob("*.yaml"):
         assert "signature:" not in path.read_text().replace("signature: flip", "").replace(
-            "signature: base64", "").replace("signature: truncate", "").replace(
-            'signature: "00"', "")
+            "signature: base64", ""
+        ).replace("signature: truncate", "").replace('signature: "00"', "")
 
 
 def test_conformance_never_imports_the_implementation() -> None:
@@ -52,8 +52,14 @@ def test_conformance_never_imports_the_implementation() -> None:
     root = Path(__file__).resolve().parents[2] / "src" / "oeskit" / "conformance"
     for path in root.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
-                assert not name.startswith(("oeskit.domain", "oeskit.store", "oeskit.http")), \
+                assert not name.startswith(("oeskit.domain", "oeskit.store", "oeskit.http")), (
                     f"{path.name} imports {name}"
+                )

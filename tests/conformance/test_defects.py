@@ -30,18 +30,32 @@ DEFECTS: list[tuple[str, Any, Any, list[str], str]] = [
 
 
 def run_conform(target: str, report_dir: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(main, ["conform", "--target", target, "--sandbox-token", ADMIN,
-                                       "--report-dir", str(report_dir), "--format", "json",
-                                       *args])
+    result = CliRunner().invoke(
+        main,
+        [
+            "conform",
+            "--target",
+            target,
+            "--sandbox-token",
+            ADMIN,
+            "--report-dir",
+            str(report_dir),
+            "--format",
+            "json",
+            *args,
+        ],
+    )
     report_path = report_dir / "report.json"
     assert report_path.exists(), result.output
     return result.exit_code, json.loads(report_path.read_text())
 
 
-@pytest.mark.parametrize(("defect", "on_request", "on_response", "tags", "rule"), DEFECTS,
-                         ids=[d[0] for d in DEFECTS])
-def test_defect_is_caught(tmp_path: Path, defect: str, on_request: Any, on_response: Any,
-                          tags: list[str], rule: str) -> None:
+@pytest.mark.parametrize(
+    ("defect", "on_request", "on_response", "tags", "rule"), DEFECTS, ids=[d[0] for d in DEFECTS]
+)
+def test_defect_is_caught(
+    tmp_path: Path, defect: str, on_request: Any, on_response: Any, tags: list[str], rule: str
+) -> None:
     """A target with this defect makes conform exit 1 with the rule naming it FAILED."""
     with defects.serve_defect(tmp_path, on_request, on_response) as url:
         code, report = run_conform(url, tmp_path / "report", *[f"--tag={t}" for t in tags])
@@ -57,8 +71,9 @@ def test_wrapper_without_defect_passes(tmp_path: Path) -> None:
     """The wrapper itself changes nothing: the same tags pass through an identity wrapper."""
     with defects.serve_defect(tmp_path) as url:
         code, report = run_conform(url, tmp_path / "report", "--tag=signature", "--tag=auth")
-    assert report["summary"]["failed"] == 0, [r["reason"] for r in report["results"]
-                                             if r["status"] == "FAILED"]
+    assert report["summary"]["failed"] == 0, [
+        r["reason"] for r in report["results"] if r["status"] == "FAILED"
+    ]
     assert code == 0
 
 
@@ -71,8 +86,13 @@ def test_fuzz_finds_server_error(tmp_path: Path) -> None:
         return body
 
     with defects.serve_defect(tmp_path, crash_v2) as url:
-        code, report = run_conform(url, tmp_path / "report", "--scenario=stage-exchange-happy",
-                                   "--fuzz", "--max-examples=3")
+        code, report = run_conform(
+            url,
+            tmp_path / "report",
+            "--scenario=stage-exchange-happy",
+            "--fuzz",
+            "--max-examples=3",
+        )
     fuzz = {r["id"]: r for r in report["results"] if r["kind"] == "fuzz"}
     assert code == 1
     assert fuzz["fuzz:v2PartnerSettlementsPostRoute"]["status"] == "FAILED"

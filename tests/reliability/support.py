@@ -64,6 +64,8 @@ def kill_hard(server: LiveServer) -> None:
             os.kill(pid, signal.SIGKILL)
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
+    if server.log is not None:
+        server.log.close()
 
 
 def server_log(server: LiveServer) -> str:

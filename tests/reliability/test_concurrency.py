@@ -1,8 +1,10 @@
-"""Four worker processes on one database: identical and conflicting stagings race safely."""
+"""Four worker processes on one database: identical and conflicting stagings race safely, and
+the finalizer runs each due job exactly once across them."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,14 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ALPHA, BETA, LiveServer, start_server, stop_server
+from tests.conftest import ALPHA, BETA, EXCHANGE, LiveServer, start_server, stop_server
 from tests.reliability.support import (
+    ADMIN_HEADERS,
     PARTNER_HEADERS,
     STAGE_URL,
+    WORLD,
     connect,
     doctor,
     held_mismatches,
     signed_body,
+    wait_jobs_done,
 )
 
 pytestmark = pytest.mark.slow
@@ -108,3 +113,62 @@ def test_after_the_races_the_books_balance(server: LiveServer, tmp_path: Path) -
                           "AND status != 503 GROUP BY status, rule").fetchall()
     conn.close()
     assert [tuple(e) for e in errors] == []
+
+
+COUNT = 120
+
+
+async def _stage_and_run(base_url: str) -> Counter[int]:
+    statuses: Counter[int] = Counter()
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        gate = asyncio.Semaphore(16)
+
+        async def stage(n: int) -> None:
+            body = signed_body(f"zero-{n}", {ALPHA: {"BTC": "-20"}, BETA: {"BTC": f"{n + 1}"}})
+            async with gate:
+                response = await client.post(STAGE_URL, json=body, headers=PARTNER_HEADERS)
+            statuses[response.status_code] += 1
+
+        async def run_jobs() -> None:
+            for _ in range(20):
+                response = await client.post("/sandbox/jobs/run", headers=ADMIN_HEADERS)
+                statuses[response.status_code] += 1
+                await asyncio.sleep(0.05)
+
+        await asyncio.gather(*(stage(n) for n in range(COUNT)), *(run_jobs() for _ in range(4)))
+    return statuses
+
+
+def test_zero_windows_finalize_each_settlement_exactly_once(server: LiveServer) -> None:
+    """With 0-minute windows, 4 workers' job loops plus explicit runs race on 240 due jobs:
+    every job has attempts == 1 and each settlement has one settlement.completed event."""
+    world = copy.deepcopy(WORLD)
+    exchange = next(p for p in world["partners"] if p["id"] == EXCHANGE)
+    exchange["clientDisputeWindowMinutes"] = 0
+    exchange["topUpWindowMinutes"] = 0
+    # Runs last in this module: loading a world replaces the state the races above left.
+    loaded = httpx.post(server.base_url + "/sandbox/world", json=world,
+                        headers=ADMIN_HEADERS, timeout=30)
+    assert loaded.status_code == 200, loaded.text
+    statuses = asyncio.run(_stage_and_run(server.base_url))
+    assert set(statuses) <= {200, 503}, statuses
+    jobs = wait_jobs_done(server)
+    staged = statuses[200] - 4 * 20  # the 80 job runs answered 200 as well
+    conn = connect(server.db)
+    settlements = conn.execute("SELECT id, status, finalized_at FROM settlements "
+                               "WHERE external_id LIKE 'zero-%'").fetchall()
+    completed = Counter(r[0] for r in conn.execute(
+        "SELECT settlement_id FROM outbox WHERE type = 'settlement.completed'"))
+    finalize = Counter(r[0] for r in conn.execute(
+        "SELECT settlement_id FROM outbox WHERE type = 'settlement.finalize'"))
+    attempts = Counter((r[0], r[1]) for r in conn.execute("SELECT status, attempts FROM jobs"))
+    workers = {r[0] for r in conn.execute("SELECT DISTINCT worker FROM jobs")}
+    conn.close()
+    assert len(settlements) == staged == COUNT
+    assert {s[1] for s in settlements} == {"completed"} and all(s[2] for s in settlements)
+    assert all(completed[s[0]] == 1 and finalize[s[0]] == 1 for s in settlements)
+    assert attempts == Counter({("done", 1): 2 * COUNT}), attempts
+    assert len(jobs) == 2 * COUNT
+    assert len(workers) >= 2, workers  # the jobs really were shared between processes
+    assert doctor(server.db).violations == ()

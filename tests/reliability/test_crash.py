@@ -160,6 +160,7 @@ def test_kill_during_finalization_leaves_settlements_retriable(tmp_path: Path) -
     by_status = dict(conn.execute("SELECT status, COUNT(*) FROM settlements WHERE external_id "
                                   "LIKE 'fin-%' GROUP BY status").fetchall())
     half = conn.execute("SELECT COUNT(*) FROM settlements s WHERE s.status = 'completed' AND "
+                        "s.external_id LIKE 'fin-%' AND "
                         "EXISTS (SELECT 1 FROM transfers t WHERE t.settlement_id = s.id "
                         "AND t.status != 'completed')").fetchone()[0]
     conn.close()

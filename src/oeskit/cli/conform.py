@@ -12,53 +12,107 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from oeskit.conformance.model import (
-    Report, RunFinished, RunStarted, ScenarioFinished, ScenarioStarted, Status)
-from oeskit.conformance.profile import ProfileError, load_profile, sandbox_profile, Profile
+    Report,
+    RunFinished,
+    RunStarted,
+    ScenarioFinished,
+    ScenarioStarted,
+    Status,
+)
+from oeskit.conformance.profile import Profile, ProfileError, load_profile, sandbox_profile
 from oeskit.conformance.runner import DEFAULT_MAX_EXAMPLES, RunConfig, run
 from oeskit.conformance.scenario import ScenarioError
 from oeskit.reports.writer import FORMATS, stamped_dir, write_reports
 
-_STYLE = {Status.PASSED: "green", Status.FAILED: "bold red", Status.WARNING: "yellow",
-          Status.SKIPPED: "dim"}
+_STYLE = {
+    Status.PASSED: "green",
+    Status.FAILED: "bold red",
+    Status.WARNING: "yellow",
+    Status.SKIPPED: "dim",
+}
 
 
 @click.command()
 @click.option("--target", required=True, help="Base URL of the system under test.")
-@click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False),
-              help="Target profile (YAML); without it the target must be an oeskit sandbox.")
-@click.option("--sandbox-token", envvar="OESKIT_SANDBOX_TOKEN",
-              help="Admin token of the target's /sandbox/ control plane.")
+@click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Target profile (YAML); without it the target must be an oeskit sandbox.",
+)
+@click.option(
+    "--sandbox-token",
+    envvar="OESKIT_SANDBOX_TOKEN",
+    help="Admin token of the target's /sandbox/ control plane.",
+)
 @click.option("--scenario", "scenarios", multiple=True, help="Run only this scenario id.")
 @click.option("--tag", "tags", multiple=True, help="Run only scenarios with this tag.")
-@click.option("--fuzz/--no-fuzz", default=None,
-              help="Run the schemathesis pass (default: on, off with --scenario/--tag).")
-@click.option("--max-examples", default=DEFAULT_MAX_EXAMPLES, show_default=True,
-              help="Fuzz examples per operation.")
+@click.option(
+    "--fuzz/--no-fuzz",
+    default=None,
+    help="Run the schemathesis pass (default: on, off with --scenario/--tag).",
+)
+@click.option(
+    "--max-examples",
+    default=DEFAULT_MAX_EXAMPLES,
+    show_default=True,
+    help="Fuzz examples per operation.",
+)
 @click.option("--seed", default=0, show_default=True, help="Fuzz seed.")
-@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write reports here (default: reports/<UTC stamp>/).")
-@click.option("--format", "formats", default="json,junit,html,md", show_default=True,
-              help="Comma-separated report formats.")
-@click.option("--fail-on", type=click.Choice(["failure", "warning"]), default="failure",
-              show_default=True, help="Exit non-zero on failures only, or on warnings too.")
-def conform(target: str, profile_path: str | None, sandbox_token: str | None,
-            scenarios: tuple[str, ...], tags: tuple[str, ...], fuzz: bool | None,
-            max_examples: int, seed: int, report_dir: Path | None, formats: str,
-            fail_on: str) -> None:
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write reports here (default: reports/<UTC stamp>/).",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json,junit,html,md",
+    show_default=True,
+    help="Comma-separated report formats.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["failure", "warning"]),
+    default="failure",
+    show_default=True,
+    help="Exit non-zero on failures only, or on warnings too.",
+)
+def conform(
+    target: str,
+    profile_path: str | None,
+    sandbox_token: str | None,
+    scenarios: tuple[str, ...],
+    tags: tuple[str, ...],
+    fuzz: bool | None,
+    max_examples: int,
+    seed: int,
+    report_dir: Path | None,
+    formats: str,
+    fail_on: str,
+) -> None:
     """Run the conformance scenarios (and a fuzz pass) against TARGET and write reports."""
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     unknown = set(chosen) - set(FORMATS)
     if unknown:
-        raise click.BadParameter(f"unknown formats {sorted(unknown)}; choose from "
-                                 f"{', '.join(FORMATS)}", param_hint="--format")
+        raise click.BadParameter(
+            f"unknown formats {sorted(unknown)}; choose from {', '.join(FORMATS)}",
+            param_hint="--format",
+        )
     try:
         profile = _profile(profile_path, sandbox_token)
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
-    config = RunConfig(target=target, profile=profile, profile_path=profile_path,
-                       scenario_ids=scenarios, tags=tags,
-                       fuzz=fuzz if fuzz is not None else not (scenarios or tags),
-                       max_examples=max_examples, seed=seed)
+    config = RunConfig(
+        target=target,
+        profile=profile,
+        profile_path=profile_path,
+        scenario_ids=scenarios,
+        tags=tags,
+        fuzz=fuzz if fuzz is not None else not (scenarios or tags),
+        max_examples=max_examples,
+        seed=seed,
+    )
     console = Console(stderr=True)
     try:
         report = _run_with_progress(config, console)
@@ -68,26 +122,40 @@ def conform(target: str, profile_path: str | None, sandbox_token: str | None,
     written = write_reports(report, directory, chosen)
     _summary(report, console)
     console.print(f"reports: {', '.join(str(p) for p in written)}")
-    failed = report.summary.failed or (fail_on == "warning" and report.summary.warnings)
-    sys.exit(1 if failed else 0)
+    sys.exit(report.exit_code(fail_on))
 
 
 def _profile(path: str | None, sandbox_token: str | None) -> Profile:
     if path is None:
         if not sandbox_token:
-            raise ProfileError("without --profile the target must be an oeskit sandbox: "
-                               "pass --sandbox-token (or OESKIT_SANDBOX_TOKEN)")
+            raise ProfileError(
+                "without --profile the target must be an oeskit sandbox: "
+                "pass --sandbox-token (or OESKIT_SANDBOX_TOKEN)"
+            )
         return sandbox_profile(sandbox_token)
     profile = load_profile(path)
     if sandbox_token:
-        return Profile(profile.base_url, sandbox_token, profile.capabilities, profile.enterprises,
-                       profile.tokens, profile.keys, profile.connections, profile.ids)
+        return Profile(
+            profile.base_url,
+            sandbox_token,
+            profile.capabilities,
+            profile.enterprises,
+            profile.tokens,
+            profile.keys,
+            profile.connections,
+            profile.ids,
+        )
     return profile
 
 
 def _run_with_progress(config: RunConfig, console: Console) -> Report:
-    columns = (TextColumn("[bold]conform"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]conform"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("", total=None)
         for event in run(config):
@@ -98,8 +166,9 @@ def _run_with_progress(config: RunConfig, console: Console) -> Report:
             elif isinstance(event, ScenarioFinished):
                 progress.advance(task)
                 if event.result.status is Status.FAILED:
-                    progress.console.print(f"[bold red]FAILED[/] {event.result.id}: "
-                                           f"{event.result.reason}")
+                    progress.console.print(
+                        f"[bold red]FAILED[/] {event.result.id}: {event.result.reason}"
+                    )
             elif isinstance(event, RunFinished):
                 return event.report
     raise RuntimeError("the runner ended without a report")
@@ -110,9 +179,12 @@ def _summary(report: Report, console: Console) -> None:
     for column in ("Rule", "Status", "Scenarios"):
         table.add_column(column)
     for rule in report.rules:
-        table.add_row(rule.id, f"[{_STYLE[rule.status]}]{rule.status.value}",
-                      str(len(rule.scenarios)))
+        table.add_row(
+            rule.id, f"[{_STYLE[rule.status]}]{rule.status.value}", str(len(rule.scenarios))
+        )
     console.print(table)
     s = report.summary
-    console.print(f"[green]{s.passed} passed[/], [red]{s.failed} failed[/], "
-                  f"[yellow]{s.warnings} warnings[/], [dim]{s.skipped} skipped[/]")
+    console.print(
+        f"[green]{s.passed} passed[/], [red]{s.failed} failed[/], "
+        f"[yellow]{s.warnings} warnings[/], [dim]{s.skipped} skipped[/]"
+    )

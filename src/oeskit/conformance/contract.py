@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 
 from oeskit import spec
 
@@ -42,8 +42,15 @@ def operations() -> tuple[Operation, ...]:
         for method in _METHODS:
             if method in item:
                 op = item[method]
-                out.append(Operation(op["operationId"], method.upper(), template,
-                                     re.compile(f"^{regex}$"), op.get("responses", {})))
+                out.append(
+                    Operation(
+                        op["operationId"],
+                        method.upper(),
+                        template,
+                        re.compile(f"^{regex}$"),
+                        op.get("responses", {}),
+                    )
+                )
     return tuple(out)
 
 
@@ -74,8 +81,11 @@ def _resolve(node: Any, root: dict[str, Any], depth: int = 0, names: bool = Fals
         return _resolve(target, root, depth + 1)
     if names:
         return {k: _resolve(v, root, depth + 1) for k, v in node.items()}
-    out = {k: _resolve(v, root, depth + 1, k == "properties") for k, v in node.items()
-           if k not in ("example", "examples", "description", "nullable", "format")}
+    out = {
+        k: _resolve(v, root, depth + 1, k == "properties")
+        for k, v in node.items()
+        if k not in ("example", "examples", "description", "nullable", "format")
+    }
     if node.get("nullable"):
         return {"anyOf": [out, {"type": "null"}]}
     return out
@@ -118,12 +128,16 @@ def check_response(method: str, path: str, status: int, body: str | None) -> lis
         name = "MethodNotAllowed" if known else "NotFound"
         expected = 405 if known else 404
         if status != expected:
-            return [f"{method} {path} is {'a method not offered' if known else 'no route'}: "
-                    f"status {status} is not the documented {expected}"]
+            return [
+                f"{method} {path} is {'a method not offered' if known else 'no route'}: "
+                f"status {status} is not the documented {expected}"
+            ]
         return _schema_problems(_named_response_validator(name), body)
     if not documented(op, status):
-        return [f"status {status} is not documented for {op.id} "
-                f"(documented: {', '.join(sorted(op.responses))})"]
+        return [
+            f"status {status} is not documented for {op.id} "
+            f"(documented: {', '.join(sorted(op.responses))})"
+        ]
     validator = _validator(op.id, status)
     return _schema_problems(validator, body) if validator else []
 

@@ -37,10 +37,7 @@ def set_path(data: Any, path: str, value: Any) -> None:
     parts = path.split(".")
     node = data
     for part in parts[:-1]:
-        if isinstance(node, list):
-            node = node[int(part)]
-        else:
-            node = node.setdefault(part, {})
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
     if isinstance(node, list):
         node[int(parts[-1])] = value
     else:

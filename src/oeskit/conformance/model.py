@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     PASSED = "PASSED"
     FAILED = "FAILED"
     WARNING = "WARNING"
@@ -42,10 +42,17 @@ class Exchange:
     def to_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
-            "request": {"method": self.method, "url": self.url,
-                        "headers": self.request_headers, "body": self.request_body},
-            "response": {"status": self.status, "headers": self.response_headers,
-                         "body": self.response_body},
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": self.request_headers,
+                "body": self.request_body,
+            },
+            "response": {
+                "status": self.status,
+                "headers": self.response_headers,
+                "body": self.response_body,
+            },
             "elapsedMs": round(self.elapsed_ms, 1),
         }
 
@@ -64,8 +71,12 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "severity": self.severity.value, "rule": self.rule, "message": self.message,
-            "expected": self.expected, "actual": self.actual, "step": self.step,
+            "severity": self.severity.value,
+            "rule": self.rule,
+            "message": self.message,
+            "expected": self.expected,
+            "actual": self.actual,
+            "step": self.step,
             "exchange": self.exchange.to_dict() if self.exchange else None,
         }
 
@@ -88,9 +99,15 @@ class ScenarioResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "title": self.title, "kind": self.kind, "rules": list(self.rules),
-            "tags": list(self.tags), "status": self.status.value, "reason": self.reason,
-            "durationSeconds": round(self.duration_s, 3), "reproduce": self.reproduce,
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "rules": list(self.rules),
+            "tags": list(self.tags),
+            "status": self.status.value,
+            "reason": self.reason,
+            "durationSeconds": round(self.duration_s, 3),
+            "reproduce": self.reproduce,
             "findings": [f.to_dict() for f in self.findings],
             "exchanges": [e.to_dict() for e in self.exchanges],
         }
@@ -106,8 +123,12 @@ class RuleResult:
     scenarios: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "status": self.status.value,
-                "scenarios": list(self.scenarios)}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status.value,
+            "scenarios": list(self.scenarios),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +139,12 @@ class Summary:
     skipped: int
 
     def to_dict(self) -> dict[str, int]:
-        return {"passed": self.passed, "failed": self.failed, "warnings": self.warnings,
-                "skipped": self.skipped}
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "warnings": self.warnings,
+            "skipped": self.skipped,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +159,11 @@ class Report:
     rules: tuple[RuleResult, ...]
     summary: Summary
     secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def exit_code(self, fail_on: str = "failure") -> int:
+        """0 when nothing FAILED (and, with fail_on="warning", nothing WARNED); else 1."""
+        failed = self.summary.failed or (fail_on == "warning" and self.summary.warnings)
+        return 1 if failed else 0
 
 
 # ---- events: what the runner yields, in order -----------------------------------------------
@@ -165,22 +195,35 @@ class RunFinished:
 Event = RunStarted | ScenarioStarted | ScenarioFinished | RunFinished
 
 
-def build_report(target: str, started_at: str, duration_s: float, seed: int,
-                 results: list[ScenarioResult], catalogue: list[dict[str, Any]],
-                 secrets: tuple[str, ...] = ()) -> Report:
+def build_report(
+    target: str,
+    started_at: str,
+    duration_s: float,
+    seed: int,
+    results: list[ScenarioResult],
+    catalogue: list[dict[str, Any]],
+    secrets: tuple[str, ...] = (),
+) -> Report:
     """Derive the per-rule verdicts and the summary from the results."""
     rules: list[RuleResult] = []
     for rule in catalogue:
         naming = [r for r in results if rule["id"] in r.rules]
         statuses = [r.status for r in naming]
         # A fuzz finding names its own rule even when the fuzzed operation lists others.
-        statuses += [f.severity for r in results for f in r.findings
-                     if f.rule == rule["id"] and r not in naming]
+        statuses += [
+            f.severity
+            for r in results
+            for f in r.findings
+            if f.rule == rule["id"] and r not in naming
+        ]
         status = worst(statuses) if statuses else Status.SKIPPED
-        rules.append(RuleResult(rule["id"], str(rule.get("title", "")), status,
-                                tuple(r.id for r in naming)))
+        rules.append(
+            RuleResult(rule["id"], str(rule.get("title", "")), status, tuple(r.id for r in naming))
+        )
     count = {s: sum(1 for r in results if r.status is s) for s in Status}
-    summary = Summary(count[Status.PASSED], count[Status.FAILED], count[Status.WARNING],
-                      count[Status.SKIPPED])
-    return Report(target, started_at, duration_s, seed, tuple(results), tuple(rules), summary,
-                  secrets)
+    summary = Summary(
+        count[Status.PASSED], count[Status.FAILED], count[Status.WARNING], count[Status.SKIPPED]
+    )
+    return Report(
+        target, started_at, duration_s, seed, tuple(results), tuple(rules), summary, secrets
+    )

@@ -11,8 +11,17 @@ import yaml
 
 from oeskit import signing
 
-CAPABILITIES = ("sandbox", "worlds", "clock", "disputes", "balances", "faults", "outbox", "jobs",
-                "busy-fault")
+CAPABILITIES = (
+    "sandbox",
+    "worlds",
+    "clock",
+    "disputes",
+    "balances",
+    "faults",
+    "outbox",
+    "jobs",
+    "busy-fault",
+)
 _FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 
 
@@ -70,13 +79,15 @@ def profile_from_dict(data: dict[str, Any], where: str = "profile") -> Profile:
             raise ProfileError(f"{where}: keys.{name} needs privateKey (and scheme)")
         try:
             keys[str(name)] = signing.key_from_private(
-                str(entry.get("scheme", signing.ED25519)), str(entry["privateKey"]))
+                str(entry.get("scheme", signing.ED25519)), str(entry["privateKey"])
+            )
         except (signing.InvalidKey, ValueError) as exc:
             raise ProfileError(f"{where}: keys.{name}: {exc}") from exc
     unknown = set(data.get("capabilities") or ()) - set(CAPABILITIES)
     if unknown:
-        raise ProfileError(f"{where}: unknown capabilities {sorted(unknown)}; known: "
-                           f"{', '.join(CAPABILITIES)}")
+        raise ProfileError(
+            f"{where}: unknown capabilities {sorted(unknown)}; known: {', '.join(CAPABILITIES)}"
+        )
 
     def names(key: str) -> dict[str, str]:
         value = data.get(key) or {}
@@ -85,14 +96,27 @@ def profile_from_dict(data: dict[str, Any], where: str = "profile") -> Profile:
         return {str(k): str(v) for k, v in value.items()}
 
     return Profile(
-        base_url=data.get("baseUrl"), sandbox_token=data.get("sandboxToken"),
+        base_url=data.get("baseUrl"),
+        sandbox_token=data.get("sandboxToken"),
         capabilities=frozenset(data.get("capabilities") or ()),
-        enterprises=names("enterprises"), tokens=names("tokens"), keys=keys,
-        connections=names("connections"), ids=names("ids"))
+        enterprises=names("enterprises"),
+        tokens=names("tokens"),
+        keys=keys,
+        connections=names("connections"),
+        ids=names("ids"),
+    )
 
 
 def sandbox_profile(sandbox_token: str) -> Profile:
     """The profile of an oeskit sandbox seeded with the demo world (fixtures/profiles/demo.yaml)."""
     profile = load_profile(_FIXTURES / "profiles" / "demo.yaml")
-    return Profile(profile.base_url, sandbox_token, profile.capabilities, profile.enterprises,
-                   profile.tokens, profile.keys, profile.connections, profile.ids)
+    return Profile(
+        profile.base_url,
+        sandbox_token,
+        profile.capabilities,
+        profile.enterprises,
+        profile.tokens,
+        profile.keys,
+        profile.connections,
+        profile.ids,
+    )

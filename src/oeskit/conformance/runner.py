@@ -8,13 +8,24 @@ import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from oeskit.conformance import contract
 from oeskit.conformance.model import (
-    Event, Exchange, Finding, RunFinished, RunStarted, ScenarioFinished, ScenarioResult,
-    ScenarioStarted, Status, build_report, worst)
+    Event,
+    Exchange,
+    Finding,
+    RunFinished,
+    RunStarted,
+    ScenarioFinished,
+    ScenarioResult,
+    ScenarioStarted,
+    Status,
+    build_report,
+    worst,
+)
 from oeskit.conformance.profile import Profile
 from oeskit.conformance.scenario import Scenario, load_scenarios
 from oeskit.conformance.steps import StepContext, Unavailable, run_step
@@ -39,15 +50,17 @@ class RunConfig:
     extra_secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
-def select(scenarios: list[Scenario], ids: tuple[str, ...], tags: tuple[str, ...]
-           ) -> list[Scenario]:
+def select(
+    scenarios: list[Scenario], ids: tuple[str, ...], tags: tuple[str, ...]
+) -> list[Scenario]:
     """Scenarios named by --scenario, or carrying one of the --tag values (all when neither)."""
     if ids:
         unknown = set(ids) - {s.id for s in scenarios}
         if unknown:
             raise ValueError(f"unknown scenario ids: {', '.join(sorted(unknown))}")
-    return [s for s in scenarios
-            if (not ids and not tags) or s.id in ids or set(tags) & set(s.tags)]
+    return [
+        s for s in scenarios if (not ids and not tags) or s.id in ids or set(tags) & set(s.tags)
+    ]
 
 
 def reproduce_command(config: RunConfig, scenario_id: str) -> str:
@@ -63,17 +76,19 @@ def reproduce_command(config: RunConfig, scenario_id: str) -> str:
 def run(config: RunConfig) -> Iterator[Event]:
     """Run the selected scenarios (then the fuzz pass) and yield events, ending with RunFinished."""
     started = time.perf_counter()
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
     catalogue = contract.catalogue()
-    chosen = select(load_scenarios(config.scenarios_dir, contract.rule_ids()),
-                    config.scenario_ids, config.tags)
+    chosen = select(
+        load_scenarios(config.scenarios_dir, contract.rule_ids()), config.scenario_ids, config.tags
+    )
     secrets_ = config.profile.secrets() + config.extra_secrets
     target = Target(config.target, Redactor(secrets_), config.profile.sandbox_token)
     fuzzing = config.fuzz
     results: list[ScenarioResult] = []
     try:
-        yield RunStarted(config.target,
-                         len(chosen) + (len(contract.operations()) if fuzzing else 0), config.seed)
+        yield RunStarted(
+            config.target, len(chosen) + (len(contract.operations()) if fuzzing else 0), config.seed
+        )
         for scenario in chosen:
             yield ScenarioStarted(scenario.id, scenario.title)
             result = run_scenario(scenario, config, target)
@@ -88,27 +103,45 @@ def run(config: RunConfig) -> Iterator[Event]:
                 yield ScenarioFinished(result)
     finally:
         target.close()
-    yield RunFinished(build_report(config.target, stamp, time.perf_counter() - started,
-                                   config.seed, results, catalogue, secrets_))
+    yield RunFinished(
+        build_report(
+            config.target,
+            stamp,
+            time.perf_counter() - started,
+            config.seed,
+            results,
+            catalogue,
+            secrets_,
+        )
+    )
 
 
 def run_scenario(scenario: Scenario, config: RunConfig, target: Target) -> ScenarioResult:
     started = time.perf_counter()
     missing = scenario.needs() - config.profile.capabilities
-    base = dict(id=scenario.id, title=scenario.title, rules=scenario.rules, tags=scenario.tags,
-                reproduce=reproduce_command(config, scenario.id))
+    base: dict[str, Any] = dict(
+        id=scenario.id,
+        title=scenario.title,
+        rules=scenario.rules,
+        tags=scenario.tags,
+        reproduce=reproduce_command(config, scenario.id),
+    )
     if missing:
-        return ScenarioResult(**base, status=Status.SKIPPED, duration_s=0.0,  # type: ignore[arg-type]
-                              reason="the target does not declare the capabilities "
-                                     + ", ".join(sorted(missing)))
+        return ScenarioResult(
+            **base,
+            status=Status.SKIPPED,
+            duration_s=0.0,
+            reason="the target does not declare the capabilities " + ", ".join(sorted(missing)),
+        )
     findings: list[Finding] = []
     exchanges: list[Exchange] = []
     reason = ""
     try:
         if "worlds" in config.profile.capabilities:
             exchanges.append(target.seed_world(scenario.world or DEFAULT_WORLD, scenario.world_set))
-        ctx = StepContext(config.profile, target,
-                          {**config.profile.variables(), "run": secrets.token_hex(4)})
+        ctx = StepContext(
+            config.profile, target, {**config.profile.variables(), "run": secrets.token_hex(4)}
+        )
         for index, step in enumerate(scenario.steps):
             step_findings, exchange = run_step(step, index, ctx)
             findings += step_findings
@@ -117,15 +150,25 @@ def run_scenario(scenario: Scenario, config: RunConfig, target: Target) -> Scena
             if any(f.severity is Status.FAILED for f in step_findings):
                 break
     except Unavailable as exc:
-        return ScenarioResult(**base, status=Status.SKIPPED,  # type: ignore[arg-type]
-                              duration_s=time.perf_counter() - started, reason=str(exc),
-                              exchanges=tuple(exchanges))
+        return ScenarioResult(
+            **base,
+            status=Status.SKIPPED,
+            duration_s=time.perf_counter() - started,
+            reason=str(exc),
+            exchanges=tuple(exchanges),
+        )
     except TargetError as exc:
-        findings.append(Finding(Status.FAILED, None, "the target refused a control-plane call",
-                                "200", str(exc)))
+        findings.append(
+            Finding(Status.FAILED, None, "the target refused a control-plane call", "200", str(exc))
+        )
     status = worst([f.severity for f in findings]) if findings else Status.PASSED
     if status is Status.FAILED:
         reason = findings[0].message if findings else ""
-    return ScenarioResult(**base, status=status,  # type: ignore[arg-type]
-                          duration_s=time.perf_counter() - started, reason=reason,
-                          findings=tuple(findings), exchanges=tuple(exchanges))
+    return ScenarioResult(
+        **base,
+        status=status,
+        duration_s=time.perf_counter() - started,
+        reason=reason,
+        findings=tuple(findings),
+        exchanges=tuple(exchanges),
+    )

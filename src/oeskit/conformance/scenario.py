@@ -11,17 +11,59 @@ import yaml
 
 from oeskit.conformance.profile import CAPABILITIES, fixtures_dir
 
-_SCENARIO_KEYS = {"id", "title", "rules", "tags", "world", "worldSet", "requires", "steps",
-                  "description"}
-_STEP_KEYS = {"name", "call", "sandbox", "as", "enterprise", "sign", "body", "query", "tamper",
-              "raw", "rawSize", "contentType", "headers", "replay", "expect", "save"}
-_EXPECT_KEYS = {"status", "rule", "json", "exists", "absent", "same", "notSame", "length",
-                "contains", "all", "warn"}
+_SCENARIO_KEYS = {
+    "id",
+    "title",
+    "rules",
+    "tags",
+    "world",
+    "worldSet",
+    "requires",
+    "steps",
+    "description",
+}
+_STEP_KEYS = {
+    "name",
+    "call",
+    "sandbox",
+    "as",
+    "enterprise",
+    "sign",
+    "body",
+    "query",
+    "tamper",
+    "raw",
+    "rawSize",
+    "contentType",
+    "headers",
+    "replay",
+    "expect",
+    "save",
+}
+_EXPECT_KEYS = {
+    "status",
+    "rule",
+    "json",
+    "exists",
+    "absent",
+    "same",
+    "notSame",
+    "length",
+    "contains",
+    "all",
+    "warn",
+}
 _TAMPER_KEYS = {"set", "remove", "payload", "payloadText", "signature", "signWith"}
 # The control-plane route that needs each capability beyond `sandbox`.
-_SANDBOX_CAPABILITY = {"/clock": "clock", "/disputes": "disputes", "/balances": "balances",
-                       "/faults": "faults", "/outbox": "outbox", "/jobs": "jobs",
-                       "/world": "worlds"}
+_SANDBOX_CAPABILITY = {
+    "/clock": "clock",
+    "/disputes": "disputes",
+    "/balances": "balances",
+    "/faults": "faults",
+    "/outbox": "outbox",
+    "/jobs": "jobs",
+    "/world": "worlds",
+}
 
 
 class ScenarioError(ValueError):
@@ -49,8 +91,9 @@ class Scenario:
             if "sandbox" in step:
                 needed.add("sandbox")
                 path = str(step["sandbox"]).split()[-1]
-                needed.update(cap for prefix, cap in _SANDBOX_CAPABILITY.items()
-                              if path.startswith(prefix))
+                needed.update(
+                    cap for prefix, cap in _SANDBOX_CAPABILITY.items() if path.startswith(prefix)
+                )
         return frozenset(needed)
 
 
@@ -58,8 +101,9 @@ def scenarios_dir() -> Path:
     return fixtures_dir() / "scenarios"
 
 
-def load_scenarios(directory: Path | None = None,
-                   known_rules: set[str] | None = None) -> list[Scenario]:
+def load_scenarios(
+    directory: Path | None = None, known_rules: set[str] | None = None
+) -> list[Scenario]:
     """Every scenario of every *.yaml file in `directory`, in file then file order."""
     out: list[Scenario] = []
     seen: set[str] = set()
@@ -97,9 +141,17 @@ def parse_scenario(raw: Any, source: str, known_rules: set[str] | None = None) -
         raise ScenarioError(f"{where}: steps is a list")
     for index, step in enumerate(steps):
         _check_step(step, f"{where}: step {index + 1}")
-    return Scenario(str(raw["id"]), str(raw["title"]), rules,
-                    tuple(str(t) for t in raw.get("tags") or ()), raw.get("world"),
-                    dict(raw.get("worldSet") or {}), requires, tuple(steps), source)
+    return Scenario(
+        str(raw["id"]),
+        str(raw["title"]),
+        rules,
+        tuple(str(t) for t in raw.get("tags") or ()),
+        raw.get("world"),
+        dict(raw.get("worldSet") or {}),
+        requires,
+        tuple(steps),
+        source,
+    )
 
 
 def _check_step(step: Any, where: str) -> None:

@@ -14,14 +14,16 @@ from typing import Any
 
 from oeskit import signing
 from oeskit.conformance import contract
-from oeskit.conformance.jsonpath import MISSING, lookup, set_path, remove_path
+from oeskit.conformance.jsonpath import MISSING, lookup, remove_path, set_path
 from oeskit.conformance.model import Exchange, Finding, Status
 from oeskit.conformance.profile import Profile
 from oeskit.conformance.target import Target
 
 _VARIABLE = re.compile(r"\{([A-Za-z0-9_.\-]+)\}")
-_PREFIXES = {"v1": "/api/network/v1/enterprises/{enterpriseId}/partners",
-             "v2": "/api/network/v2/enterprises/{enterpriseId}/partners"}
+_PREFIXES = {
+    "v1": "/api/network/v1/enterprises/{enterpriseId}/partners",
+    "v2": "/api/network/v2/enterprises/{enterpriseId}/partners",
+}
 DEFAULT_CUTOFF = "2026-11-01T00:00:00.000Z"
 
 
@@ -76,34 +78,68 @@ def _variable(name: str, variables: dict[str, Any]) -> Any:
     return variables[name]
 
 
-def run_step(step: dict[str, Any], index: int, ctx: StepContext
-             ) -> tuple[list[Finding], Exchange | None]:
+def run_step(
+    step: dict[str, Any], index: int, ctx: StepContext
+) -> tuple[list[Finding], Exchange | None]:
     """Execute one step; return its findings and the exchange it produced."""
     name = str(step.get("name") or f"step {index + 1}")
     sent = _build(step, ctx)
-    response, exchange = ctx.target.send(sent.method, sent.path, headers=sent.headers,
-                                         content=sent.content, params=sent.params, step=name)
+    response, exchange = ctx.target.send(
+        sent.method,
+        sent.path,
+        headers=sent.headers,
+        content=sent.content,
+        params=sent.params,
+        step=name,
+    )
     ctx.sent[name] = sent
     if response is None:
-        return [Finding(Status.FAILED, None, "the target did not answer", "an HTTP response",
-                        exchange.response_body or "", name, exchange)], exchange
+        return [
+            Finding(
+                Status.FAILED,
+                None,
+                "the target did not answer",
+                "an HTTP response",
+                exchange.response_body or "",
+                name,
+                exchange,
+            )
+        ], exchange
     try:
         data: Any = response.json()
     except ValueError:
         data = MISSING
     findings = check(step.get("expect") or {}, response.status_code, data, ctx, name, exchange)
-    for problem in contract.check_response(sent.method, response.url.path,
-                                           response.status_code, response.text):
-        findings.append(Finding(Status.FAILED, (step.get("expect") or {}).get("rule"),
-                                "response does not conform to the contract", "the documented "
-                                "status and schema", problem, name, exchange))
+    for problem in contract.check_response(
+        sent.method, response.url.path, response.status_code, response.text
+    ):
+        findings.append(
+            Finding(
+                Status.FAILED,
+                (step.get("expect") or {}).get("rule"),
+                "response does not conform to the contract",
+                "the documented status and schema",
+                problem,
+                name,
+                exchange,
+            )
+        )
     if not any(f.severity is Status.FAILED for f in findings):
         for var, path in (step.get("save") or {}).items():
             source, dotted = (sent.body, path[8:]) if path.startswith("request.") else (data, path)
             value = lookup(source, dotted)
             if value is MISSING:
-                findings.append(Finding(Status.FAILED, None, f"cannot save {var}",
-                                        f"{path} present", "absent", name, exchange))
+                findings.append(
+                    Finding(
+                        Status.FAILED,
+                        None,
+                        f"cannot save {var}",
+                        f"{path} present",
+                        "absent",
+                        name,
+                        exchange,
+                    )
+                )
             ctx.variables[var] = value
     return findings, exchange
 
@@ -129,7 +165,7 @@ def _build(step: dict[str, Any], ctx: StepContext) -> Sent:
         token = step.get("as", "exchange")
         if isinstance(token, dict):
             headers["Authorization"] = f"Bearer {token['raw']}"
-        elif token != "none":
+        elif token != "none":  # noqa: S105 - the role that sends no token, not a password
             if token not in ctx.profile.tokens:
                 raise Unavailable(f"the profile declares no token `{token}`")
             headers["Authorization"] = f"Bearer {ctx.profile.tokens[token]}"
@@ -169,8 +205,7 @@ def _sign(fields: dict[str, Any], key_name: str, ctx: StepContext) -> dict[str, 
     return signing.sign_body(fields, _key(key_name, ctx))
 
 
-def _tamper(body: Any, tamper: dict[str, Any], ctx: StepContext,
-            variables: dict[str, Any]) -> Any:
+def _tamper(body: Any, tamper: dict[str, Any], ctx: StepContext, variables: dict[str, Any]) -> Any:
     """Alter a signed body: change fields after signing, re-sign a payload that differs from the
     body, re-encode or corrupt the signature."""
     body = json.loads(json.dumps(body))
@@ -203,16 +238,16 @@ def _tamper(body: Any, tamper: dict[str, Any], ctx: StepContext,
     return body
 
 
-def check(expect: dict[str, Any], status: int, data: Any, ctx: StepContext, step: str,
-          exchange: Exchange) -> list[Finding]:
+def check(
+    expect: dict[str, Any], status: int, data: Any, ctx: StepContext, step: str, exchange: Exchange
+) -> list[Finding]:
     """Compare a response with a step's expectations; one Finding per mismatch."""
     severity = Status.WARNING if expect.get("warn") else Status.FAILED
     rule = expect.get("rule")
     out: list[Finding] = []
 
     def fail(message: str, expected: Any, actual: Any) -> None:
-        out.append(Finding(severity, rule, message, _show(expected), _show(actual), step,
-                           exchange))
+        out.append(Finding(severity, rule, message, _show(expected), _show(actual), step, exchange))
 
     wanted = expect.get("status")
     if wanted is not None:
@@ -221,8 +256,11 @@ def check(expect: dict[str, Any], status: int, data: Any, ctx: StepContext, step
             fail("unexpected status", " or ".join(map(str, allowed)), status)
             return out  # the body of the wrong status says nothing about the expectations
     if rule is not None and lookup(data, "rule") != rule:
-        fail("error body does not name the expected rule", {"rule": rule},
-             lookup(data, "rule") if lookup(data, "rule") is not MISSING else "no rule")
+        fail(
+            "error body does not name the expected rule",
+            {"rule": rule},
+            lookup(data, "rule") if lookup(data, "rule") is not MISSING else "no rule",
+        )
     variables = ctx.variables
     for path, value in substitute(expect.get("json") or {}, variables).items():
         if lookup(data, path) != value:

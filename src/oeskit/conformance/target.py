@@ -26,8 +26,13 @@ class TargetError(RuntimeError):
 class Target:
     """One base URL, one connection pool, one redactor."""
 
-    def __init__(self, base_url: str, redactor: Redactor, sandbox_token: str | None = None,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        redactor: Redactor,
+        sandbox_token: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.redactor = redactor
         self.sandbox_token = sandbox_token
@@ -36,14 +41,22 @@ class Target:
     def close(self) -> None:
         self.client.close()
 
-    def send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-             content: bytes | None = None, params: dict[str, Any] | None = None,
-             step: str = "") -> tuple[httpx.Response | None, Exchange]:
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        step: str = "",
+    ) -> tuple[httpx.Response | None, Exchange]:
         """Send one request; return the response (None when the connection failed) and its
         redacted record."""
         started = time.perf_counter()
-        request = self.client.build_request(method, path, headers=headers or {},
-                                            content=content, params=params)
+        request = self.client.build_request(
+            method, path, headers=headers or {}, content=content, params=params
+        )
         response: httpx.Response | None
         try:
             response = self.client.send(request)
@@ -53,21 +66,35 @@ class Target:
         elapsed = (time.perf_counter() - started) * 1000
         return response, self._record(request, response, error, elapsed, step)
 
-    def _record(self, request: httpx.Request, response: httpx.Response | None,
-                error: str | None, elapsed: float, step: str) -> Exchange:
+    def _record(
+        self,
+        request: httpx.Request,
+        response: httpx.Response | None,
+        error: str | None,
+        elapsed: float,
+        step: str,
+    ) -> Exchange:
         body = request.content.decode("utf-8", "replace") if request.content else None
         if body is not None and len(body) > _BODY_LIMIT:
             body = body[:_BODY_LIMIT] + f"... ({len(request.content)} bytes)"
         r = self.redactor
         return Exchange(
-            method=request.method, url=str(request.url),
-            request_headers=r.headers({k: v for k, v in request.headers.items()
-                                       if k.lower() not in ("accept-encoding", "connection")}),
+            method=request.method,
+            url=str(request.url),
+            request_headers=r.headers(
+                {
+                    k: v
+                    for k, v in request.headers.items()
+                    if k.lower() not in ("accept-encoding", "connection")
+                }
+            ),
             request_body=r.text(body),
             status=response.status_code if response is not None else None,
             response_headers=r.headers(dict(response.headers)) if response is not None else {},
             response_body=r.text(response.text[:_BODY_LIMIT] if response is not None else error),
-            elapsed_ms=elapsed, step=step)
+            elapsed_ms=elapsed,
+            step=step,
+        )
 
     def admin_headers(self) -> dict[str, str]:
         if not self.sandbox_token:
@@ -78,12 +105,16 @@ class Target:
         """Replace the target's state with fixtures/worlds/<name>.yaml (validated first)."""
         world = load_world(name, overrides)
         response, exchange = self.send(
-            "POST", "/sandbox/world", headers={**self.admin_headers(),
-                                               "Content-Type": "application/json"},
-            content=json.dumps(world).encode(), step=f"seed world {name}")
+            "POST",
+            "/sandbox/world",
+            headers={**self.admin_headers(), "Content-Type": "application/json"},
+            content=json.dumps(world).encode(),
+            step=f"seed world {name}",
+        )
         if response is None or response.status_code != 200:
-            raise TargetError(f"POST /sandbox/world {name} answered "
-                              f"{exchange.status}: {exchange.response_body}")
+            raise TargetError(
+                f"POST /sandbox/world {name} answered {exchange.status}: {exchange.response_body}"
+            )
         return exchange
 
 

@@ -72,6 +72,7 @@ class Guard:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send,
                       seen: dict[str, Any]) -> None:
+        self.s.store.begin_request()
         headers = [(k, v) for k, v in scope["headers"]
                    if k not in (b"content-length", b"transfer-encoding")]
         limit = self.s.settings.body_limit
@@ -82,7 +83,7 @@ class Guard:
             body = await _read_body(receive, limit)
         except BodyTooLarge:
             await _send_error(send, 413, rules.REQ_TOO_LARGE,
-                              f"the body exceeds the {limit}-byte limit", seen)
+                              f"the body exceeds the {limit}-byte limit", seen, close=True)
             return
         except ValueError:
             await _send_error(send, 400, rules.REQ_JSON, "Content-Length is not a number", seen)

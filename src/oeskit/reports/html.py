@@ -23,7 +23,8 @@ def render(report: Report) -> str:
     s = report.summary
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>oeskit conformance report</title>", f"<style>{_CSS}</style></head><body>",
+        "<title>oeskit conformance report</title>",
+        f"<style>{_CSS}</style></head><body>",
         "<h1>oeskit conformance report</h1>",
         f"<p>Target <code>{escape(report.target)}</code>, started {escape(report.started_at)}, "
         f"{report.duration_s:.1f} s, seed {report.seed}.</p>",
@@ -36,15 +37,21 @@ def render(report: Report) -> str:
     ]
     by_id = {r.id: r for r in report.results}
     for rule in report.rules:
-        parts.append(f"<h3 id='{escape(rule.id)}'>{escape(rule.id)} "
-                     f"<span class='{rule.status.value}'>{rule.status.value}</span></h3>")
-        parts.append(f"<p>{escape(rule.title)}</p><table><tr><th>Scenario</th><th>Status</th>"
-                     "<th>Reason</th></tr>")
+        parts.append(
+            f"<h3 id='{escape(rule.id)}'>{escape(rule.id)} "
+            f"<span class='{rule.status.value}'>{rule.status.value}</span></h3>"
+        )
+        parts.append(
+            f"<p>{escape(rule.title)}</p><table><tr><th>Scenario</th><th>Status</th>"
+            "<th>Reason</th></tr>"
+        )
         for scenario_id in rule.scenarios:
             result = by_id[scenario_id]
-            parts.append(f"<tr><td><a href='#s-{escape(result.id)}'>{escape(result.id)}</a></td>"
-                         f"<td class='{result.status.value}'>{result.status.value}</td>"
-                         f"<td>{escape(result.reason)}</td></tr>")
+            parts.append(
+                f"<tr><td><a href='#s-{escape(result.id)}'>{escape(result.id)}</a></td>"
+                f"<td class='{result.status.value}'>{result.status.value}</td>"
+                f"<td>{escape(result.reason)}</td></tr>"
+            )
         parts.append("</table>")
     parts.append("<h2>Results</h2>")
     parts += [_result(r) for r in report.results]
@@ -53,31 +60,44 @@ def render(report: Report) -> str:
 
 
 def _result(result: ScenarioResult) -> str:
-    head = (f"<h3 id='s-{escape(result.id)}'>{escape(result.id)} <span "
-            f"class='{result.status.value}'>{result.status.value}</span></h3>"
-            f"<p>{escape(result.title)} ({escape(', '.join(result.rules))})"
-            f"{' - ' + escape(result.reason) if result.reason else ''}</p>")
+    head = (
+        f"<h3 id='s-{escape(result.id)}'>{escape(result.id)} <span "
+        f"class='{result.status.value}'>{result.status.value}</span></h3>"
+        f"<p>{escape(result.title)} ({escape(', '.join(result.rules))})"
+        f"{' - ' + escape(result.reason) if result.reason else ''}</p>"
+    )
     if result.status not in (Status.FAILED, Status.WARNING):
         return head
     rows = "".join(
         f"<tr><td>{escape(f.step)}</td><td class='{f.severity.value}'>{f.severity.value}</td>"
         f"<td>{escape(f.message)}</td><td><pre>{escape(f.expected)}</pre></td>"
-        f"<td><pre>{escape(f.actual)}</pre></td></tr>" for f in result.findings)
+        f"<td><pre>{escape(f.actual)}</pre></td></tr>"
+        for f in result.findings
+    )
     exchanges = "".join(_exchange(e) for e in result.exchanges)
-    return (head + "<table><tr><th>Step</th><th>Severity</th><th>Check</th><th>Expected</th>"
-            f"<th>Actual</th></tr>{rows}</table>"
-            f"<p>Reproduce: <code>{escape(result.reproduce)}</code></p>{exchanges}")
+    return (
+        head + "<table><tr><th>Step</th><th>Severity</th><th>Check</th><th>Expected</th>"
+        f"<th>Actual</th></tr>{rows}</table>"
+        f"<p>Reproduce: <code>{escape(result.reproduce)}</code></p>{exchanges}"
+    )
 
 
 def _exchange(e: Exchange) -> str:
-    request = (f"{e.method} {e.url}\n" + "\n".join(f"{k}: {v}" for k, v in
-                                                  e.request_headers.items())
-               + f"\n\n{e.request_body or ''}")
-    response = (f"{e.status}\n" + "\n".join(f"{k}: {v}" for k, v in e.response_headers.items())
-                + f"\n\n{_pretty(e.response_body)}")
-    return (f"<details><summary>{escape(e.step)}: {escape(e.method)} {escape(e.url)} &rarr; "
-            f"{e.status}</summary><pre>{escape(request)}</pre><pre>{escape(response)}</pre>"
-            "</details>")
+    request = (
+        f"{e.method} {e.url}\n"
+        + "\n".join(f"{k}: {v}" for k, v in e.request_headers.items())
+        + f"\n\n{e.request_body or ''}"
+    )
+    response = (
+        f"{e.status}\n"
+        + "\n".join(f"{k}: {v}" for k, v in e.response_headers.items())
+        + f"\n\n{_pretty(e.response_body)}"
+    )
+    return (
+        f"<details><summary>{escape(e.step)}: {escape(e.method)} {escape(e.url)} &rarr; "
+        f"{e.status}</summary><pre>{escape(request)}</pre><pre>{escape(response)}</pre>"
+        "</details>"
+    )
 
 
 def _pretty(body: str | None) -> str:

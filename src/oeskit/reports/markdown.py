@@ -11,26 +11,38 @@ _ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.WARNING: "⚠️", S
 def render(report: Report) -> str:
     s = report.summary
     lines = [
-        "## oeskit conformance", "",
+        "## oeskit conformance",
+        "",
         f"Target `{report.target}` · {report.started_at} · {report.duration_s:.1f} s · "
-        f"seed {report.seed}", "",
-        "| Passed | Failed | Warnings | Skipped |", "|---:|---:|---:|---:|",
-        f"| {s.passed} | {s.failed} | {s.warnings} | {s.skipped} |", "",
-        "### Rules", "", "| Rule | Status | Scenarios |", "|---|---|---|",
+        f"seed {report.seed}",
+        "",
+        "| Passed | Failed | Warnings | Skipped |",
+        "|---:|---:|---:|---:|",
+        f"| {s.passed} | {s.failed} | {s.warnings} | {s.skipped} |",
+        "",
+        "### Rules",
+        "",
+        "| Rule | Status | Scenarios |",
+        "|---|---|---|",
     ]
     for rule in report.rules:
-        lines.append(f"| `{rule.id}` | {_ICON[rule.status]} {rule.status.value} | "
-                     f"{', '.join(rule.scenarios) or '-'} |")
+        lines.append(
+            f"| `{rule.id}` | {_ICON[rule.status]} {rule.status.value} | "
+            f"{', '.join(rule.scenarios) or '-'} |"
+        )
     problems = [r for r in report.results if r.status in (Status.FAILED, Status.WARNING)]
     if problems:
         lines += ["", "### Failures and warnings", ""]
     for result in problems:
-        lines.append(f"<details><summary>{_ICON[result.status]} <b>{result.id}</b> "
-                     f"({', '.join(result.rules)}): {result.reason or result.title}</summary>")
+        lines.append(
+            f"<details><summary>{_ICON[result.status]} <b>{result.id}</b> "
+            f"({', '.join(result.rules)}): {result.reason or result.title}</summary>"
+        )
         lines.append("")
         for f in result.findings[:5]:
-            lines.append(f"- **{f.step}**: {f.message}; expected `{f.expected}`, "
-                         f"got `{f.actual[:200]}`")
+            lines.append(
+                f"- **{f.step}**: {f.message}; expected `{f.expected}`, got `{f.actual[:200]}`"
+            )
         if result.reproduce:
             lines += ["", f"Reproduce: `{result.reproduce}`"]
         lines += ["", "</details>", ""]

@@ -11,7 +11,8 @@ MASK = "***redacted***"
 _SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-api-key"}
 # JSON members whose value is secret, in raw text (bodies may be invalid JSON on purpose).
 _SECRET_MEMBER = re.compile(
-    r'("(?:signature|privateKey|private_key|token|sandboxToken|adminToken)"\s*:\s*)"(?:[^"\\]|\\.)*"')
+    r'("(?:signature|privateKey|private_key|token|sandboxToken|adminToken)"\s*:\s*)"(?:[^"\\]|\\.)*"'
+)
 _BEARER = re.compile(r"(Bearer\s+)[^\s\"',]+")
 _PRIVATE_HEX = re.compile(r"(?i)(private[ _-]?key[\"']?\s*[:=]\s*[\"']?)[0-9a-f]{32,}")
 
@@ -33,5 +34,7 @@ class Redactor:
         return _BEARER.sub(lambda m: m.group(1) + MASK, value)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
-        return {name: (MASK if name.lower() in _SECRET_HEADERS else self.text(value) or "")
-                for name, value in headers.items()}
+        return {
+            name: (MASK if name.lower() in _SECRET_HEADERS else self.text(value) or "")
+            for name, value in headers.items()
+        }

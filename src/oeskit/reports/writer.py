@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from oeskit.conformance.model import Report
 from oeskit.reports import html, json, junit, markdown
 
-FORMATS = {"json": ("report.json", json.render), "junit": ("junit.xml", junit.render),
-           "html": ("report.html", html.render), "md": ("report.md", markdown.render)}
+FORMATS = {
+    "json": ("report.json", json.render),
+    "junit": ("junit.xml", junit.render),
+    "html": ("report.html", html.render),
+    "md": ("report.md", markdown.render),
+}
 
 
 def stamped_dir(root: Path) -> Path:
-    return root / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def write_reports(report: Report, directory: Path, formats: list[str]) -> list[Path]:

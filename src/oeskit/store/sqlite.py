@@ -10,9 +10,10 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -31,6 +32,7 @@ from oeskit.errors import StoreBusy
 from oeskit.signing import SigningKey
 from oeskit.store.schema import migrate
 
+_MISSING = object()
 _LOCKED = ("database is locked", "database is busy", "database table is locked")
 
 
@@ -57,7 +59,12 @@ class SqliteStore:
         self.conn.execute("PRAGMA foreign_keys = OFF")
         self.db = sqlite_utils.Database(self.conn)
         migrate(self.conn)
-        self._partners: dict[str, Partner] = {}
+        # Who-is-calling lookups (tokens, enterprises, partners) change only when a world is
+        # loaded or the sandbox reset; they are cached until the `generation` row in meta moves,
+        # which `begin_request` checks with one read per request (instead of four lookups).
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._generation: str | None = None
+        self._faults_armed = True
         self._request_log: list[tuple[object, ...]] = []
 
     def close(self) -> None:
@@ -83,9 +90,6 @@ class SqliteStore:
         except sqlite3.OperationalError as exc:
             self.conn.execute("ROLLBACK")
             raise self._busy(exc) from exc
-        # Partner rows can change only through world loads; drop the cache after every write
-        # transaction that might have been one (cheap: one dict clear).
-        self._partners.clear()
 
     @staticmethod
     def _busy(exc: sqlite3.OperationalError) -> Exception:
@@ -100,15 +104,45 @@ class SqliteStore:
     def _all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         return [dict(row) for row in self.conn.execute(sql, params)]
 
+    # --- caches --------------------------------------------------------------------------------
+    def begin_request(self) -> None:
+        """Drop cached lookups if another process (or a world load) changed the state."""
+        values = dict(self.conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('generation', 'faults')").fetchall())
+        generation = values.get("generation", "")
+        if generation != self._generation:
+            self._cache.clear()
+            self._generation = generation
+        self._faults_armed = values.get("faults", "0") != "0"
+
+    def bump_generation(self) -> None:
+        """Record that tokens, enterprises or partners changed (world load, reset)."""
+        self.conn.execute("INSERT INTO meta VALUES ('generation', ?) ON CONFLICT (key) DO UPDATE "
+                          "SET value = excluded.value", (_uuid(),))
+        self._cache.clear()
+
+    def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
+        hit = self._cache.get((kind, key), _MISSING)
+        if hit is _MISSING:
+            hit = self._cache[(kind, key)] = load()
+        return hit
+
     # --- who is calling ------------------------------------------------------------------------
     def caller(self, token: str) -> Caller | None:
         # Tokens are kept as SHA-256 digests: the lookup's timing says nothing about the secret.
+        return self._cached("caller", token_digest(token), lambda: self._caller(token))  # type: ignore[no-any-return]
+
+    def _caller(self, token: str) -> Caller | None:
         row = self._one("SELECT user_id, scopes FROM tokens WHERE token = ?", (token_digest(token),))
         if row is None:
             return None
         return Caller(row["user_id"], frozenset(json.loads(row["scopes"])))
 
     def enterprise(self, enterprise_id: str) -> Enterprise | None:
+        return self._cached("enterprise", enterprise_id,  # type: ignore[no-any-return]
+                            lambda: self._enterprise(enterprise_id))
+
+    def _enterprise(self, enterprise_id: str) -> Enterprise | None:
         row = self._one("SELECT id, oes_license FROM enterprises WHERE id = ?", (enterprise_id,))
         if row is None:
             return None
@@ -131,11 +165,12 @@ class SqliteStore:
         )
 
     def partner_for_enterprise(self, enterprise_id: str) -> Partner | None:
-        return self._partner(self._one(
-            "SELECT * FROM partners WHERE enterprise_id = ? ORDER BY id LIMIT 1", (enterprise_id,)))
+        return self._cached("partner_of", enterprise_id, lambda: self._partner(self._one(  # type: ignore[no-any-return]
+            "SELECT * FROM partners WHERE enterprise_id = ? ORDER BY id LIMIT 1", (enterprise_id,))))
 
     def partner(self, partner_id: str) -> Partner | None:
-        return self._partner(self._one("SELECT * FROM partners WHERE id = ?", (partner_id,)))
+        return self._cached("partner", partner_id, lambda: self._partner(self._one(  # type: ignore[no-any-return]
+            "SELECT * FROM partners WHERE id = ?", (partner_id,))))
 
     def connections(self, partner_id: str, ids: Iterable[str] | None = None) -> dict[str, Connection]:
         sql = ("SELECT c.id, c.partner_id, c.client_id, c.network_account_id, c.active, "
@@ -382,19 +417,29 @@ class SqliteStore:
 
     def add_fault(self, kind: str, *, external_id: str | None = None,
                   milliseconds: int | None = None, count: int = 1) -> None:
-        self.db["faults"].insert({"kind": kind, "external_id": external_id,
-                                  "milliseconds": milliseconds, "remaining": count})
+        with self.immediate():
+            self.db["faults"].insert({"kind": kind, "external_id": external_id,
+                                      "milliseconds": milliseconds, "remaining": count})
+            self._arm_faults()
+
+    def _arm_faults(self) -> None:
+        armed = self.conn.execute("SELECT count(*) FROM faults WHERE remaining > 0").fetchone()[0]
+        self.conn.execute("INSERT INTO meta VALUES ('faults', ?) ON CONFLICT (key) DO UPDATE "
+                          "SET value = excluded.value", (str(armed),))
+        self._faults_armed = armed > 0
 
     def faults(self) -> list[Row]:
         return self._all("SELECT * FROM faults WHERE remaining > 0 ORDER BY id")
 
     def clear_faults(self) -> None:
-        self.conn.execute("DELETE FROM faults")
+        with self.immediate():
+            self.conn.execute("DELETE FROM faults")
+            self._arm_faults()
 
     def take_fault(self, kind: str, external_id: str | None = None) -> Row | None:
         """Consume one use of a matching fault, if any is armed."""
-        if self._one("SELECT 1 FROM faults WHERE remaining > 0 LIMIT 1") is None:
-            return None  # the common case costs one read, not a write transaction
+        if not self._faults_armed:
+            return None  # the common case: `begin_request` saw no armed fault, no read at all
         with self.immediate():
             row = self._one(
                 "SELECT * FROM faults WHERE kind = ? AND remaining > 0 AND "
@@ -402,6 +447,7 @@ class SqliteStore:
             if row is not None:
                 self.conn.execute("UPDATE faults SET remaining = remaining - 1 WHERE id = ?",
                                   (row["id"],))
+                self._arm_faults()
         return row
 
     def log_request(self, at: str, method: str, path: str, status: int, rule: str | None,

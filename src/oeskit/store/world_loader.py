@@ -21,6 +21,7 @@ def reset(store: SqliteStore) -> None:
     with store.immediate():
         for table in STATE_TABLES:
             store.conn.execute(f"DELETE FROM {table}")
+        store.bump_generation()
 
 
 def load_world(store: SqliteStore, world: Mapping[str, Any], real_now: datetime,
@@ -30,6 +31,7 @@ def load_world(store: SqliteStore, world: Mapping[str, Any], real_now: datetime,
     with store.immediate():
         for table in STATE_TABLES:
             store.conn.execute(f"DELETE FROM {table}")
+        store.bump_generation()
         start = parse_instant(world["clock"]) if world.get("clock") else None
         option = "frozen" if start is not None and clock_option == "wall" else clock_option
         store.set_clock_state(ClockState.from_option(option, real_now, start))
