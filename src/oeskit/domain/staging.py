@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from oeskit.clock import format_instant, parse_instant
 from oeskit.domain import amounts, lifecycle, rules
-from oeskit.domain.model import Caller, Instruction, Partner
+from oeskit.domain.model import Balance, Caller, Connection, Instruction, Partner
 from oeskit.domain.ports import Row, Store
 from oeskit.errors import RuleViolation
 
@@ -38,13 +38,15 @@ def fingerprint(body: Mapping[str, object], items: list[Instruction]) -> str:
     return hashlib.sha256(json.dumps(material, separators=(",", ":")).encode()).hexdigest()
 
 
-def _map(store: Store, partner: Partner, body: Mapping[str, object]) -> list[Instruction]:
+def _map(store: Store, partner: Partner, body: Mapping[str, object]
+         ) -> tuple[list[Instruction], dict[str, Connection]]:
+    """The transfers the body asks for, and the connections they name."""
     settlement_amounts = body["settlementAmounts"]
     assert isinstance(settlement_amounts, Mapping)
     shape = amounts.classify(settlement_amounts)
     ids = amounts.connection_ids(settlement_amounts, shape)
     connections = store.connections(partner.id, ids)
-    return amounts.instructions(settlement_amounts, shape, partner, connections)
+    return amounts.instructions(settlement_amounts, shape, partner, connections), connections
 
 
 def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, object],
@@ -62,12 +64,12 @@ def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, obj
                 "nonce was already used by another settlement of this partner: sign every "
                 "request with a fresh random nonce",
             )
-        items = _map(store, partner, body)
+        items, connections = _map(store, partner, body)
         disputes = store.closed_unassigned_disputes(partner.id)
         closure_ids = [str(d["dispute_closure_id"]) for d in disputes]
         adjusted = store.closure_transfers(closure_ids)
         owed = amounts.liabilities(items + adjusted)
-        _check_balances(store, owed)
+        balances = _check_balances(store, owed)
 
         settlement_id = new_id()
         window_end = now + timedelta(minutes=partner.dispute_window_minutes or 0)
@@ -90,10 +92,14 @@ def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, obj
             "dispute_window_ends_at": format_instant(window_end),
             "execute_at": format_instant(execute_at),
         })
-        connections = store.connections(partner.id)
+        missing = {i.destination for i in adjusted} - set(connections)
+        if missing:  # dispute adjustments may name connections the new amounts do not
+            connections.update(store.connections(partner.id, missing))
         store.insert_transfers(settlement_id, items, partner, connections, now)
-        store.assign_disputes([str(d["id"]) for d in disputes], closure_ids, settlement_id, now)
-        store.add_holds(settlement_id, owed)
+        if disputes:
+            store.assign_disputes([str(d["id"]) for d in disputes], closure_ids, settlement_id,
+                                  now)
+        store.add_holds(settlement_id, owed, balances)
         store.add_outbox(_notifications(settlement_id, external_id, items + adjusted,
                                         connections, now))
         store.add_job("close_dispute_window", settlement_id, window_end)
@@ -114,7 +120,8 @@ def _cutoff(body: Mapping[str, object]) -> datetime:
         ) from None
 
 
-def _check_balances(store: Store, owed: Mapping[tuple[str, str], int]) -> None:
+def _check_balances(store: Store, owed: Mapping[tuple[str, str], int]
+                    ) -> dict[tuple[str, str], Balance]:
     balances = store.balances(owed)
     for (connection_id, currency), required in sorted(owed.items()):
         balance = balances.get((connection_id, currency))
@@ -128,6 +135,7 @@ def _check_balances(store: Store, owed: Mapping[tuple[str, str], int]) -> None:
                 {"connectionId": connection_id, "currency": currency,
                  "required": str(required), "available": str(available)},
             )
+    return balances
 
 
 def _notifications(settlement_id: str, external_id: str, items: list[Instruction],
@@ -152,7 +160,7 @@ def _notifications(settlement_id: str, external_id: str, items: list[Instruction
 def _replay(store: Store, partner: Partner, existing: Row, body: Mapping[str, object],
             now: datetime, new_id: NewId) -> Staged:
     try:
-        same = fingerprint(body, _map(store, partner, body)) == existing["fingerprint"]
+        same = fingerprint(body, _map(store, partner, body)[0]) == existing["fingerprint"]
     except (RuleViolation, ValueError):
         same = False  # the stored settlement was valid, so an invalid request cannot equal it
     if not same:

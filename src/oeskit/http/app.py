@@ -33,6 +33,7 @@ from oeskit.http.security import admin_bearer, partner_bearer
 from oeskit.http.services import Services
 from oeskit.http.validation import validator_map
 from oeskit.settings import Settings
+from oeskit.store.maintenance import Checkpointer
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import load_world
 from oeskit.worlds import load_world_file
@@ -64,9 +65,12 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         task = asyncio.create_task(_job_loop(services)) if settings.run_jobs else None
+        checkpointer = Checkpointer(settings.db)
+        checkpointer.start()
         try:
             yield
         finally:
+            checkpointer.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -108,14 +112,10 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
 async def _job_loop(services: Services) -> None:
     """Finalize due settlements in the background; advancing the clock also runs them."""
     worker = f"pid-{os.getpid()}"
-    ticks = 0
     while True:
-        ticks += 1
         try:
             lifecycle.run_due(services.store, services.now(), services.new_id, worker)
             services.store.flush_request_log()
-            if ticks % 4 == 0:
-                services.store.checkpoint()
         except StoreBusy:
             pass  # another worker holds the lock; try again next tick
         except Exception:  # keep the loop alive; the job stays queued and is retried

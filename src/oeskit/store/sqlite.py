@@ -53,8 +53,8 @@ class SqliteStore:
         # which a sandbox can afford and a process kill (what partners' tests do) cannot cause.
         self.conn.execute("PRAGMA synchronous = NORMAL")
         # Checkpoints (the only fsyncs in WAL/NORMAL) cost about half of each commit when SQLite
-        # runs them inline every 1000 pages; the server checkpoints in the background instead
-        # (`checkpoint()`), and this high threshold is only the safety net for other callers.
+        # runs them inline every 1000 pages; the server checkpoints on a thread of its own
+        # (store/maintenance.py), and this high threshold is only the safety net for others.
         self.conn.execute("PRAGMA wal_autocheckpoint = 20000")
         self.conn.execute("PRAGMA foreign_keys = OFF")
         self.db = sqlite_utils.Database(self.conn)
@@ -275,10 +275,18 @@ class SqliteStore:
             "seq = seq + 1000000000 WHERE dispute_closure_id IN (SELECT value FROM json_each(?))",
             (settlement_id, stamp, _dumps(list(closure_ids))))
 
-    def add_holds(self, settlement_id: str, holds: Mapping[tuple[str, str], int]) -> None:
-        for (connection_id, currency), amount in holds.items():
-            self.move_balance(connection_id, currency, available=-amount, held=amount)
-        self.set_holds(settlement_id, holds)
+    def add_holds(self, settlement_id: str, holds: Mapping[tuple[str, str], int],
+                  balances: Mapping[tuple[str, str], Balance]) -> None:
+        """Move each hold from available to held; `balances` were read in this transaction."""
+        rows = []
+        for key, amount in holds.items():
+            current = balances.get(key, Balance(0, 0))
+            rows.append((key[0], key[1], str(current.available - amount), str(current.held + amount)))
+        self.conn.executemany(
+            "INSERT INTO balances VALUES (?, ?, ?, ?) ON CONFLICT (connection_id, currency) "
+            "DO UPDATE SET available = excluded.available, held = excluded.held", rows)
+        self.conn.executemany("INSERT INTO holds VALUES (?, ?, ?, ?)", [
+            (settlement_id, c, k, str(a)) for (c, k), a in holds.items() if a])
 
     def add_outbox(self, events: Iterable[Row]) -> None:
         self.conn.executemany(
@@ -348,6 +356,10 @@ class SqliteStore:
         return self._all("SELECT * FROM disputes WHERE disputed_settlement_id = ? "
                          "ORDER BY created_at, id", (settlement_id,))
 
+    def has_due_job(self, now: datetime) -> bool:
+        return self.conn.execute("SELECT 1 FROM jobs WHERE status = 'queued' AND due_at <= ? "
+                                 "LIMIT 1", (format_instant(now),)).fetchone() is not None
+
     def claim_due_job(self, now: datetime, worker: str) -> Row | None:
         job = self._one("SELECT * FROM jobs WHERE status = 'queued' AND due_at <= ? "
                         "ORDER BY due_at, kind, id LIMIT 1", (format_instant(now),))
@@ -396,10 +408,17 @@ class SqliteStore:
 
     # --- sandbox state -------------------------------------------------------------------------
     def clock_state(self) -> ClockState:
-        row = self._one("SELECT value FROM meta WHERE key = 'clock'")
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
         if row is None:
             return ClockState()
-        data = json.loads(row["value"])
+        cached = self._cache.get(("clock", row[0]))
+        if cached is None:
+            cached = self._cache[("clock", row[0])] = self._parse_clock(row[0])
+        return cached  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _parse_clock(value: str) -> ClockState:
+        data = json.loads(value)
         return ClockState(
             mode=data["mode"], speed=float(data["speed"]),
             anchor_real=parse_instant(data["anchorReal"]) if data.get("anchorReal") else None,
@@ -465,10 +484,6 @@ class SqliteStore:
                 "INSERT INTO request_log (at, method, path, status, rule, duration_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def checkpoint(self) -> None:
-        """Move WAL pages into the database without blocking writers (PASSIVE)."""
-        if self.path != ":memory:":
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def is_empty(self) -> bool:
         return self._one("SELECT 1 FROM enterprises LIMIT 1") is None and \
