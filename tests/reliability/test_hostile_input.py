@@ -170,7 +170,7 @@ async def test_huge_credit_stages_and_fails_at_execution_not_500(sandbox: Sandbo
     ("/api/network/v1/enterprises/ent-exchange/partners/settlements/a%2Fb", 404, "OES-REQ-004"),
     ("/api/network/v1/enterprises/ent-exchange/partners/settlements/..%2F..%2Fsandbox%2Freset",
      404, "OES-REQ-004"),
-    ("/api/network/v1/enterprises/ent-exchange/partners/settlements/%00", 404, "OES-READ-001"),
+    ("/api/network/v1/enterprises/ent-exchange/partners/settlements/%00", 400, "OES-READ-002"),
     ("/api/network/v1/enterprises/ent-exchange%00/partners/settlements", 401, "OES-AUTH-003"),
     ("/api/network/v1/enterprises/ent%2Fexchange/partners/settlements", 404, "OES-REQ-004"),
 ], ids=["newline", "slash", "traversal", "nul-id", "nul-enterprise", "slash-enterprise"])

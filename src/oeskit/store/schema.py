@@ -29,7 +29,8 @@ MIGRATIONS: list[str] = [
         partners_connection_id TEXT);
     CREATE INDEX connections_partner ON connections (partner_id);
     CREATE TABLE balances (connection_id TEXT NOT NULL, currency TEXT NOT NULL,
-        available TEXT NOT NULL, held TEXT NOT NULL, PRIMARY KEY (connection_id, currency));
+        available TEXT NOT NULL, held TEXT NOT NULL, PRIMARY KEY (connection_id, currency))
+        WITHOUT ROWID;
     CREATE TABLE settlements (id TEXT PRIMARY KEY, partner_id TEXT NOT NULL,
         external_id TEXT NOT NULL, status TEXT NOT NULL, initiated_by TEXT NOT NULL, notes TEXT,
         cutoff_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, finalized_at TEXT,
@@ -38,7 +39,6 @@ MIGRATIONS: list[str] = [
         window_closed_at TEXT);
     CREATE UNIQUE INDEX settlements_external ON settlements (partner_id, external_id);
     CREATE INDEX settlements_created ON settlements (partner_id, created_at, id);
-    CREATE INDEX settlements_nonce ON settlements (partner_id, nonce);
     CREATE TABLE transfers (id TEXT PRIMARY KEY, settlement_id TEXT, seq INTEGER NOT NULL,
         source_connection_id TEXT, destination_connection_id TEXT NOT NULL,
         source_trading_account_id TEXT NOT NULL, source_network_account_id TEXT,
@@ -47,10 +47,11 @@ MIGRATIONS: list[str] = [
         tx_ids TEXT NOT NULL DEFAULT '[]', dispute_closure_id TEXT,
         created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
     CREATE INDEX transfers_settlement ON transfers (settlement_id, seq);
-    CREATE INDEX transfers_closure ON transfers (dispute_closure_id);
+    CREATE INDEX transfers_closure ON transfers (dispute_closure_id)
+        WHERE dispute_closure_id IS NOT NULL;
     CREATE TABLE holds (settlement_id TEXT NOT NULL, connection_id TEXT NOT NULL,
         currency TEXT NOT NULL, amount TEXT NOT NULL,
-        PRIMARY KEY (settlement_id, connection_id, currency));
+        PRIMARY KEY (settlement_id, connection_id, currency)) WITHOUT ROWID;
     CREATE TABLE disputes (id TEXT PRIMARY KEY, disputed_settlement_id TEXT NOT NULL,
         connection_id TEXT NOT NULL, user_id TEXT NOT NULL, reason TEXT,
         expected_transfers TEXT NOT NULL DEFAULT '{}', retracted INTEGER NOT NULL DEFAULT 0,
