@@ -10,7 +10,14 @@ import pytest
 
 from oeskit import signing
 from tests.api.conftest import (
-    CLOSED_DISPUTE, DISPUTES, GAMMA, SETTLEMENTS, adjust, advance, connection_balance, partner_balance,
+    CLOSED_DISPUTE,
+    DISPUTES,
+    GAMMA,
+    SETTLEMENTS,
+    adjust,
+    advance,
+    connection_balance,
+    partner_balance,
     settlement_detail,
 )
 from tests.conftest import ALPHA, BETA, EXCHANGE, Sandbox

@@ -14,8 +14,18 @@ import pytest
 
 from oeskit import signing, spec
 from tests.api.conftest import (
-    BROKER, BROKER_ALPHA, BROKER_BETA, DISPUTES, GAMMA, INSTANT_GAMMA, PAST_SETTLEMENT,
-    SETTLEMENTS, SIGNING, SandboxFactory, load_world, world_with,
+    BROKER,
+    BROKER_ALPHA,
+    BROKER_BETA,
+    DISPUTES,
+    GAMMA,
+    INSTANT_GAMMA,
+    PAST_SETTLEMENT,
+    SETTLEMENTS,
+    SIGNING,
+    SandboxFactory,
+    load_world,
+    world_with,
 )
 from tests.conftest import ALPHA, BETA, EXCHANGE, STAGE, Sandbox
 

@@ -12,8 +12,17 @@ import pytest
 from oeskit import signing
 from oeskit.clock import format_instant, parse_instant
 from tests.api.conftest import (
-    BROKER, BROKER_ALPHA, BROKER_BETA, CLOSED_DISPUTE, CLOSED_DISPUTE_CLOSURE, DISPUTES, GAMMA,
-    SETTLEMENTS, adjust, connection_balance, settlement_detail,
+    BROKER,
+    BROKER_ALPHA,
+    BROKER_BETA,
+    CLOSED_DISPUTE,
+    CLOSED_DISPUTE_CLOSURE,
+    DISPUTES,
+    GAMMA,
+    SETTLEMENTS,
+    adjust,
+    connection_balance,
+    settlement_detail,
 )
 from tests.conftest import ALPHA, BETA, Sandbox
 
@@ -84,9 +93,12 @@ async def test_full_units_are_converted_to_base_units(sb: Sandbox) -> None:
     response = await sb.get(f"/api/network/v1/enterprises/ent-broker/partners/settlements/"
                             f"{settlement['id']}", token="demo-broker-token")
     transfers = response.json()["settlementTransfers"]
-    assert [(t["destinationNetworkAccountId"], t["currency"], t["quantity"]) for t in transfers] == [
-        (BROKER_ALPHA_NETWORK, "ofcbtc", "50000000"), (BROKER_ALPHA_NETWORK, "ofcusdt", "-12250000"),
-        (BROKER_BETA_NETWORK, "ofcbtc", "-50000000"), (BROKER_BETA_NETWORK, "ofcusdt", "12250000"),
+    mapped = [(t["destinationNetworkAccountId"], t["currency"], t["quantity"]) for t in transfers]
+    assert mapped == [
+        (BROKER_ALPHA_NETWORK, "ofcbtc", "50000000"),
+        (BROKER_ALPHA_NETWORK, "ofcusdt", "-12250000"),
+        (BROKER_BETA_NETWORK, "ofcbtc", "-50000000"),
+        (BROKER_BETA_NETWORK, "ofcusdt", "12250000"),
     ]
     assert {t["sourceTradingAccountId"] for t in transfers} == {"broker-go-account"}
 

@@ -35,6 +35,7 @@ def test_fuzz_partner_routes(tmp_path: Path) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     statuses: Counter[tuple[str, int]] = Counter()
     total = 0
+    failures: list[tuple[Any, ...]] = []
     for result in schema.get_all_operations():
         operation = result.ok()
         documented = {str(code) for code in operation.definition.raw["responses"]}
@@ -63,13 +64,18 @@ def test_fuzz_partner_routes(tmp_path: Path) -> None:
             response = case.call()
             total += 1
             statuses[(operation.label, response.status_code)] += 1
-            assert response.status_code < 500, (operation.label, case.path_parameters,
-                                                repr(case.query)[:300], repr(case.body)[:300])
-            assert str(response.status_code) in documented or "default" in documented, \
-                (operation.label, response.status_code, response.text[:300])
+            routing_404 = (response.status_code == 404
+                           and response.json().get("rule") == "OES-REQ-004")
+            if response.status_code >= 500 or not (
+                    str(response.status_code) in documented or routing_404):
+                failures.append((operation.label, response.status_code, case.path_parameters,
+                                 repr(case.query)[:300], repr(case.body)[:300],
+                                 response.text[:300]))
 
         run()
     store.close()
+    (Path("/tmp/fuzz_failures.txt")).write_text("\n".join(map(repr, failures)))
+    assert failures == [], failures[:5]
     assert total >= 1000, total
     assert statuses[("POST /api/network/v2/enterprises/{enterpriseId}/partners/settlements",
                      200)] > 0, statuses

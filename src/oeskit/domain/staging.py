@@ -24,8 +24,12 @@ NewId = Callable[[], str]
 
 @dataclass(frozen=True, slots=True)
 class Staged:
+    """The outcome of staging. `row` is the settlement as created when no dispute joined it
+    (so the answer needs no re-read); None for replays and dispute-carrying settlements."""
+
     settlement_id: str
     replay: bool
+    row: Row | None = None
 
 
 def fingerprint(body: Mapping[str, object], items: list[Instruction]) -> str:
@@ -74,7 +78,7 @@ def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, obj
         settlement_id = new_id()
         window_end = now + timedelta(minutes=partner.dispute_window_minutes or 0)
         execute_at = window_end + timedelta(minutes=partner.top_up_window_minutes or 0)
-        store.insert_settlement({
+        row: Row = {
             "id": settlement_id,
             "partner_id": partner.id,
             "external_id": external_id,
@@ -91,7 +95,8 @@ def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, obj
             "fingerprint": fingerprint(body, items),
             "dispute_window_ends_at": format_instant(window_end),
             "execute_at": format_instant(execute_at),
-        })
+        }
+        store.insert_settlement(row)
         missing = {i.destination for i in adjusted} - set(connections)
         if missing:  # dispute adjustments may name connections the new amounts do not
             connections.update(store.connections(partner.id, missing))
@@ -104,7 +109,7 @@ def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, obj
                                         connections, now))
         store.add_job("close_dispute_window", settlement_id, window_end)
         store.add_job("execute", settlement_id, execute_at)
-        return Staged(settlement_id, replay=False)
+        return Staged(settlement_id, replay=False, row=None if disputes else row)
 
 
 def _cutoff(body: Mapping[str, object]) -> datetime:

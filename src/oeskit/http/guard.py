@@ -68,6 +68,7 @@ class Guard:
                 await _send_error(recording_send, 500, rules.SRV_INTERNAL,
                                   "unexpected server error", seen)
         finally:
+            self.s.store.end_request()
             self._log(scope, seen, (time.perf_counter() - started) * 1000)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send,

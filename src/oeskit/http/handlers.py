@@ -59,6 +59,8 @@ class PartnerRoutes:
         signatures.check(partner, body)
         staged = staging.stage(self.s.store, partner, caller, body, self.s.now(), self.s.new_id)
         self._fault_after_commit(str(body["externalId"]), staged.replay)
+        if staged.row is not None:  # fresh and carrying no dispute: nothing to re-read
+            return {"settlement": {**presenters.settlement(staged.row), "settlingDisputes": []}}
         return {"settlement": self._staged_view(staged.settlement_id)}
 
     def _staged_view(self, settlement_id: str) -> dict[str, Any]:

@@ -22,17 +22,25 @@ from oeskit.errors import RuleViolation
 from oeskit.http.errors import truncate
 
 
-
 def _path(parts: t.Iterable[object]) -> str:
     text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
     return text.lstrip(".") or "body"
+
+
+def _injected_components(key: str, value: t.Any) -> bool:
+    # connexion's `with_definitions` writes the spec's whole `components` into the schemas it
+    # validates, in place; with response validation on, a shared response schema then contains
+    # components that contain it again (a cycle). Its $refs are already resolved: drop them.
+    return key == "components" and isinstance(value, dict) and (
+        "schemas" in value or "responses" in value)
 
 
 def _openapi_to_jsonschema(schema: t.Any) -> t.Any:
     """OpenAPI 3.0 `nullable` is not JSON Schema: turn it into a type union."""
     if isinstance(schema, dict):
         out = {k: _openapi_to_jsonschema(v) for k, v in schema.items()
-               if k not in ("example", "examples", "nullable", "x-oeskit-rules")}
+               if k not in ("example", "examples", "nullable", "x-oeskit-rules")
+               and not _injected_components(k, v)}
         if schema.get("nullable") and "type" in out:
             out["type"] = [out["type"], "null"]
         return out
@@ -101,6 +109,9 @@ def check_body(validator: jsonschema_rs.Validator, body: t.Any) -> None:
     raise RuleViolation(rules.REQ_SCHEMA, truncate(f"{where}: {first.message}", 400) + more)
 
 
+# Worlds may give clients any id (the World schema does not make them UUIDs, and the demo's are
+# `client-alpha`...), so a client id filter cannot insist on the contract's `format: uuid`.
+_FREE_FORM_IDS = frozenset({"clientIds"})
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -116,8 +127,9 @@ class ReadableParameterValidator(ParameterValidator):
                            param_name: str | None = None) -> str | None:
         error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         schema = param.get("schema", param)
-        if error is None and value is not None and "uuid" in (
-                schema.get("format"), schema.get("items", {}).get("format")):
+        checks_uuid = param["name"] not in _FREE_FORM_IDS and "uuid" in (
+            schema.get("format"), schema.get("items", {}).get("format"))
+        if error is None and value is not None and checks_uuid:
             for item in value if isinstance(value, list) else [value]:
                 for part in str(item).split(","):
                     if part and _UUID.fullmatch(part) is None:

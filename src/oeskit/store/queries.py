@@ -10,6 +10,15 @@ from oeskit.domain.ports import Row
 from oeskit.store.sqlite import SqliteStore
 
 
+# SQLite integers are 64-bit: a huge pageNumber (the contract sets no maximum) must read as
+# "past the end", not overflow the bound parameter into a 500.
+_MAX_OFFSET = 2**63 - 1
+
+
+def _offset(page: int, size: int) -> int:
+    return min(page * size, _MAX_OFFSET)
+
+
 def _json(values: Sequence[str]) -> str:
     return json.dumps(list(values))
 
@@ -59,7 +68,7 @@ def list_settlements(store: SqliteStore, partner_id: str, *, settlement_ids: Seq
             where.add(f"s.{column} {op} ?", value)
     return store._all(
         f"SELECT s.* FROM settlements s WHERE {where.sql()} ORDER BY s.created_at, s.id "
-        "LIMIT ? OFFSET ?", [*where.params, size, page * size])
+        "LIMIT ? OFFSET ?", [*where.params, size, _offset(page, size)])
 
 
 def transfers_page(store: SqliteStore, settlement_id: str, *,
@@ -74,7 +83,7 @@ def transfers_page(store: SqliteStore, settlement_id: str, *,
     where.any_of("destination_trading_account_id", destination_trading)
     where.any_of("currency", currencies)
     return store._all(f"SELECT * FROM transfers WHERE {where.sql()} ORDER BY seq LIMIT ? OFFSET ?",
-                      [*where.params, size, page * size])
+                      [*where.params, size, _offset(page, size)])
 
 
 def disputes(store: SqliteStore, partner_id: str, *, settlement_ids: Sequence[str] = (),
@@ -97,7 +106,7 @@ def disputes(store: SqliteStore, partner_id: str, *, settlement_ids: Sequence[st
     rows = store._all(
         f"SELECT d.* FROM disputes d JOIN settlements s ON s.id = d.disputed_settlement_id "
         f"WHERE {where.sql()} ORDER BY d.created_at, d.id LIMIT ? OFFSET ?",
-        [*where.params, size, page * size])
+        [*where.params, size, _offset(page, size)])
     return with_closures(store, rows)
 
 
@@ -136,7 +145,7 @@ def partner_balances(store: SqliteStore, partner_id: str, *, connection_ids: Seq
     where.any_of("id", connection_ids)
     where.any_of("client_id", client_ids)
     connections = store._all(f"SELECT * FROM connections WHERE {where.sql()} ORDER BY id "
-                             "LIMIT ? OFFSET ?", [*where.params, size, page * size])
+                             "LIMIT ? OFFSET ?", [*where.params, size, _offset(page, size)])
     balances = store._all(
         "SELECT * FROM balances WHERE connection_id IN (SELECT value FROM json_each(?)) "
         "ORDER BY connection_id, currency", (_json([c["id"] for c in connections]),))

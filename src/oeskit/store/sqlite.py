@@ -65,6 +65,7 @@ class SqliteStore:
         self._cache: dict[tuple[str, str], Any] = {}
         self._generation: str | None = None
         self._faults_armed = True
+        self._clock_raw: str | None = None
         self._request_log: list[tuple[object, ...]] = []
 
     def close(self) -> None:
@@ -108,7 +109,9 @@ class SqliteStore:
     def begin_request(self) -> None:
         """Drop cached lookups if another process (or a world load) changed the state."""
         values = dict(self.conn.execute(
-            "SELECT key, value FROM meta WHERE key IN ('generation', 'faults')").fetchall())
+            "SELECT key, value FROM meta WHERE key IN ('generation', 'faults', 'clock')"
+        ).fetchall())
+        self._clock_raw = values.get("clock")
         generation = values.get("generation", "")
         if generation != self._generation:
             self._cache.clear()
@@ -120,6 +123,7 @@ class SqliteStore:
         self.conn.execute("INSERT INTO meta VALUES ('generation', ?) ON CONFLICT (key) DO UPDATE "
                           "SET value = excluded.value", (_uuid(),))
         self._cache.clear()
+        self._clock_raw = None
 
     def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
         hit = self._cache.get((kind, key), _MISSING)
@@ -408,13 +412,20 @@ class SqliteStore:
 
     # --- sandbox state -------------------------------------------------------------------------
     def clock_state(self) -> ClockState:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
-        if row is None:
-            return ClockState()
-        cached = self._cache.get(("clock", row[0]))
+        raw = self._clock_raw
+        if raw is None:  # outside a request: read it (another worker may have moved it)
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+            if row is None:
+                return ClockState()
+            raw = row[0]
+        cached = self._cache.get(("clock", raw))
         if cached is None:
-            cached = self._cache[("clock", row[0])] = self._parse_clock(row[0])
+            cached = self._cache[("clock", raw)] = self._parse_clock(raw)
         return cached  # type: ignore[no-any-return]
+
+    def end_request(self) -> None:
+        """Forget what `begin_request` read; later reads go to the database again."""
+        self._clock_raw = None
 
     @staticmethod
     def _parse_clock(value: str) -> ClockState:
@@ -433,6 +444,7 @@ class SqliteStore:
         })
         self.conn.execute("INSERT INTO meta VALUES ('clock', ?) ON CONFLICT (key) DO UPDATE "
                           "SET value = excluded.value", (value,))
+        self._clock_raw = None
 
     def add_fault(self, kind: str, *, external_id: str | None = None,
                   milliseconds: int | None = None, count: int = 1) -> None:
