@@ -6,7 +6,9 @@ authentication and the signature check to the business rules (and, often enough,
 from __future__ import annotations
 
 import collections
-import itertools
+import copy
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from oeskit import signing, spec
+from oeskit.clock import utcnow
 from oeskit.http.app import create_app, open_store
+from oeskit.store import world_loader
+from oeskit.worlds import validate_world
 from tests.api.conftest import GAMMA
 from tests.conftest import ALPHA, BETA, EXCHANGE, make_settings, partner_key
 
@@ -36,12 +41,26 @@ CONNECTIONS = (ALPHA, BETA, GAMMA)
 MAX_EXAMPLES = 50
 
 
+def with_uuid_client_ids(world: dict[str, Any]) -> dict[str, Any]:
+    """The demo world with UUID client ids, as the contract's `clientId` format demands (the
+    demo's own `client-alpha`... do not: see test_demo_client_ids_are_uuids)."""
+    world = copy.deepcopy(world)
+    ids = {c["id"]: str(uuid.uuid5(uuid.NAMESPACE_URL, c["id"])) for c in world["clients"]}
+    for client in world["clients"]:
+        client["id"] = ids[client["id"]]
+    for connection in world["connections"]:
+        connection["clientId"] = ids[connection["clientId"]]
+    return world
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, demo_world: dict[str, Any]
         ) -> Iterator[tuple[Any, dict[str, Any], collections.Counter[int]]]:
     """The contract as the app serves it (/openapi.json), bound to a fresh demo sandbox."""
     settings = make_settings(Path(tmp_path_factory.mktemp("fuzz")))
     store = open_store(settings)
+    world_loader.load_world(store, validate_world(with_uuid_client_ids(demo_world)), utcnow(),
+                            settings.clock)
     app = create_app(settings, store)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = {}
@@ -61,10 +80,9 @@ def _sign(case: Any, world: dict[str, Any]) -> None:
     fields = {k: v for k, v in body.items() if k not in ("payload", "signature")}
     amounts = fields.get("settlementAmounts")
     if isinstance(amounts, dict):
-        fields["settlementAmounts"] = dict(zip(itertools.cycle(CONNECTIONS) if amounts else (),
-                                               amounts.values(), strict=False))
         fields["settlementAmounts"] = {conn: value for conn, value in zip(
-            CONNECTIONS * (len(amounts) // 3 + 1), amounts.values(), strict=False)}
+            CONNECTIONS * (len(amounts) // len(CONNECTIONS) + 1), amounts.values(),
+            strict=False)}
     try:
         case.body = signing.sign_body(fields, partner_key(world, EXCHANGE))
     except (TypeError, ValueError):
@@ -98,3 +116,14 @@ def test_generated_requests_conform(operation_id: str, api: Any) -> None:
     assert sum(seen.values()) > 0
     if operation_id == STAGE_OPERATION:
         assert seen[200] > 0, f"no generated staging reached 200: {dict(seen)}"
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@pytest.mark.xfail(strict=True, reason="known bug, not fixed here: the contract declares "
+                   "clientId (balances route) and clientIds as format uuid, but the World schema "
+                   "allows any client id and fixtures/worlds/demo.yaml uses client-alpha...")
+def test_demo_client_ids_are_uuids(demo_world: dict[str, Any]) -> None:
+    """The demo world's client ids are UUIDs, so the balances route conforms to the contract."""
+    assert all(UUID.fullmatch(client["id"]) for client in demo_world["clients"])

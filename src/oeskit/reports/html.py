@@ -33,8 +33,13 @@ def render(report: Report) -> str:
         f"<span class='FAILED'>Failed {s.failed}</span>",
         f"<span class='WARNING'>Warnings {s.warnings}</span>",
         f"<span class='SKIPPED'>Skipped {s.skipped}</span></div>",
-        "<h2>Rules</h2>",
     ]
+    # What needs attention comes right after the summary, with its exchanges.
+    attention = [r for r in report.results if r.status in (Status.FAILED, Status.WARNING)]
+    if attention:
+        parts.append("<h2>Failures and warnings</h2>")
+        parts += [_result(r) for r in attention]
+    parts.append("<h2>Rules</h2>")
     by_id = {r.id: r for r in report.results}
     for rule in report.rules:
         parts.append(
@@ -53,20 +58,23 @@ def render(report: Report) -> str:
                 f"<td>{escape(result.reason)}</td></tr>"
             )
         parts.append("</table>")
-    parts.append("<h2>Results</h2>")
-    parts += [_result(r) for r in report.results]
+    parts.append("<h2>All scenarios</h2>")
+    parts += [_result(r, details=False) if r in attention else _result(r)
+              for r in report.results]
     parts.append("</body></html>")
     return Redactor(report.secrets).text("\n".join(parts)) or ""
 
 
-def _result(result: ScenarioResult) -> str:
+def _result(result: ScenarioResult, details: bool = True) -> str:
+    anchor = f" id='s-{escape(result.id)}'" if details or result.status not in (
+        Status.FAILED, Status.WARNING) else ""
     head = (
-        f"<h3 id='s-{escape(result.id)}'>{escape(result.id)} <span "
+        f"<h3{anchor}>{escape(result.id)} <span "
         f"class='{result.status.value}'>{result.status.value}</span></h3>"
         f"<p>{escape(result.title)} ({escape(', '.join(result.rules))})"
         f"{' - ' + escape(result.reason) if result.reason else ''}</p>"
     )
-    if result.status not in (Status.FAILED, Status.WARNING):
+    if result.status not in (Status.FAILED, Status.WARNING) or not details:
         return head
     rows = "".join(
         f"<tr><td>{escape(f.step)}</td><td class='{f.severity.value}'>{f.severity.value}</td>"

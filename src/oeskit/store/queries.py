@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from oeskit.domain.ports import Row
 from oeskit.store.sqlite import SqliteStore
 
-
 # SQLite integers are 64-bit: a huge pageNumber (the contract sets no maximum) must read as
 # "past the end", not overflow the bound parameter into a 500.
 _MAX_OFFSET = 2**63 - 1
