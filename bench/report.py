@@ -129,6 +129,10 @@ def table(results: dict[str, Any]) -> str:
         for key, value in e.items():
             if isinstance(value, (int, float)):
                 lines.append(f"   {key:<44}{_fmt(value):>10}")
+    env = results.get("environment") or {}
+    if env:
+        lines.append(f"machine: {env.get('cpus')} CPUs, load average {env.get('loadavg_start')} "
+                     f"at start, {env.get('loadavg_end')} at end (other load skews every number)")
     lines.append("")
     lines.append("targets (issue #4)")
     for t in results.get("targets", []):

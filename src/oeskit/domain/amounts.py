@@ -21,6 +21,7 @@ COUNTERPARTY = "counterparty"  # Record<source, Record<destination, Record<curre
 _BASE = re.compile(r"-?[0-9]+")
 _FULL = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?")
 _MAX_SHOWN = 60
+MAX_AMOUNT_LENGTH = 1000
 
 
 def _shown(value: object) -> str:
@@ -56,6 +57,14 @@ def classify(amounts: Mapping[str, object]) -> str:
 
 def parse_amount(text: str, *, amount_format: str, decimals: int, where: str) -> int:
     """Turn one partner amount into signed base units, refusing anything not canonical."""
+    if len(text) > MAX_AMOUNT_LENGTH:
+        # Python refuses int() of more than 4300 digits (a ValueError, so a 500): no real
+        # amount comes near this bound.
+        raise RuleViolation(
+            rules.AMT_FORMAT,
+            f"{where}: {_shown(text)} has too many digits (at most {MAX_AMOUNT_LENGTH} "
+            "characters)",
+        )
     if amount_format == "fullUnits":
         match = _FULL.fullmatch(text)
         if match is None:
