@@ -27,12 +27,22 @@ def sandbox_path() -> Path:
     return _PACKAGE / "http" / "sandbox.yaml"
 
 
-@cache
-def load(path: Path) -> dict[str, Any]:
+# libyaml's C loader reads openapi.yaml ~10x faster than the pure-Python one (start-up time).
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read(path: Path) -> dict[str, Any]:
+    """A fresh parse of a spec file (callers may mutate it)."""
     with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = yaml.load(handle, Loader=_Loader)  # noqa: S506 - a safe loader
     assert isinstance(data, dict)
     return data
+
+
+@cache
+def load(path: Path) -> dict[str, Any]:
+    """The parsed spec file, shared: do not mutate."""
+    return read(path)
 
 
 def contract() -> dict[str, Any]:

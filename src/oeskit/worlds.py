@@ -16,6 +16,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from oeskit import spec
+
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_PROBLEMS = 10
@@ -70,9 +72,7 @@ def validate_world(data: object) -> dict[str, Any]:
 
 @functools.cache
 def _world_schema() -> dict[str, Any]:
-    spec_path = Path(__file__).parent / "http" / "sandbox.yaml"
-    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-    schemas = spec["components"]["schemas"]
+    schemas = spec.load(spec.sandbox_path())["components"]["schemas"]
     world: dict[str, Any] = _to_json_schema(schemas["World"], schemas, ("World",))
     return world
 
@@ -407,8 +407,10 @@ def _world_loader() -> type[yaml.SafeLoader]:
             out[key] = loader.construct_object(value_node, deep=True)
         return out
 
+    # libyaml's parser when present (about 5x faster on a big world); same resolvers either way.
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader: type[yaml.SafeLoader] = type(
-        "_WorldLoader", (yaml.SafeLoader,), {"yaml_implicit_resolvers": resolvers}
+        "_WorldLoader", (base,), {"yaml_implicit_resolvers": resolvers}
     )
     loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     return loader

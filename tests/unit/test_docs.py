@@ -17,7 +17,10 @@ README = (ROOT / "README.md").read_text()
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:
     out: list[str] = []
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None
         full = f"{prefix}{name}"
         if isinstance(command, click.Group):
             out += _commands(command, full + " ")

@@ -80,8 +80,10 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
     app = connexion.AsyncApp(__name__, lifespan=lifespan,
                              swagger_ui_options=SwaggerUIOptions(swagger_ui=False))
     partner_routes = PartnerRoutes(services)
+    # Parsed dicts, not paths: connexion would re-read each file with the pure-Python YAML
+    # loader and render it through Jinja2 (neither is needed; start-up time).
     app.add_api(
-        spec.contract_path(),
+        spec.read(spec.contract_path()),
         resolver=_resolver(partner_routes),
         validate_responses=settings.validate_responses,
         strict_validation=True,
@@ -90,7 +92,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
     )
     if settings.admin_token:
         app.add_api(
-            spec.sandbox_path(),
+            spec.read(spec.sandbox_path()),
             base_path="/sandbox",
             resolver=_resolver(SandboxRoutes(services)),
             validate_responses=settings.validate_responses,

@@ -180,5 +180,6 @@ def _instant(value: object) -> str | None:
         return None
     try:
         return format_instant(parse_instant(str(value)))
-    except ValueError:
-        raise RuleViolation(rules.READ_QUERY, f"{value!r} is not an RFC 3339 date-time") from None
+    except (ValueError, OverflowError):  # a leap second, or out of range once moved to UTC
+        raise RuleViolation(rules.READ_QUERY, f"{value!r} is not an RFC 3339 date-time this "
+                            "server can represent") from None
