@@ -66,7 +66,7 @@ def test_stalled_body_is_answered_408_and_server_stays_up(server: LiveServer) ->
     elapsed = time.monotonic() - started
     assert BODY_TIMEOUT_S - 1 <= elapsed <= BODY_TIMEOUT_S + 5, elapsed
     assert answer.startswith(b"HTTP/1.1 408 ")
-    assert b'"rule":"OES-REQ-002"' in answer and b"did not arrive within 10 s" in answer
+    assert b'"rule":"OES-REQ-007"' in answer and b"did not arrive within 10 s" in answer
     assert _healthy(server)
 
 

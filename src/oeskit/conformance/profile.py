@@ -21,6 +21,7 @@ CAPABILITIES = (
     "outbox",
     "jobs",
     "busy-fault",
+    "slow-client",
 )
 _FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 

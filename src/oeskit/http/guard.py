@@ -90,7 +90,7 @@ class Guard:
             await _send_error(send, 400, rules.REQ_JSON, "Content-Length is not a number", seen)
             return
         except BodyTimeout:
-            await _send_error(send, 408, rules.REQ_SCHEMA, f"the body did not arrive within "
+            await _send_error(send, 408, rules.REQ_TIMEOUT, f"the body did not arrive within "
                               f"{BODY_TIMEOUT_S:g} s", seen, close=True)
             return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
