@@ -3,7 +3,9 @@ breaks it gets the catalogue's status and an `{error, rule}` body, and changes n
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import functools
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from oeskit import signing, spec
+from oeskit.http import guard
 from tests.api.conftest import (
     BROKER,
     BROKER_ALPHA,
@@ -239,6 +242,27 @@ def too_large_streamed() -> Prepare:
     return prepare
 
 
+def body_too_slow() -> Prepare:
+    """A body whose second chunk never comes, with the Guard's body timeout cut to 0.2 s."""
+
+    async def prepare(sb: Sandbox) -> Send:
+        async def chunks() -> Any:
+            yield b'{"externalId": '
+            await asyncio.sleep(30)
+            yield b'"late"}'
+
+        async def send() -> httpx.Response:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(guard, "_read_body", functools.partial(guard._read_body,
+                                                                     timeout=0.2))
+                return await sb.client.post(EXCHANGE_STAGE, content=chunks(), headers={
+                    **BEARER, "Content-Type": "application/json"})
+
+        return send
+
+    return prepare
+
+
 def committed_then_fault() -> Prepare:
     async def prepare(sb: Sandbox) -> Send:
         fields = sb.fields({ALPHA: {"BTC": "-1000"}})
@@ -304,6 +328,7 @@ CASES: list[Case] = [
     Case("OES-REQ-003", "declared-length", signed(notes="x" * 4096), "limit",
          settings={"body_limit": 2048}),
     Case("OES-REQ-003", "streamed", too_large_streamed(), "limit", settings={"body_limit": 2048}),
+    Case("OES-REQ-007", "body-too-slow", body_too_slow(), "did not arrive"),
     Case("OES-REQ-004", "unknown-route", get("/api/network/v3/enterprises/ent-exchange/nothing"),
          "route"),
     Case("OES-REQ-005", "get-on-staging-route", get(EXCHANGE_STAGE), "GET"),

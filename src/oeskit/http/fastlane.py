@@ -53,7 +53,7 @@ class FastLane:
         if caller is None or match is None:
             await self.app(scope, receive, send)
             return
-        status, body, headers = self._handle(match.group("enterprise"), raw, caller)
+        status, body, headers = await self._handle(match.group("enterprise"), raw, caller)
         await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()), *headers]})
@@ -69,13 +69,13 @@ class FastLane:
             return None
         return self.s.store.caller(token.strip())
 
-    def _handle(self, enterprise_id: str, raw: bytes, caller: Any
+    async def _handle(self, enterprise_id: str, raw: bytes, caller: Any
                 ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         mapper = self.s.errors
         try:
             body = parse_json(raw)
             check_body(self.request_schema, body)
-            result = self.routes.stage(enterprise_id, body, caller)
+            result = await self.routes.stage_retrying(enterprise_id, body, caller)
             if self.response_schema is not None and not self.response_schema.is_valid(result):
                 error = next(self.response_schema.iter_errors(result))
                 raise AssertionError(f"response does not conform to the contract: {error}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -46,7 +47,10 @@ class SqliteStore:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                     timeout=busy_timeout_ms / 1000)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self._no_wait = False
+        self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB cap, used as needed
         if path != ":memory:":
             self.conn.execute("PRAGMA journal_mode = WAL")
         # WAL with synchronous=NORMAL never corrupts; a power cut may lose the last commits,
@@ -73,12 +77,30 @@ class SqliteStore:
 
     # --- plumbing ------------------------------------------------------------------------------
     @contextmanager
+    def no_wait(self) -> Iterator[None]:
+        """Inside this block a write transaction that finds the database locked fails at once
+        (StoreBusy) instead of sleeping in SQLite's busy handler, which would stall the event
+        loop of an async server; the HTTP layer retries with an async sleep."""
+        self._no_wait = True
+        try:
+            yield
+        finally:
+            self._no_wait = False
+
+    @contextmanager
     def immediate(self) -> Iterator[None]:
         if self.conn.in_transaction:  # already inside the caller's transaction
             yield
             return
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self._no_wait:
+                self.conn.execute("PRAGMA busy_timeout = 0")
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                finally:
+                    self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            else:
+                self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise self._busy(exc) from exc
         try:
@@ -248,11 +270,12 @@ class SqliteStore:
                          connections: Mapping[str, Connection], now: datetime) -> None:
         stamp = format_instant(now)
         rows = []
+        ids = uuid4_batch(len(items))
         for seq, item in enumerate(items):
             dest = connections[item.destination]
             source = connections[item.source] if item.source is not None else None
             rows.append((
-                _uuid(), settlement_id, seq, item.source, item.destination,
+                ids[seq], settlement_id, seq, item.source, item.destination,
                 source.trading_account_id if source else partner.trading_account_id,
                 source.network_account_id if source else None,
                 dest.trading_account_id, dest.network_account_id, item.currency,
@@ -504,6 +527,18 @@ class SqliteStore:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def uuid4_batch(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs from one urandom call: uuid.uuid4() per row was a
+    third of the time of inserting a 50,000-transfer settlement."""
+    text = os.urandom(16 * count).hex()
+    out = []
+    for i in range(0, 32 * count, 32):
+        h = text[i:i + 32]
+        variant = "89ab"[int(h[16], 16) & 3]
+        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
+    return out
 
 
 def _uuid() -> str:
