@@ -8,10 +8,11 @@ changes nothing and two racing requests for one externalId create one settlement
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import orjson
 
 from oeskit.clock import format_instant, parse_instant
 from oeskit.domain import amounts, lifecycle, rules
@@ -39,7 +40,7 @@ def fingerprint(body: Mapping[str, object], items: list[Instruction]) -> str:
     cutoff = parse_instant(str(body["cutoffAt"]))
     transfers = sorted((i.source or "", i.destination, i.currency, str(i.quantity)) for i in items)
     material = {"notes": body.get("notes"), "cutoffAt": format_instant(cutoff), "t": transfers}
-    return hashlib.sha256(json.dumps(material, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(material)).hexdigest()
 
 
 def _map(store: Store, partner: Partner, body: Mapping[str, object]
@@ -128,7 +129,10 @@ def _cutoff(body: Mapping[str, object]) -> datetime:
 def _check_balances(store: Store, owed: Mapping[tuple[str, str], int]
                     ) -> dict[tuple[str, str], Balance]:
     balances = store.balances(owed)
-    for (connection_id, currency), required in sorted(owed.items()):
+    short = [key for key, required in owed.items()
+             if required > (balances[key].available if key in balances else 0)]
+    for connection_id, currency in sorted(short)[:1]:  # name the first, in a stable order
+        required = owed[(connection_id, currency)]
         balance = balances.get((connection_id, currency))
         available = balance.available if balance else 0
         if required > available:
