@@ -8,7 +8,7 @@ A test proves this list and the catalogue are the same set.
 from __future__ import annotations
 
 # Authentication and access (steps 1, 3, 4 of the staging path)
-AUTH_TOKEN = "OES-AUTH-001"  # 401 bearer token missing, malformed or unknown
+AUTH_TOKEN = "OES-AUTH-001"  # noqa: S105 - a rule id, not a secret. 401 bearer token missing, malformed or unknown
 AUTH_SCOPE = "OES-AUTH-002"  # 403 token lacks a required scope
 AUTH_MEMBER = "OES-AUTH-003"  # 401 caller is not a member of the enterprise
 ACC_LICENSE = "OES-ACC-001"  # 403 enterprise has no OES license

@@ -7,13 +7,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import warnings
 from collections.abc import AsyncIterator
 from typing import Any
-
-# connexion 3.3 imports starlette.testclient, which Starlette 1.x deprecates at import; we never
-# use it, and the warning would greet every `oeskit serve` user.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 import connexion
 from connexion.options import SwaggerUIOptions

@@ -117,7 +117,7 @@ def json_equal(left: object, right: object) -> bool:
     if _is_array(left) and _is_array(right):
         assert isinstance(left, Sequence) and isinstance(right, Sequence)
         return len(left) == len(right) and all(
-            json_equal(a, b) for a, b in zip(left, right)
+            json_equal(a, b) for a, b in zip(left, right, strict=True)
         )
     return False
 

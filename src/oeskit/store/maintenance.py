@@ -8,6 +8,7 @@ waits for readers or writers).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 
@@ -35,9 +36,7 @@ class Checkpointer:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             while not self._stop.wait(self.interval_s):
-                try:
+                with contextlib.suppress(sqlite3.OperationalError):  # busy: next tick
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.OperationalError:
-                    pass  # busy or locked: the next tick tries again
         finally:
             conn.close()

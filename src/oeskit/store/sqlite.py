@@ -518,10 +518,15 @@ class SqliteStore:
         if not self._request_log:
             return
         rows, self._request_log = self._request_log, []
-        with self.immediate():
-            self.conn.executemany(
-                "INSERT INTO request_log (at, method, path, status, rule, duration_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        try:
+            with self.immediate():
+                self.conn.executemany(
+                    "INSERT INTO request_log (at, method, path, status, rule, duration_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        except StoreBusy:
+            # Keep them for the next flush, but never more than the last 10,000 (a debug log).
+            self._request_log = (rows + self._request_log)[-10_000:]
+            raise
 
 
     def is_empty(self) -> bool:
