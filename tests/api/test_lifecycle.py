@@ -290,3 +290,21 @@ async def test_worked_scenario_of_the_domain_brief(sb: Sandbox) -> None:
     assert transfers[(BETA_NET, "ofcbtc", True)]["status"] == "completed"
     assert await connection_balance(sb, BETA, "BTC") == {
         "available": str(int(beta_before["available"]) - 350), "held": "0"}
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/clock", {"now": "9999-12-31T23:59:59-23:59"}),
+    ("/clock", {"now": "2026-06-30T23:59:60Z"}),
+    ("/clock", {"advanceMinutes": 1e30}),
+    ("/balances", {"connectionId": ALPHA, "currency": "ofcbtc", "amount": "9" * 5000}),
+], ids=["now-beyond-year-9999", "now-leap-second", "advance-beyond-any-date",
+        "amount-too-many-digits"])
+async def test_control_plane_refuses_unrepresentable_values(sb: Sandbox, path: str,
+                                                            body: dict[str, Any]) -> None:
+    """A clock or amount the sandbox cannot represent is a 400 OES-SBX-002, not a crash, and
+    the clock does not move."""
+    before = (await sb.admin("GET", "/clock")).json()
+    response = await sb.admin("POST", path, json=body)
+    assert (response.status_code, response.json()["rule"]) == (400, "OES-SBX-002"), response.text
+    assert response.json()["error"]
+    assert (await sb.admin("GET", "/clock")).json() == before

@@ -58,8 +58,8 @@ class SandboxRoutes:
                            if body.get("advanceMinutes") is not None else None)
                 store.set_clock_state(state.set(utcnow(), now=target, mode=body.get("mode"),
                                                 speed=body.get("speed"), advance=advance))
-        except ValueError as exc:
-            raise RuleViolation(SBX_INVALID, str(exc)) from None
+        except (ValueError, OverflowError) as exc:  # leap second; beyond datetime's range
+            raise RuleViolation(SBX_INVALID, f"the clock cannot be set so: {exc}") from None
         return json_response({"clock": self._clock(), "jobsRun": self._run_jobs()})
 
     async def sandboxListJobs(self) -> Response:
@@ -97,7 +97,11 @@ class SandboxRoutes:
         return self._dispute_view(disputeId)
 
     async def sandboxAdjustBalance(self, body: dict[str, Any]) -> Response:
-        balance = funding.adjust(self.s.store, body["currency"], int(body["amount"]),
+        try:
+            amount = int(body["amount"])
+        except ValueError:  # more digits than Python converts (4300); the schema sets no cap
+            raise RuleViolation(SBX_INVALID, "amount has too many digits") from None
+        balance = funding.adjust(self.s.store, body["currency"], amount,
                                  connection_id=body.get("connectionId"),
                                  partner_id=body.get("partnerId"))
         return json_response({"balance": {"available": str(balance.available),
