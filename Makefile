@@ -25,8 +25,9 @@ test: $(STAMP)  ## the whole suite (what CI runs)
 test-fast: $(STAMP)  ## everything but the tests marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests
+lint: $(STAMP)  ## ruff (lint + format) and the import-linter contracts
+	$(BIN)/ruff check src tests bench soak
+	$(BIN)/ruff format --check src tests bench soak
 	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## benchmarks; never part of `make test`

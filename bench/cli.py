@@ -12,18 +12,37 @@ from bench import report, runner
 def parse(argv: list[str] | None = None) -> tuple[runner.Options, Path]:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark the oeskit sandbox against Prism and against a floor (issue #4).")
-    parser.add_argument("--duration", type=float, default=None,
-                        help="seconds of each load measurement (default 10; 2 with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes and 2 s measurements: checks the runner, not the server")
+        description="Benchmark the oeskit sandbox against Prism and against a floor (issue #4).",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds of each load measurement (default 10; 2 with --quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes and 2 s measurements: checks the runner, not the server",
+    )
     parser.add_argument("--skip-prism", action="store_true", help="leave out the Prism column")
-    parser.add_argument("--only", default=",".join(runner.SECTIONS),
-                        help="comma-separated sections among a,b,c,d,e (default: all)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="stagings per big case (median; default 3, 1 with --quick)")
-    parser.add_argument("--results", type=Path, default=report.RESULTS,
-                        help="directory of the JSON results (default bench/results)")
+    parser.add_argument(
+        "--only",
+        default=",".join(runner.SECTIONS),
+        help="comma-separated sections among a,b,c,d,e (default: all)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="stagings per big case (median; default 3, 1 with --quick)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=report.RESULTS,
+        help="directory of the JSON results (default bench/results)",
+    )
     args = parser.parse_args(argv)
     only = frozenset(s.strip() for s in args.only.split(",") if s.strip())
     unknown = only - set(runner.SECTIONS)
@@ -33,9 +52,13 @@ def parse(argv: list[str] | None = None) -> tuple[runner.Options, Path]:
     if not 0 < duration <= 600:
         parser.error("--duration must be in (0, 600] seconds")
     options = runner.Options(
-        duration=duration, quick=args.quick, skip_prism=args.skip_prism, only=only,
+        duration=duration,
+        quick=args.quick,
+        skip_prism=args.skip_prism,
+        only=only,
         repeats=args.repeats or (1 if args.quick else 3),
-        cases=runner.QUICK_CASES if args.quick else runner.FULL_CASES)
+        cases=runner.QUICK_CASES if args.quick else runner.FULL_CASES,
+    )
     return options, args.results
 
 

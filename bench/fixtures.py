@@ -35,8 +35,13 @@ STAGE_PATH = "/api/network/v2/enterprises/{enterprise}/partners/settlements"
 READ_PATH = "/api/network/v1/enterprises/{enterprise}/partners/settlements"
 CUTOFF = "2026-11-01T00:00:00.000Z"
 # (partner code, BitGo currency, decimals): five currencies for the big settlements.
-CURRENCIES = (("BTC", "ofcbtc", 8), ("ETH", "ofceth", 18), ("USDC", "ofcusdc", 6),
-              ("XRP", "ofcxrp", 6), ("SOL", "ofcsol", 9))
+CURRENCIES = (
+    ("BTC", "ofcbtc", 8),
+    ("ETH", "ofceth", 18),
+    ("USDC", "ofcusdc", 6),
+    ("XRP", "ofcxrp", 6),
+    ("SOL", "ofcsol", 9),
+)
 GENEROUS = "1" + "0" * 30  # no staging in a bench run can exhaust it
 
 
@@ -50,18 +55,27 @@ def _demo() -> dict[str, Any]:
 def partner_key(partner_id: str) -> signing.SigningKey:
     """The demo partner's ed25519 test key (it has a private key)."""
     partner = next(p for p in _demo()["partners"] if p["id"] == partner_id)
-    key = next(k for k in partner["signingKeys"]
-               if k.get("scheme", "ed25519") == "ed25519" and k.get("privateKey"))
+    key = next(
+        k
+        for k in partner["signingKeys"]
+        if k.get("scheme", "ed25519") == "ed25519" and k.get("privateKey")
+    )
     return signing.SigningKey("ed25519", key["publicKey"], key["privateKey"])
 
 
 def _partner(partner_id: str, enterprise: str, *, broker: bool) -> dict[str, Any]:
     key = partner_key(partner_id)
     return {
-        "id": partner_id, "enterpriseId": enterprise, "name": f"Bench {enterprise}",
-        "active": True, "broker": broker, "clientDisputeWindowMinutes": 60,
-        "topUpWindowMinutes": 30, "amountFormat": "fullUnits" if broker else "baseUnits",
-        "enforceUniqueNonce": False, "tradingAccountId": f"{enterprise}-go-account",
+        "id": partner_id,
+        "enterpriseId": enterprise,
+        "name": f"Bench {enterprise}",
+        "active": True,
+        "broker": broker,
+        "clientDisputeWindowMinutes": 60,
+        "topUpWindowMinutes": 30,
+        "amountFormat": "fullUnits" if broker else "baseUnits",
+        "enforceUniqueNonce": False,
+        "tradingAccountId": f"{enterprise}-go-account",
         "currencies": [{"code": c, "bitgoCurrency": b, "decimals": d} for c, b, d in CURRENCIES],
         "signingKeys": [{"scheme": "ed25519", "publicKey": key.public_key}],
         "balances": {b: GENEROUS for _, b, _ in CURRENCIES},
@@ -74,32 +88,57 @@ def world(exchange_connections: int, broker_connections: int = 0) -> dict[str, A
     The exchange's first two connections carry the demo ids ALPHA and BETA.
     """
     world: dict[str, Any] = {
-        "enterprises": [{"id": EXCHANGE_ENTERPRISE, "oesLicense": True},
-                        {"id": BROKER_ENTERPRISE, "oesLicense": True},
-                        {"id": "ent-bench-clients"}],
-        "users": [{"id": "user-exchange-ops", "enterprises": [EXCHANGE_ENTERPRISE]},
-                  {"id": "user-broker-ops", "enterprises": [BROKER_ENTERPRISE]}],
-        "tokens": [{"token": EXCHANGE_TOKEN, "user": "user-exchange-ops",
-                    "scopes": ["settlement_network_read", "settlement_network_write"]},
-                   {"token": BROKER_TOKEN, "user": "user-broker-ops",
-                    "scopes": ["settlement_network_read", "settlement_network_write"]}],
-        "partners": [_partner(EXCHANGE, EXCHANGE_ENTERPRISE, broker=False),
-                     _partner(BROKER, BROKER_ENTERPRISE, broker=True)],
-        "clients": [], "connections": [],
+        "enterprises": [
+            {"id": EXCHANGE_ENTERPRISE, "oesLicense": True},
+            {"id": BROKER_ENTERPRISE, "oesLicense": True},
+            {"id": "ent-bench-clients"},
+        ],
+        "users": [
+            {"id": "user-exchange-ops", "enterprises": [EXCHANGE_ENTERPRISE]},
+            {"id": "user-broker-ops", "enterprises": [BROKER_ENTERPRISE]},
+        ],
+        "tokens": [
+            {
+                "token": EXCHANGE_TOKEN,
+                "user": "user-exchange-ops",
+                "scopes": ["settlement_network_read", "settlement_network_write"],
+            },
+            {
+                "token": BROKER_TOKEN,
+                "user": "user-broker-ops",
+                "scopes": ["settlement_network_read", "settlement_network_write"],
+            },
+        ],
+        "partners": [
+            _partner(EXCHANGE, EXCHANGE_ENTERPRISE, broker=False),
+            _partner(BROKER, BROKER_ENTERPRISE, broker=True),
+        ],
+        "clients": [],
+        "connections": [],
     }
     balances = {b: {"available": GENEROUS, "held": "0"} for _, b, _ in CURRENCIES}
     for partner_id, count in ((EXCHANGE, exchange_connections), (BROKER, broker_connections)):
         for i in range(count):
-            conn_id = ((ALPHA, BETA)[i] if partner_id == EXCHANGE and i < 2
-                       else str(uuid.uuid4()))
+            conn_id = (ALPHA, BETA)[i] if partner_id == EXCHANGE and i < 2 else str(uuid.uuid4())
             client = f"client-{conn_id}"
-            world["clients"].append({"id": client, "enterpriseId": "ent-bench-clients",
-                                     "tradingAccountId": f"acct-{conn_id}"})
-            world["connections"].append({
-                "id": conn_id, "partnerId": partner_id, "clientId": client,
-                "networkAccountId": str(uuid.uuid4()), "active": True,
-                "partnersConnectionId": f"pc-{conn_id}", "balances": balances,
-            })
+            world["clients"].append(
+                {
+                    "id": client,
+                    "enterpriseId": "ent-bench-clients",
+                    "tradingAccountId": f"acct-{conn_id}",
+                }
+            )
+            world["connections"].append(
+                {
+                    "id": conn_id,
+                    "partnerId": partner_id,
+                    "clientId": client,
+                    "networkAccountId": str(uuid.uuid4()),
+                    "active": True,
+                    "partnersConnectionId": f"pc-{conn_id}",
+                    "balances": balances,
+                }
+            )
     return world
 
 
@@ -112,25 +151,39 @@ def exchange_amounts(conn_ids: list[str], currencies: int) -> dict[str, dict[str
     codes = [c for c, _, _ in CURRENCIES[:currencies]]
     out: dict[str, dict[str, str]] = {}
     for i, conn in enumerate(conn_ids):
-        out[conn] = {code: ("-" if (i + j) % 2 == 0 else "") + str(1 + (i * 7 + j) % 9973)
-                     for j, code in enumerate(codes)}
+        out[conn] = {
+            code: ("-" if (i + j) % 2 == 0 else "") + str(1 + (i * 7 + j) % 9973)
+            for j, code in enumerate(codes)
+        }
     return out
 
 
-def broker_amounts(conn_ids: list[str], currencies: int = 5
-                   ) -> dict[str, dict[str, dict[str, str]]]:
+def broker_amounts(
+    conn_ids: list[str], currencies: int = 5
+) -> dict[str, dict[str, dict[str, str]]]:
     """Nested broker shape: each connection pays the next one (a ring), full units."""
     codes = [c for c, _, _ in CURRENCIES[:currencies]]
     n = len(conn_ids)
-    return {src: {conn_ids[(i + 1) % n]: {code: f"{1 + (i + j) % 97}.{1 + (i * 3 + j) % 9}"
-                                          for j, code in enumerate(codes)}}
-            for i, src in enumerate(conn_ids)}
+    return {
+        src: {
+            conn_ids[(i + 1) % n]: {
+                code: f"{1 + (i + j) % 97}.{1 + (i * 3 + j) % 9}" for j, code in enumerate(codes)
+            }
+        }
+        for i, src in enumerate(conn_ids)
+    }
 
 
-def signed_body(external_id: str, amounts: dict[str, Any], partner_id: str = EXCHANGE,
-                notes: str = "bench") -> bytes:
-    fields = {"externalId": external_id, "notes": notes, "settlementAmounts": amounts,
-              "nonce": signing.new_nonce(), "cutoffAt": CUTOFF}
+def signed_body(
+    external_id: str, amounts: dict[str, Any], partner_id: str = EXCHANGE, notes: str = "bench"
+) -> bytes:
+    fields = {
+        "externalId": external_id,
+        "notes": notes,
+        "settlementAmounts": amounts,
+        "nonce": signing.new_nonce(),
+        "cutoffAt": CUTOFF,
+    }
     return orjson.dumps(signing.sign_body(fields, partner_key(partner_id)))
 
 
@@ -157,9 +210,11 @@ def uuid4_batch(count: int) -> list[str]:
     """`count` random version-4 UUID strings from one os.urandom call (~10x uuid.uuid4())."""
     h = os.urandom(16 * count).hex()
     variants = "89ab"
-    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-"
-            f"{variants[int(h[i + 16], 16) & 3]}{h[i + 17:i + 20]}-{h[i + 20:i + 32]}"
-            for i in range(0, 32 * count, 32)]
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
+        f"{variants[int(h[i + 16], 16) & 3]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
 
 
 def transfer_rows(body: dict[str, Any], settlement_id: str, stamp: str) -> list[tuple[Any, ...]]:
@@ -167,16 +222,37 @@ def transfer_rows(body: dict[str, Any], settlement_id: str, stamp: str) -> list[
     rows: list[tuple[Any, ...]] = []
     amounts = body["settlementAmounts"]
     seq = 0
-    ids = iter(uuid4_batch(sum(len(v) if isinstance(v, dict) else 1
-                               for inner in amounts.values() for v in inner.values())))
+    ids = iter(
+        uuid4_batch(
+            sum(
+                len(v) if isinstance(v, dict) else 1
+                for inner in amounts.values()
+                for v in inner.values()
+            )
+        )
+    )
     for outer, inner in amounts.items():
         for key, value in inner.items():
             leaves = value if isinstance(value, dict) else {key: value}
             source, dest = (outer, key) if isinstance(value, dict) else (None, outer)
             for code, quantity in leaves.items():
-                rows.append((next(ids), settlement_id, seq, source, dest,
-                             f"acct-{source}" if source else "go-account",
-                             f"na-{source}" if source else None, f"acct-{dest}", f"na-{dest}",
-                             code, quantity, "pending", stamp, stamp))
+                rows.append(
+                    (
+                        next(ids),
+                        settlement_id,
+                        seq,
+                        source,
+                        dest,
+                        f"acct-{source}" if source else "go-account",
+                        f"na-{source}" if source else None,
+                        f"acct-{dest}",
+                        f"na-{dest}",
+                        code,
+                        quantity,
+                        "pending",
+                        stamp,
+                        stamp,
+                    )
+                )
                 seq += 1
     return rows

@@ -22,17 +22,22 @@ from nacl.signing import VerifyKey
 from bench.fixtures import transfer_rows
 from oeskit.store.schema import MIGRATIONS
 
-INSERT = ("INSERT INTO transfers (id, settlement_id, seq, source_connection_id, "
-          "destination_connection_id, source_trading_account_id, source_network_account_id, "
-          "destination_trading_account_id, destination_network_account_id, currency, quantity, "
-          "status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+INSERT = (
+    "INSERT INTO transfers (id, settlement_id, seq, source_connection_id, "
+    "destination_connection_id, source_trading_account_id, source_network_account_id, "
+    "destination_trading_account_id, destination_network_account_id, currency, quantity, "
+    "status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 
 
 def transfers_ddl() -> list[str]:
     """The CREATE TABLE transfers and CREATE INDEX ... ON transfers statements of the schema."""
     statements = [s.strip() for script in MIGRATIONS for s in script.split(";")]
-    return [s for s in statements
-            if re.match(r"CREATE TABLE transfers\b", s) or re.search(r"\bON transfers\b", s)]
+    return [
+        s
+        for s in statements
+        if re.match(r"CREATE TABLE transfers\b", s) or re.search(r"\bON transfers\b", s)
+    ]
 
 
 def measure(body: bytes, public_key_hex: str, workdir: Path | None = None) -> dict[str, Any]:
@@ -57,15 +62,27 @@ def measure(body: bytes, public_key_hex: str, workdir: Path | None = None) -> di
         t4 = time.perf_counter()
         conn.close()
     ms = 1000.0
-    return {"parse_ms": (t1 - t0) * ms, "verify_ms": (t2 - t1) * ms, "rows_ms": (t3 - t2) * ms,
-            "insert_ms": (t4 - t3) * ms, "total_ms": (t4 - t0) * ms, "rows": len(rows),
-            "body_bytes": len(body)}
+    return {
+        "parse_ms": (t1 - t0) * ms,
+        "verify_ms": (t2 - t1) * ms,
+        "rows_ms": (t3 - t2) * ms,
+        "insert_ms": (t4 - t3) * ms,
+        "total_ms": (t4 - t0) * ms,
+        "rows": len(rows),
+        "body_bytes": len(body),
+    }
 
 
-def measure_median(body: bytes, public_key_hex: str, repeats: int = 3,
-                   workdir: Path | None = None) -> dict[str, Any]:
+def measure_median(
+    body: bytes, public_key_hex: str, repeats: int = 3, workdir: Path | None = None
+) -> dict[str, Any]:
     """The median pass of `repeats` (the same statistic as the staging it is compared with)."""
-    runs = sorted((measure(body, public_key_hex, workdir) for _ in range(max(1, repeats))),
-                  key=lambda r: r["total_ms"])
-    return {**runs[(len(runs) - 1) // 2], "repeats": len(runs),
-            "all_total_ms": [round(r["total_ms"], 2) for r in runs]}
+    runs = sorted(
+        (measure(body, public_key_hex, workdir) for _ in range(max(1, repeats))),
+        key=lambda r: r["total_ms"],
+    )
+    return {
+        **runs[(len(runs) - 1) // 2],
+        "repeats": len(runs),
+        "all_total_ms": [round(r["total_ms"], 2) for r in runs],
+    }

@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--world", default=None)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--admin-token", required=True)
-    parser.add_argument("--body-limit", type=int,
-                        default=int(os.environ.get("OESKIT_BODY_LIMIT", BODY_LIMIT)))
+    parser.add_argument(
+        "--body-limit", type=int, default=int(os.environ.get("OESKIT_BODY_LIMIT", BODY_LIMIT))
+    )
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error("the benchmark binds to loopback only")
@@ -35,18 +36,36 @@ def main(argv: list[str] | None = None) -> None:
 
     from oeskit.http.app import create_app, open_store
 
-    settings = Settings(host=args.host, port=args.port, db=args.db, world=args.world,
-                        workers=args.workers, admin_token=args.admin_token,
-                        body_limit=args.body_limit)
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        world=args.world,
+        workers=args.workers,
+        admin_token=args.admin_token,
+        body_limit=args.body_limit,
+    )
     store = open_store(settings)  # migrate (and load the world) once, before any worker starts
     if args.workers == 1:
-        uvicorn.run(create_app(settings, store), host=args.host, port=args.port,
-                    log_level="warning", access_log=False)
+        uvicorn.run(
+            create_app(settings, store),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
         return
     store.close()
     os.environ.update(settings.to_env())
-    uvicorn.run("oeskit.http.app:create_app_from_env", factory=True, host=args.host,
-                port=args.port, workers=args.workers, log_level="warning", access_log=False)
+    uvicorn.run(
+        "oeskit.http.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -82,46 +82,92 @@ def ensure_wrk(log: Callable[[str], None] = print) -> str:
     if found:
         return found
     if os.geteuid() != 0:
-        raise NoLoadGenerator("wrk is not installed and we are not root: run "
-                              "`sudo apt-get install -y wrk`, then `make bench` again")
+        raise NoLoadGenerator(
+            "wrk is not installed and we are not root: run "
+            "`sudo apt-get install -y wrk`, then `make bench` again"
+        )
     apt = shutil.which("apt-get")
     if apt is None:
-        raise NoLoadGenerator("wrk is not installed and there is no apt-get: install wrk "
-                              "(https://github.com/wg/wrk) and run `make bench` again")
+        raise NoLoadGenerator(
+            "wrk is not installed and there is no apt-get: install wrk "
+            "(https://github.com/wg/wrk) and run `make bench` again"
+        )
     log("wrk is not installed: apt-get install -y wrk ...")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in ([apt, "install", "-y", "-q", "wrk"], [apt, "update", "-q"],
-                    [apt, "install", "-y", "-q", "wrk"]):
-        result = subprocess.run(command, capture_output=True, text=True, env=env,  # noqa: S603
-                                timeout=600, check=False)
+    for command in (
+        [apt, "install", "-y", "-q", "wrk"],
+        [apt, "update", "-q"],
+        [apt, "install", "-y", "-q", "wrk"],
+    ):
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
         if command[1] == "install" and result.returncode == 0 and shutil.which("wrk"):
             return str(shutil.which("wrk"))
     raise NoLoadGenerator(f"`apt-get install -y wrk` failed:\n{result.stderr[-1500:]}")
 
 
-def run_wrk(wrk: str, url: str, bodies: Path, token: str, *, connections: int, duration: float,
-            workdir: Path, threads: int = 1) -> dict[str, Any]:
+def run_wrk(
+    wrk: str,
+    url: str,
+    bodies: Path,
+    token: str,
+    *,
+    connections: int,
+    duration: float,
+    workdir: Path,
+    threads: int = 1,
+) -> dict[str, Any]:
     """Run wrk against `url` posting the lines of `bodies`; return its counts and percentiles."""
     script = workdir / "bench_bodies.lua"
     script.write_text(WRK_LUA)
     threads = max(1, min(threads, connections))
     seconds = max(1, round(duration))
-    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-               "--timeout", "30s", "-s", str(script), url, "--", str(bodies), str(threads), token]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120,  # noqa: S603
-                            check=False)
+    command = [
+        wrk,
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        str(bodies),
+        str(threads),
+        token,
+    ]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=False,
+    )
     match = re.search(r"^BENCHJSON (\{.*\})$", result.stdout, re.MULTILINE)
     if result.returncode != 0 or match is None:
-        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stdout[-800:]} "
-                           f"{result.stderr[-800:]}")
+        raise RuntimeError(
+            f"wrk failed ({result.returncode}): {result.stdout[-800:]} {result.stderr[-800:]}"
+        )
     raw = orjson.loads(match.group(1))
     return summarize(raw, generator=f"wrk -t{threads} -c{connections} -d{seconds}s")
 
 
 def summarize(raw: dict[str, Any], generator: str) -> dict[str, Any]:
     seconds = raw["duration_us"] / 1e6
-    errors = sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors",
-                                  "status_errors", "timeouts"))
+    errors = sum(
+        raw[k]
+        for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
     return {
         "generator": generator,
         "requests": raw["requests"],
@@ -138,8 +184,9 @@ def summarize(raw: dict[str, Any], generator: str) -> dict[str, Any]:
     }
 
 
-def run_python(url: str, bodies: Sequence[bytes], token: str, *, connections: int,
-               duration: float) -> dict[str, Any]:
+def run_python(
+    url: str, bodies: Sequence[bytes], token: str, *, connections: int, duration: float
+) -> dict[str, Any]:
     """FALLBACK, for the smoke test only: an asyncio/httpx generator in this process.
 
     Far slower than wrk and sharing the caller's CPU: its numbers are not the benchmark's.
@@ -147,8 +194,9 @@ def run_python(url: str, bodies: Sequence[bytes], token: str, *, connections: in
     return asyncio.run(_python_load(url, bodies, token, connections, duration))
 
 
-async def _python_load(url: str, bodies: Sequence[bytes], token: str, connections: int,
-                       duration: float) -> dict[str, Any]:
+async def _python_load(
+    url: str, bodies: Sequence[bytes], token: str, connections: int, duration: float
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     latencies: list[float] = []
     status_errors = 0
@@ -186,8 +234,20 @@ async def _python_load(url: str, bodies: Sequence[bytes], token: str, connection
             return 0
         return int(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1e6)
 
-    raw = {"requests": len(latencies), "duration_us": int(elapsed * 1e6), "bytes": 0,
-           "connect_errors": 0, "read_errors": other_errors, "write_errors": 0,
-           "status_errors": status_errors, "timeouts": 0, "p50_us": pct(50), "p90_us": pct(90),
-           "p99_us": pct(99), "max_us": pct(100), "mean_us": 0.0, "wraps": wraps}
+    raw = {
+        "requests": len(latencies),
+        "duration_us": int(elapsed * 1e6),
+        "bytes": 0,
+        "connect_errors": 0,
+        "read_errors": other_errors,
+        "write_errors": 0,
+        "status_errors": status_errors,
+        "timeouts": 0,
+        "p50_us": pct(50),
+        "p90_us": pct(90),
+        "p99_us": pct(99),
+        "max_us": pct(100),
+        "mean_us": 0.0,
+        "wraps": wraps,
+    }
     return summarize(raw, generator=f"python-httpx FALLBACK (test only) -c{connections}")

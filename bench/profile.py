@@ -45,12 +45,15 @@ async def _main(connections: int, currencies: int, top: int, small: int, db: Pat
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {EXCHANGE_TOKEN}", "Content-Type": "application/json"}
     url = STAGE_PATH.format(enterprise=EXCHANGE_ENTERPRISE)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench.test",
-                                 timeout=600) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://bench.test", timeout=600
+    ) as client:
         world = fixtures.world(max(2, connections))
-        response = await client.post("/sandbox/world", content=orjson.dumps(world),
-                                     headers={"Authorization": f"Bearer {ADMIN}",
-                                              "Content-Type": "application/json"})
+        response = await client.post(
+            "/sandbox/world",
+            content=orjson.dumps(world),
+            headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+        )
         assert response.status_code == 200, response.text[:300]
         ids = fixtures.connection_ids(world, EXCHANGE)
         body = fixtures.signed_body("profile-big", fixtures.exchange_amounts(ids, currencies))
@@ -75,8 +78,10 @@ async def _main(connections: int, currencies: int, top: int, small: int, db: Pat
                 assert response.status_code == 200, response.text[:300]
             profile.disable()
             elapsed = (time.perf_counter() - started) * 1000
-            print(f"\n===== {small} small stagings: {elapsed / small:,.2f} ms each "
-                  "(under cProfile) =====")
+            print(
+                f"\n===== {small} small stagings: {elapsed / small:,.2f} ms each "
+                "(under cProfile) ====="
+            )
             print(_stats(profile, top))
     store.close()
 
@@ -89,10 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", type=int, default=0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="oeskit-profile-") as tmp:
-        asyncio.run(_main(args.connections, args.currencies, args.top, args.small,
-                          Path(tmp) / "profile.db"))
+        asyncio.run(
+            _main(args.connections, args.currencies, args.top, args.small, Path(tmp) / "profile.db")
+        )
 
 
 if __name__ == "__main__":
     main()
-

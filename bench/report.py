@@ -28,31 +28,64 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target: what it measures, the value, the limit and whether it holds (None = n/a)."""
     out: list[dict[str, Any]] = []
 
-    def add(name: str, value: float | None, limit: float, op: str, unit: str = "",
-            note: str = "") -> None:
+    def add(
+        name: str, value: float | None, limit: float, op: str, unit: str = "", note: str = ""
+    ) -> None:
         ok = None if value is None else (value >= limit if op == ">=" else value <= limit)
-        out.append({"target": name, "value": value, "limit": limit, "op": op, "unit": unit,
-                    "ok": ok, "note": note})
+        out.append(
+            {
+                "target": name,
+                "value": value,
+                "limit": limit,
+                "op": op,
+                "unit": unit,
+                "ok": ok,
+                "note": note,
+            }
+        )
 
     prism = _get(results, "a", "prism", "c32", "rps")
     one = _get(results, "a", "sandbox_1w", "c32")
     two = _get(results, "a", "sandbox_2w", "c32")
     no_prism = "" if prism else "Prism not measured"
-    add("small, 1 worker, 32 conns: req/s vs Prism", _ratio(one and one["rps"], prism), 1.5,
-        ">=", "x", no_prism)
+    add(
+        "small, 1 worker, 32 conns: req/s vs Prism",
+        _ratio(one and one["rps"], prism),
+        1.5,
+        ">=",
+        "x",
+        no_prism,
+    )
     add("small, 1 worker, 32 conns: p99", one and one["p99_ms"], 100, "<=", " ms")
-    add("small, 2 workers, 32 conns: req/s vs Prism", _ratio(two and two["rps"], prism), 2.5,
-        ">=", "x", no_prism)
+    add(
+        "small, 2 workers, 32 conns: req/s vs Prism",
+        _ratio(two and two["rps"], prism),
+        2.5,
+        ">=",
+        "x",
+        no_prism,
+    )
     cases = {c["role"]: c for c in _get(results, "c", "cases") or [] if c.get("role")}
     mid, large = cases.get("mid"), cases.get("large")
     add(f"{_label(mid)} staging / floor", mid and mid.get("ratio"), 2.0, "<=", "x")
     add(f"{_label(large)} staging / floor", large and large.get("ratio"), 2.5, "<=", "x")
-    add(f"{_label(large)} / {_label(mid)} staging",
-        _ratio(large and large["staging_ms"], mid and mid["staging_ms"]), 6.0, "<=", "x")
-    add(f"replay of {_label(mid)} / its staging", _get(results, "c", "replay", "percent"), 20,
-        "<=", " %")
-    add("start-up (oeskit serve, to first 200)", _get(results, "e", "startup_ms"), 1500, "<=",
-        " ms")
+    add(
+        f"{_label(large)} / {_label(mid)} staging",
+        _ratio(large and large["staging_ms"], mid and mid["staging_ms"]),
+        6.0,
+        "<=",
+        "x",
+    )
+    add(
+        f"replay of {_label(mid)} / its staging",
+        _get(results, "c", "replay", "percent"),
+        20,
+        "<=",
+        " %",
+    )
+    add(
+        "start-up (oeskit serve, to first 200)", _get(results, "e", "startup_ms"), 1500, "<=", " ms"
+    )
     rss = _get(results, "e", "rss_mb_1w_after_load")
     add("RSS, 1 worker, after the small load", rss, 120, "<=", " MB")
     return out
@@ -79,8 +112,10 @@ def table(results: dict[str, Any]) -> str:
     a = results.get("a") or {}
     if a:
         lines.append("a. small signed settlement (2 conns x 2 currencies, unique externalId)")
-        lines.append(f"   {'server':<14}{'conns':>6}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-                     f"{'errors':>8}{'ratio vs Prism':>16}")
+        lines.append(
+            f"   {'server':<14}{'conns':>6}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
+            f"{'errors':>8}{'ratio vs Prism':>16}"
+        )
         prism = _get(results, "a", "prism")
         for name in ("sandbox_1w", "sandbox_2w", "prism"):
             server = a.get(name)
@@ -94,29 +129,41 @@ def table(results: dict[str, Any]) -> str:
                     continue
                 base = prism and prism.get(conns) and prism[conns]["rps"]
                 ratio = _fmt(_ratio(m["rps"], base), "x") if name != "prism" else ""
-                lines.append(f"   {name:<14}{conns[1:]:>6}{_fmt(m['rps']):>10}"
-                             f"{_fmt(m['p50_ms']):>10}{_fmt(m['p99_ms']):>10}{m['errors']:>8}"
-                             f"{ratio:>16}")
+                lines.append(
+                    f"   {name:<14}{conns[1:]:>6}{_fmt(m['rps']):>10}"
+                    f"{_fmt(m['p50_ms']):>10}{_fmt(m['p99_ms']):>10}{m['errors']:>8}"
+                    f"{ratio:>16}"
+                )
     b = results.get("b")
     if b:
-        lines.append(f"b. identical replay, 32 conns: {_fmt(b['rps'])} req/s, p50 "
-                     f"{_fmt(b['p50_ms'])} ms, p99 {_fmt(b['p99_ms'])} ms, errors {b['errors']}")
+        lines.append(
+            f"b. identical replay, 32 conns: {_fmt(b['rps'])} req/s, p50 "
+            f"{_fmt(b['p50_ms'])} ms, p99 {_fmt(b['p99_ms'])} ms, errors {b['errors']}"
+        )
     c = results.get("c")
     if c and c.get("cases"):
-        lines.append("c. big settlements: client send -> 200 received, vs floor "
-                     "(parse + verify + rows + executemany)")
-        lines.append(f"   {'case':<24}{'transfers':>10}{'MB':>7}{'staging ms':>12}"
-                     f"{'floor ms':>10}{'ratio':>8}{'world load s':>14}")
+        lines.append(
+            "c. big settlements: client send -> 200 received, vs floor "
+            "(parse + verify + rows + executemany)"
+        )
+        lines.append(
+            f"   {'case':<24}{'transfers':>10}{'MB':>7}{'staging ms':>12}"
+            f"{'floor ms':>10}{'ratio':>8}{'world load s':>14}"
+        )
         for case in c["cases"]:
             floor = case.get("floor") or {}
-            lines.append(f"   {_label(case):<24}{case['transfers']:>10,}"
-                         f"{case['body_bytes'] / 1e6:>7.1f}{_fmt(case['staging_ms']):>12}"
-                         f"{_fmt(floor.get('total_ms')):>10}{_fmt(case.get('ratio'), 'x'):>8}"
-                         f"{case['world_load_ms'] / 1000:>14.1f}")
+            lines.append(
+                f"   {_label(case):<24}{case['transfers']:>10,}"
+                f"{case['body_bytes'] / 1e6:>7.1f}{_fmt(case['staging_ms']):>12}"
+                f"{_fmt(floor.get('total_ms')):>10}{_fmt(case.get('ratio'), 'x'):>8}"
+                f"{case['world_load_ms'] / 1000:>14.1f}"
+            )
         replay = c.get("replay")
         if replay:
-            lines.append(f"   replay of {replay['case']}: {_fmt(replay['replay_ms'])} ms = "
-                         f"{_fmt(replay['percent'])} % of its staging")
+            lines.append(
+                f"   replay of {replay['case']}: {_fmt(replay['replay_ms'])} ms = "
+                f"{_fmt(replay['percent'])} % of its staging"
+            )
     d = results.get("d")
     if d:
         lines.append("d. reads (median ms)")
@@ -131,8 +178,10 @@ def table(results: dict[str, Any]) -> str:
                 lines.append(f"   {key:<44}{_fmt(value):>10}")
     env = results.get("environment") or {}
     if env:
-        lines.append(f"machine: {env.get('cpus')} CPUs, load average {env.get('loadavg_start')} "
-                     f"at start, {env.get('loadavg_end')} at end (other load skews every number)")
+        lines.append(
+            f"machine: {env.get('cpus')} CPUs, load average {env.get('loadavg_start')} "
+            f"at start, {env.get('loadavg_end')} at end (other load skews every number)"
+        )
     lines.append("")
     lines.append("targets (issue #4)")
     for t in results.get("targets", []):

@@ -34,10 +34,18 @@ from bench.fixtures import (
 SECTIONS = ("a", "b", "c", "d", "e")
 RATE_CAP = 3000  # bodies signed per second of load: more than any server here answers
 # (shape, connections, role): the roles carry the targets.
-FULL_CASES = (("exchange", 1000, "small"), ("exchange", 10000, "mid"),
-              ("exchange", 50000, "large"), ("broker", 10000, "broker"))
-QUICK_CASES = (("exchange", 100, "small"), ("exchange", 400, "mid"),
-               ("exchange", 1000, "large"), ("broker", 400, "broker"))
+FULL_CASES = (
+    ("exchange", 1000, "small"),
+    ("exchange", 10000, "mid"),
+    ("exchange", 50000, "large"),
+    ("broker", 10000, "broker"),
+)
+QUICK_CASES = (
+    ("exchange", 100, "small"),
+    ("exchange", 400, "mid"),
+    ("exchange", 1000, "large"),
+    ("broker", 400, "broker"),
+)
 
 
 @dataclass
@@ -62,14 +70,25 @@ def _load_average() -> list[float]:
 def environment() -> dict[str, Any]:
     def run(*command: str) -> str:
         try:
-            return subprocess.run(command, capture_output=True, text=True, cwd=ROOT,  # noqa: S603
-                                  timeout=10, check=False).stdout.strip()
+            return subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=10,
+                check=False,
+            ).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
-    return {"python": sys.version.split()[0], "platform": platform.platform(),
-            "cpus": os.cpu_count(), "git": run("git", "rev-parse", "--short", "HEAD"),
-            "git_dirty": bool(run("git", "status", "--porcelain", "--untracked-files=no")),
-            "loadavg_start": _load_average()}
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "git": run("git", "rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(run("git", "status", "--porcelain", "--untracked-files=no")),
+        "loadavg_start": _load_average(),
+    }
 
 
 class Bench:
@@ -77,10 +96,16 @@ class Bench:
         self.o = options
         self.workdir = workdir
         self.run_id = f"bench-{int(time.time())}"
-        self.results: dict[str, Any] = {"options": {
-            "duration_s": options.duration, "quick": options.quick,
-            "skip_prism": options.skip_prism, "only": sorted(options.only),
-            "cases": [list(c) for c in options.cases], "repeats": options.repeats}}
+        self.results: dict[str, Any] = {
+            "options": {
+                "duration_s": options.duration,
+                "quick": options.quick,
+                "skip_prism": options.skip_prism,
+                "only": sorted(options.only),
+                "cases": [list(c) for c in options.cases],
+                "repeats": options.repeats,
+            }
+        }
         self.wrk: str | None = None
         self.small_bodies_file: Path | None = None
 
@@ -88,16 +113,25 @@ class Bench:
         self.o.log(text)
 
     # --- load ------------------------------------------------------------------------------------
-    def _load(self, url: str, bodies: list[bytes] | Path, token: str, connections: int
-              ) -> dict[str, Any]:
+    def _load(
+        self, url: str, bodies: list[bytes] | Path, token: str, connections: int
+    ) -> dict[str, Any]:
         if self.o.python_load:
             lines = bodies if isinstance(bodies, list) else bodies.read_bytes().splitlines()
-            return load.run_python(url, lines, token, connections=connections,
-                                   duration=self.o.duration)
+            return load.run_python(
+                url, lines, token, connections=connections, duration=self.o.duration
+            )
         assert self.wrk is not None
         path = bodies if isinstance(bodies, Path) else self._write(bodies, "custom")
-        return load.run_wrk(self.wrk, url, path, token, connections=connections,
-                            duration=self.o.duration, workdir=self.workdir)
+        return load.run_wrk(
+            self.wrk,
+            url,
+            path,
+            token,
+            connections=connections,
+            duration=self.o.duration,
+            workdir=self.workdir,
+        )
 
     def _write(self, bodies: list[bytes], name: str) -> Path:
         path = self.workdir / f"bodies-{name}.jsonl"
@@ -118,8 +152,10 @@ class Bench:
             for body in fixtures.small_bodies(f"{self.run_id}-warm-{label}", count):
                 response = client.post(url, content=body, headers=headers)
                 if response.status_code != 200:
-                    raise RuntimeError(f"warm-up on {server.name} answered "
-                                       f"{response.status_code}: {response.text[:300]}")
+                    raise RuntimeError(
+                        f"warm-up on {server.name} answered "
+                        f"{response.status_code}: {response.text[:300]}"
+                    )
 
     # --- a, b, and the small-server parts of d and e ----------------------------------------
     def small(self) -> None:
@@ -169,14 +205,23 @@ class Bench:
         if run["errors"]:
             self.log(f"!! {name}: {run['errors']} errors ({run['non_2xx']} non-2xx)")
         if unique and run["wraps"]:
-            self.log(f"!! {name}: the bodies ran out ({run['wraps']} wraps): some requests were "
-                     "replays; raise RATE_CAP")
+            self.log(
+                f"!! {name}: the bodies ran out ({run['wraps']} wraps): some requests were "
+                "replays; raise RATE_CAP"
+            )
         self.log(f"   {run['rps']:,.0f} req/s, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms")
 
     def replay_small(self, server: servers.Server, url: str) -> dict[str, Any]:
         body = fixtures.signed_body(f"{self.run_id}-replay", fixtures.SMALL_AMOUNTS)
-        response = httpx.post(url, content=body, timeout=30, headers={
-            "Authorization": f"Bearer {EXCHANGE_TOKEN}", "Content-Type": "application/json"})
+        response = httpx.post(
+            url,
+            content=body,
+            timeout=30,
+            headers={
+                "Authorization": f"Bearer {EXCHANGE_TOKEN}",
+                "Content-Type": "application/json",
+            },
+        )
         if response.status_code != 200:
             raise RuntimeError(f"staging the replayed body answered {response.status_code}")
         c = max(self.o.connections)
@@ -216,8 +261,11 @@ class Bench:
         if not (c or d):
             return
         # d reads the mid exchange settlement (10k x 5 = 50k transfers in the full run).
-        cases = self.o.cases if c else tuple(x for x in self.o.cases
-                                             if x[2] == "mid" and x[0] == "exchange")
+        cases = (
+            self.o.cases
+            if c
+            else tuple(x for x in self.o.cases if x[2] == "mid" and x[0] == "exchange")
+        )
         server = servers.start_sandbox(self.workdir, name="sandbox-big")
         out: list[dict[str, Any]] = []
         try:
@@ -228,10 +276,12 @@ class Bench:
                     self.results.setdefault("c", {})["replay"] = case.pop("replay")
                 if role == "mid" and shape == "exchange" and d:
                     self.results.setdefault("d", {}).update(
-                        self.settlement_reads(server, case["settlement_id"], case["transfers"]))
+                        self.settlement_reads(server, case["settlement_id"], case["transfers"])
+                    )
                     self.results["d"].update(self.list_reads(server, "big"))
             self.results.setdefault("e", {})["rss_mb_big_server_after_c"] = round(
-                server.rss_kb() / 1024, 1)
+                server.rss_kb() / 1024, 1
+            )
         finally:
             server.stop()
         if c:
@@ -239,8 +289,9 @@ class Bench:
                 case.pop("replay", None)
             self.results.setdefault("c", {})["cases"] = out
 
-    def big_case(self, server: servers.Server, shape: str, n: int, role: str, *,
-                 with_floor: bool) -> dict[str, Any]:
+    def big_case(
+        self, server: servers.Server, shape: str, n: int, role: str, *, with_floor: bool
+    ) -> dict[str, Any]:
         currencies = self.o.currencies
         if shape == "exchange":
             world = fixtures.world(n)
@@ -256,17 +307,28 @@ class Bench:
         world_ms = servers.post_world(server, world)
         del world
         repeats = max(1, self.o.repeats)
-        bodies = [fixtures.signed_body(f"{self.run_id}-{shape}-{n}-{r}", amounts, partner)
-                  for r in range(repeats)]
+        bodies = [
+            fixtures.signed_body(f"{self.run_id}-{shape}-{n}-{r}", amounts, partner)
+            for r in range(repeats)
+        ]
         transfers = n * currencies
-        case: dict[str, Any] = {"shape": shape, "connections": n, "currencies": currencies,
-                                "role": role, "transfers": transfers,
-                                "body_bytes": len(bodies[0]), "world_load_ms": round(world_ms, 1)}
+        case: dict[str, Any] = {
+            "shape": shape,
+            "connections": n,
+            "currencies": currencies,
+            "role": role,
+            "transfers": transfers,
+            "body_bytes": len(bodies[0]),
+            "world_load_ms": round(world_ms, 1),
+        }
         if with_floor:
             self.log("   floor ...")
-            case["floor"] = {k: round(v, 2) if isinstance(v, float) else v for k, v in
-                             floor.measure_median(bodies[0], fixtures.partner_key(partner)
-                                                  .public_key, repeats, self.workdir).items()}
+            case["floor"] = {
+                k: round(v, 2) if isinstance(v, float) else v
+                for k, v in floor.measure_median(
+                    bodies[0], fixtures.partner_key(partner).public_key, repeats, self.workdir
+                ).items()
+            }
         url = server.base_url + STAGE_PATH.format(enterprise=enterprise)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         with httpx.Client(timeout=600) as client:
@@ -287,45 +349,55 @@ class Bench:
                 replays = [_timed_post(client, url, bodies[0], headers)[0] for _ in range(repeats)]
                 replay_ms = statistics.median(replays)
                 first = times[0]
-                case["replay"] = {"case": f"{shape} {n}x{currencies}",
-                                  "replay_ms": round(replay_ms, 1),
-                                  "replay_all_ms": [round(t, 1) for t in replays],
-                                  "first_staging_ms": round(first, 1),
-                                  "percent": round(100 * replay_ms / first, 1)}
+                case["replay"] = {
+                    "case": f"{shape} {n}x{currencies}",
+                    "replay_ms": round(replay_ms, 1),
+                    "replay_all_ms": [round(t, 1) for t in replays],
+                    "first_staging_ms": round(first, 1),
+                    "percent": round(100 * replay_ms / first, 1),
+                }
                 self.log(f"   replay {replay_ms:,.0f} ms = {case['replay']['percent']} %")
         case["loadavg"] = _load_average()
         return case
 
     # --- d: reads --------------------------------------------------------------------------
-    def settlement_reads(self, server: servers.Server, settlement_id: str, transfers: int
-                         ) -> dict[str, Any]:
+    def settlement_reads(
+        self, server: servers.Server, settlement_id: str, transfers: int
+    ) -> dict[str, Any]:
         size = 1000
         pages = max(1, -(-transfers // size))
-        url = server.base_url + READ_PATH.format(enterprise=EXCHANGE_ENTERPRISE) + "/" + \
-            settlement_id
+        url = (
+            server.base_url + READ_PATH.format(enterprise=EXCHANGE_ENTERPRISE) + "/" + settlement_id
+        )
         headers = {"Authorization": f"Bearer {EXCHANGE_TOKEN}"}
         self.log(f"d. GET of the {transfers}-transfer settlement, {pages} pages of {size} ...")
         with httpx.Client(timeout=120) as client:
+
             def get(page: int) -> float:
                 started = time.perf_counter()
-                response = client.get(url, headers=headers,
-                                      params={"pageSize": size, "pageNumber": page})
+                response = client.get(
+                    url, headers=headers, params={"pageSize": size, "pageNumber": page}
+                )
                 elapsed = (time.perf_counter() - started) * 1000
                 if response.status_code != 200:
-                    raise RuntimeError(f"GET settlement answered {response.status_code}: "
-                                       f"{response.text[:300]}")
+                    raise RuntimeError(
+                        f"GET settlement answered {response.status_code}: {response.text[:300]}"
+                    )
                 if page == pages - 1 and len(response.json()["settlementTransfers"]) == 0:
                     raise RuntimeError("the last page of transfers is empty")
                 return elapsed
+
             first = statistics.median(get(0) for _ in range(5))
             last = statistics.median(get(pages - 1) for _ in range(5))
             started = time.perf_counter()
             for page in range(pages):
                 get(page)
             walk = (time.perf_counter() - started) * 1000
-        return {f"get_settlement_{transfers}_first_page_ms": round(first, 2),
-                f"get_settlement_{transfers}_last_page_ms": round(last, 2),
-                f"get_settlement_{transfers}_all_{pages}_pages_ms": round(walk, 1)}
+        return {
+            f"get_settlement_{transfers}_first_page_ms": round(first, 2),
+            f"get_settlement_{transfers}_last_page_ms": round(last, 2),
+            f"get_settlement_{transfers}_all_{pages}_pages_ms": round(walk, 1),
+        }
 
     def list_reads(self, server: servers.Server, label: str) -> dict[str, Any]:
         db = self.workdir / f"{server.name}.db"
@@ -341,8 +413,9 @@ class Bench:
                 times = []
                 for _ in range(5):
                     started = time.perf_counter()
-                    response = client.get(url, headers=headers,
-                                          params={"pageSize": size, "pageNumber": page})
+                    response = client.get(
+                        url, headers=headers, params={"pageSize": size, "pageNumber": page}
+                    )
                     times.append((time.perf_counter() - started) * 1000)
                     if response.status_code != 200:
                         raise RuntimeError(f"GET list answered {response.status_code}")
@@ -372,8 +445,9 @@ class Bench:
         return self.results
 
 
-def _timed_post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]
-                ) -> tuple[float, dict[str, Any]]:
+def _timed_post(
+    client: httpx.Client, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     response = client.post(url, content=body, headers=headers)
     elapsed = (time.perf_counter() - started) * 1000

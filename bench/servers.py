@@ -75,8 +75,9 @@ class Server:
     ready_ms: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
 
-    def wait_ready(self, path: str, timeout: float = 60.0, poll: float = 0.005,
-                   started: float | None = None) -> float:
+    def wait_ready(
+        self, path: str, timeout: float = 60.0, poll: float = 0.005, started: float | None = None
+    ) -> float:
         """Poll `path` until it answers 200; return ms since `started` (default: now)."""
         started = time.perf_counter() if started is None else started
         deadline = time.monotonic() + timeout
@@ -92,8 +93,9 @@ class Server:
                     pass
                 time.sleep(poll)
         self.stop()
-        raise RuntimeError(f"{self.name} did not answer 200 on {path} within {timeout} s: "
-                           f"{self.log_tail()}")
+        raise RuntimeError(
+            f"{self.name} did not answer 200 on {path} within {timeout} s: {self.log_tail()}"
+        )
 
     def log_tail(self, chars: int = 2000) -> str:
         try:
@@ -114,32 +116,55 @@ class Server:
                 self.process.wait()
 
 
-def _spawn(name: str, command: list[str], workdir: Path, env: dict[str, str] | None = None
-           ) -> tuple[subprocess.Popen[bytes], Path]:
+def _spawn(
+    name: str, command: list[str], workdir: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = workdir / f"{name}.log"
     log = log_path.open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,  # noqa: S603
-                               env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    process = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
     log.close()
     return process, log_path
 
 
-def start_sandbox(workdir: Path, *, workers: int = 1, name: str | None = None,
-                  world: Path | None = None) -> Server:
+def start_sandbox(
+    workdir: Path, *, workers: int = 1, name: str | None = None, world: Path | None = None
+) -> Server:
     """The sandbox through bench.launch (body limit 200 MB), ready to serve."""
     name = name or f"sandbox-{workers}w"
     port = free_port()
     db = workdir / f"{name}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    command = [sys.executable, "-m", "bench.launch", "--port", str(port), "--db", str(db),
-               "--workers", str(workers), "--admin-token", ADMIN]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.launch",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--workers",
+        str(workers),
+        "--admin-token",
+        ADMIN,
+    ]
     if world is not None:
         command += ["--world", str(world)]
     started = time.perf_counter()
     process, log_path = _spawn(name, command, workdir)
-    server = Server(name, process, f"http://{HOST}:{port}", log_path,
-                    headers={"Authorization": f"Bearer {ADMIN}"})
+    server = Server(
+        name,
+        process,
+        f"http://{HOST}:{port}",
+        log_path,
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
     server.wait_ready("/sandbox/clock", started=started)
     return server
 
@@ -148,11 +173,16 @@ def post_world(server: Server, world: dict[str, Any], timeout: float = 900.0) ->
     """Replace the sandbox state with `world`; return the time it took in ms."""
     body = orjson.dumps(world)
     started = time.perf_counter()
-    response = httpx.post(server.base_url + "/sandbox/world", content=body, timeout=timeout,
-                          headers={**server.headers, "Content-Type": "application/json"})
+    response = httpx.post(
+        server.base_url + "/sandbox/world",
+        content=body,
+        timeout=timeout,
+        headers={**server.headers, "Content-Type": "application/json"},
+    )
     if response.status_code != 200:
-        raise RuntimeError(f"loading the bench world answered {response.status_code}: "
-                           f"{response.text[:500]}")
+        raise RuntimeError(
+            f"loading the bench world answered {response.status_code}: {response.text[:500]}"
+        )
     return (time.perf_counter() - started) * 1000
 
 
@@ -162,12 +192,30 @@ def startup_ms(workdir: Path, repeats: int = 3) -> list[float]:
     for i in range(repeats):
         port = free_port()
         db = workdir / f"startup-{i}.db"
-        command = [sys.executable, "-m", "oeskit", "serve", "--port", str(port), "--db", str(db),
-                   "--world", str(DEMO), "--fresh", "--admin-token", ADMIN]
+        command = [
+            sys.executable,
+            "-m",
+            "oeskit",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+            "--world",
+            str(DEMO),
+            "--fresh",
+            "--admin-token",
+            ADMIN,
+        ]
         started = time.perf_counter()
         process, log_path = _spawn(f"startup-{i}", command, workdir)
-        server = Server(f"startup-{i}", process, f"http://{HOST}:{port}", log_path,
-                        headers={"Authorization": f"Bearer {ADMIN}"})
+        server = Server(
+            f"startup-{i}",
+            process,
+            f"http://{HOST}:{port}",
+            log_path,
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
         try:
             out.append(server.wait_ready("/sandbox/clock", started=started, poll=0.002))
         finally:
@@ -176,6 +224,7 @@ def startup_ms(workdir: Path, repeats: int = 3) -> list[float]:
 
 
 # --- Prism ----------------------------------------------------------------------------------
+
 
 def prism_binary(log: Any = print) -> Path | None:
     """Prism from npm in the cache dir, installed on first use; None (with a message) if not."""
@@ -189,8 +238,13 @@ def prism_binary(log: Any = print) -> Path | None:
         return None
     prefix.mkdir(parents=True, exist_ok=True)
     log(f"installing @stoplight/prism-cli into {prefix} (npm, once) ...")
-    result = subprocess.run([npm, "install", "--prefix", str(prefix), "@stoplight/prism-cli"],  # noqa: S603
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [npm, "install", "--prefix", str(prefix), "@stoplight/prism-cli"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if result.returncode != 0 or not binary.exists():
         log(f"npm install of @stoplight/prism-cli failed, skipping Prism:\n{result.stderr[-1500:]}")
         return None
@@ -203,10 +257,16 @@ def start_prism(binary: Path, workdir: Path) -> Server:
     command = [str(binary), "mock", str(CONTRACT), "-p", str(port), "-h", HOST, "-v", "warn"]
     started = time.perf_counter()
     process, log_path = _spawn("prism", command, workdir)
-    server = Server("prism", process, f"http://{HOST}:{port}", log_path,
-                    headers={"Authorization": "Bearer demo-exchange-token"})
-    server.wait_ready("/api/network/v1/enterprises/ent-exchange/partners/settlements",
-                      started=started, poll=0.05)
+    server = Server(
+        "prism",
+        process,
+        f"http://{HOST}:{port}",
+        log_path,
+        headers={"Authorization": "Bearer demo-exchange-token"},
+    )
+    server.wait_ready(
+        "/api/network/v1/enterprises/ent-exchange/partners/settlements", started=started, poll=0.05
+    )
     return server
 
 

@@ -61,7 +61,7 @@ def _rss_kib(pid: int) -> int:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
                 pids.append(int(entry.name))
     total = 0
     for p in pids:
@@ -76,19 +76,39 @@ def _rss_kib(pid: int) -> int:
 
 def _start(db: Path, workers: int, admin: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    command = [sys.executable, "-m", "oeskit", "serve", "--host", "127.0.0.1", "--port",
-               str(port), "--db", str(db), "--world", str(DEMO), "--fresh", "--workers",
-               str(workers), "--admin-token", admin]
+    command = [
+        sys.executable,
+        "-m",
+        "oeskit",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--world",
+        str(DEMO),
+        "--fresh",
+        "--workers",
+        str(workers),
+        "--admin-token",
+        admin,
+    ]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(log.read_text())
         try:
-            if httpx.get(base + "/sandbox/clock", timeout=1,
-                         headers={"Authorization": f"Bearer {admin}"}).status_code == 200:
+            if (
+                httpx.get(
+                    base + "/sandbox/clock", timeout=1, headers={"Authorization": f"Bearer {admin}"}
+                ).status_code
+                == 200
+            ):
                 return process, base
         except httpx.HTTPError:
             pass
@@ -98,8 +118,14 @@ def _start(db: Path, workers: int, admin: str, log: Path) -> tuple[subprocess.Po
 
 
 class Load:
-    def __init__(self, client: httpx.AsyncClient, key: signing.SigningKey, admin: str,
-                 tally: Tally, rng: random.Random) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        key: signing.SigningKey,
+        admin: str,
+        tally: Tally,
+        rng: random.Random,
+    ) -> None:
         self.client = client
         self.key = key
         self.admin = {"Authorization": f"Bearer {admin}"}
@@ -109,7 +135,8 @@ class Load:
     async def one(self) -> None:
         kind = self.rng.choices(
             ("stage", "replay", "get", "list", "disputes", "balances", "dispute", "clock"),
-            weights=(40, 12, 15, 10, 6, 6, 3, 2))[0]
+            weights=(40, 12, 15, 10, 6, 6, 3, 2),
+        )[0]
         if not self.tally.staged and kind != "stage":
             kind = "stage"
         method, path, kwargs = getattr(self, "_" + kind)()
@@ -126,10 +153,15 @@ class Load:
 
     def _stage(self) -> tuple[str, str, dict[str, Any]]:
         n = self.tally.sent
-        fields = {"externalId": f"soak-{n}-{secrets.token_hex(4)}",
-                  "settlementAmounts": {CONNECTIONS[0]: {"BTC": f"-{self.rng.randint(1, 999)}"},
-                                        CONNECTIONS[1]: {"ETH": str(self.rng.randint(1, 10**6))}},
-                  "nonce": signing.new_nonce(), "cutoffAt": "2026-11-01T00:00:00.000Z"}
+        fields = {
+            "externalId": f"soak-{n}-{secrets.token_hex(4)}",
+            "settlementAmounts": {
+                CONNECTIONS[0]: {"BTC": f"-{self.rng.randint(1, 999)}"},
+                CONNECTIONS[1]: {"ETH": str(self.rng.randint(1, 10**6))},
+            },
+            "nonce": signing.new_nonce(),
+            "cutoffAt": "2026-11-01T00:00:00.000Z",
+        }
         body = signing.sign_body(fields, self.key)
         if len(self.tally.staged) < 500:
             self.tally.staged.append(body)
@@ -154,16 +186,23 @@ class Load:
         return "GET", f"{V1}/balances", {"headers": TOKEN}
 
     def _dispute(self) -> tuple[str, str, dict[str, Any]]:
-        body = {"settlementId": self._some_id(), "connectionId": CONNECTIONS[1],
-                "reason": "soak"}
+        body = {"settlementId": self._some_id(), "connectionId": CONNECTIONS[1], "reason": "soak"}
         return "POST", "/sandbox/disputes", {"json": body, "headers": self.admin}
 
     def _clock(self) -> tuple[str, str, dict[str, Any]]:
         return "POST", "/sandbox/clock", {"json": {"advanceMinutes": 10}, "headers": self.admin}
 
 
-async def _drive(base: str, admin: str, seconds: float, connections: int, max_requests: int,
-                 tally: Tally, warmup: float, on_warm: Any) -> None:
+async def _drive(
+    base: str,
+    admin: str,
+    seconds: float,
+    connections: int,
+    max_requests: int,
+    tally: Tally,
+    warmup: float,
+    on_warm: Any,
+) -> None:
     world = yaml.safe_load(DEMO.read_text())
     partner = next(p for p in world["partners"] if p["id"] == EXCHANGE)
     entry = next(k for k in partner["signingKeys"] if k.get("scheme", "ed25519") == "ed25519")
@@ -185,8 +224,14 @@ async def _drive(base: str, admin: str, seconds: float, connections: int, max_re
         await asyncio.gather(*(worker(n) for n in range(connections)))
 
 
-def run(seconds: float, connections: int, workers: int, max_requests: int,
-        max_rss_growth: float, out: Any = sys.stdout) -> int:
+def run(
+    seconds: float,
+    connections: int,
+    workers: int,
+    max_requests: int,
+    max_rss_growth: float,
+    out: Any = sys.stdout,
+) -> int:
     admin = secrets.token_urlsafe(18)
     with tempfile.TemporaryDirectory(prefix="oeskit-soak-") as tmp:
         db = Path(tmp) / "soak.db"
@@ -196,8 +241,18 @@ def run(seconds: float, connections: int, workers: int, max_requests: int,
         began = time.monotonic()
         try:
             warmup = min(5.0, seconds * 0.15)
-            asyncio.run(_drive(base, admin, seconds, connections, max_requests, tally, warmup,
-                               lambda: rss.setdefault("start", _rss_kib(process.pid))))
+            asyncio.run(
+                _drive(
+                    base,
+                    admin,
+                    seconds,
+                    connections,
+                    max_requests,
+                    tally,
+                    warmup,
+                    lambda: rss.setdefault("start", _rss_kib(process.pid)),
+                )
+            )
             rss.setdefault("start", _rss_kib(process.pid))
             rss["end"] = _rss_kib(process.pid)
         finally:
@@ -208,19 +263,27 @@ def run(seconds: float, connections: int, workers: int, max_requests: int,
                 process.kill()
                 process.wait()
         elapsed = time.monotonic() - began
-        doctor = subprocess.run(  # noqa: S603
+        doctor = subprocess.run(
             [sys.executable, "-m", "oeskit", "doctor", "--db", str(db)],
-            capture_output=True, text=True, check=False)
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     server_errors = sum(n for status, n in tally.statuses.items() if status >= 500)
     growth = rss["end"] / rss["start"] - 1 if rss["start"] else 0.0
     report = {
-        "seconds": round(elapsed, 1), "connections": connections, "workers": workers,
-        "requests": tally.sent, "rps": round(tally.sent / elapsed, 1),
+        "seconds": round(elapsed, 1),
+        "connections": connections,
+        "workers": workers,
+        "requests": tally.sent,
+        "rps": round(tally.sent / elapsed, 1),
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
-        "kinds": dict(sorted(tally.kinds.items())), "server_errors": server_errors,
+        "kinds": dict(sorted(tally.kinds.items())),
+        "server_errors": server_errors,
         "transport_errors": tally.transport_errors,
         "rss_kib": {"start": rss["start"], "end": rss["end"], "growth": round(growth, 3)},
-        "doctor": doctor.stdout.strip().splitlines(), "doctor_exit": doctor.returncode,
+        "doctor": doctor.stdout.strip().splitlines(),
+        "doctor_exit": doctor.returncode,
     }
     breaches = []
     if server_errors:
@@ -246,8 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--max-rss-growth", type=float, default=0.20)
     args = parser.parse_args(argv)
-    return run(args.seconds, args.connections, args.workers, args.max_requests,
-               args.max_rss_growth)
+    return run(args.seconds, args.connections, args.workers, args.max_requests, args.max_rss_growth)
 
 
 if __name__ == "__main__":

@@ -44,12 +44,15 @@ def demo_world() -> dict[str, Any]:
     return yaml.safe_load(DEMO.read_text())
 
 
-def partner_key(world: Mapping[str, Any], partner_id: str, scheme: str = "ed25519"
-                ) -> signing.SigningKey:
+def partner_key(
+    world: Mapping[str, Any], partner_id: str, scheme: str = "ed25519"
+) -> signing.SigningKey:
     partner = next(p for p in world["partners"] if p["id"] == partner_id)
-    entry = next(k for k in partner["signingKeys"]
-                 if isinstance(k, dict) and k.get("scheme", "ed25519") == scheme
-                 and k.get("privateKey"))
+    entry = next(
+        k
+        for k in partner["signingKeys"]
+        if isinstance(k, dict) and k.get("scheme", "ed25519") == scheme and k.get("privateKey")
+    )
     return signing.SigningKey(scheme, entry["publicKey"], entry["privateKey"])
 
 
@@ -66,7 +69,8 @@ class Sandbox:
         self.counter[0] += 1
         base: dict[str, Any] = {
             "externalId": f"test-{self.counter[0]}",
-            "settlementAmounts": dict(amounts) if amounts is not None
+            "settlementAmounts": dict(amounts)
+            if amounts is not None
             else {ALPHA: {"BTC": "-1000", "ETH": "2000"}},
             "nonce": signing.new_nonce(),
             "cutoffAt": "2026-11-01T00:00:00.000Z",
@@ -74,34 +78,52 @@ class Sandbox:
         base.update(overrides)
         return {k: v for k, v in base.items() if v is not None}
 
-    def sign(self, fields: Mapping[str, Any], partner_id: str = EXCHANGE,
-             scheme: str = "ed25519") -> dict[str, Any]:
+    def sign(
+        self, fields: Mapping[str, Any], partner_id: str = EXCHANGE, scheme: str = "ed25519"
+    ) -> dict[str, Any]:
         return signing.sign_body(fields, partner_key(self.world, partner_id, scheme))
 
-    async def stage(self, body: Mapping[str, Any], token: str = "demo-exchange-token",
-                    enterprise: str = "ent-exchange") -> httpx.Response:
-        return await self.client.post(STAGE.format(enterprise=enterprise), json=dict(body),
-                                      headers={"Authorization": f"Bearer {token}"})
+    async def stage(
+        self,
+        body: Mapping[str, Any],
+        token: str = "demo-exchange-token",
+        enterprise: str = "ent-exchange",
+    ) -> httpx.Response:
+        return await self.client.post(
+            STAGE.format(enterprise=enterprise),
+            json=dict(body),
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
-    async def get(self, path: str, token: str = "demo-exchange-token", **params: Any
-                  ) -> httpx.Response:
-        return await self.client.get(path, params=params,
-                                     headers={"Authorization": f"Bearer {token}"})
+    async def get(
+        self, path: str, token: str = "demo-exchange-token", **params: Any
+    ) -> httpx.Response:
+        return await self.client.get(
+            path, params=params, headers={"Authorization": f"Bearer {token}"}
+        )
 
     async def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.request(method, "/sandbox" + path,
-                                         headers={"Authorization": f"Bearer {ADMIN}"}, **kwargs)
+        return await self.client.request(
+            method, "/sandbox" + path, headers={"Authorization": f"Bearer {ADMIN}"}, **kwargs
+        )
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every business row, to prove a rejected request changed nothing."""
-        return {table: sorted(tuple(row) for row in self.store.conn.execute(
-            f"SELECT * FROM {table}")) for table in BUSINESS_TABLES}
+        return {
+            table: sorted(tuple(row) for row in self.store.conn.execute(f"SELECT * FROM {table}"))
+            for table in BUSINESS_TABLES
+        }
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"db": str(tmp_path / "sandbox.db"), "world": str(DEMO),
-                              "admin_token": ADMIN, "validate_responses": True,
-                              "run_jobs": False, "clock": "frozen"}
+    values: dict[str, Any] = {
+        "db": str(tmp_path / "sandbox.db"),
+        "world": str(DEMO),
+        "admin_token": ADMIN,
+        "validate_responses": True,
+        "run_jobs": False,
+        "clock": "frozen",
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -132,15 +154,32 @@ class LiveServer:
     admin_token: str = ADMIN
 
 
-def start_server(tmp_path: Path, *, workers: int = 1, extra: tuple[str, ...] = (),
-                 db: Path | None = None) -> LiveServer:
+def start_server(
+    tmp_path: Path, *, workers: int = 1, extra: tuple[str, ...] = (), db: Path | None = None
+) -> LiveServer:
     port = free_port()
     db = db or tmp_path / "live.db"
-    command = [sys.executable, "-m", "oeskit", "serve", "--port", str(port), "--db", str(db),
-               "--world", str(DEMO), "--workers", str(workers), "--admin-token", ADMIN, *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "oeskit",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--world",
+        str(DEMO),
+        "--workers",
+        str(workers),
+        "--admin-token",
+        ADMIN,
+        *extra,
+    ]
     log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -148,8 +187,14 @@ def start_server(tmp_path: Path, *, workers: int = 1, extra: tuple[str, ...] = (
             log.close()
             raise RuntimeError((tmp_path / f"server-{port}.log").read_text())
         try:
-            if httpx.get(base_url + "/sandbox/clock", timeout=1,
-                         headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200:
+            if (
+                httpx.get(
+                    base_url + "/sandbox/clock",
+                    timeout=1,
+                    headers={"Authorization": f"Bearer {ADMIN}"},
+                ).status_code
+                == 200
+            ):
                 return LiveServer(base_url, process, db, log)
         except httpx.HTTPError:
             pass

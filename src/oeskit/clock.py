@@ -51,8 +51,15 @@ class ClockState:
         rate = {"wall": 1.0, "frozen": 0.0, "speed": self.speed}[self.mode]
         return self.anchor_virtual + (real - self.anchor_real) * rate
 
-    def set(self, real: datetime, *, now: datetime | None = None, mode: str | None = None,
-            speed: float | None = None, advance: timedelta | None = None) -> ClockState:
+    def set(
+        self,
+        real: datetime,
+        *,
+        now: datetime | None = None,
+        mode: str | None = None,
+        speed: float | None = None,
+        advance: timedelta | None = None,
+    ) -> ClockState:
         """A new state: time jumps to `now` (or by `advance`), then runs in `mode` at `speed`."""
         current = self.now(real)
         target = now if now is not None else current
@@ -61,8 +68,13 @@ class ClockState:
         new_mode = mode or self.mode
         if new_mode not in MODES:
             raise ValueError(f"clock mode must be one of {', '.join(MODES)}")
-        return replace(self, mode=new_mode, speed=speed if speed is not None else self.speed,
-                       anchor_real=real, anchor_virtual=target)
+        return replace(
+            self,
+            mode=new_mode,
+            speed=speed if speed is not None else self.speed,
+            anchor_real=real,
+            anchor_virtual=target,
+        )
 
     @classmethod
     def from_option(cls, option: str, real: datetime, start: datetime | None = None) -> ClockState:

@@ -53,7 +53,9 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None:
-                out[ENV_PREFIX + f.name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+                out[ENV_PREFIX + f.name.upper()] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
         return out
 
     def export(self) -> None:

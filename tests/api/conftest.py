@@ -53,8 +53,11 @@ def demo_world_validated() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def sb(shared_app: tuple[Any, Any, Any], demo_world: dict[str, Any],
-             demo_world_validated: dict[str, Any]) -> AsyncIterator[Sandbox]:
+async def sb(
+    shared_app: tuple[Any, Any, Any],
+    demo_world: dict[str, Any],
+    demo_world_validated: dict[str, Any],
+) -> AsyncIterator[Sandbox]:
     """Like the `sandbox` fixture (demo world, frozen clock, responses validated, no background
     jobs), but on the module's app with the demo world loaded afresh."""
     settings, store, app = shared_app
@@ -79,8 +82,9 @@ def make_sandbox(tmp_path: Path, demo_world: dict[str, Any]) -> SandboxFactory:
         app = create_app(settings, store)
         transport = httpx.ASGITransport(app=app)
         try:
-            async with httpx.AsyncClient(transport=transport,
-                                         base_url="http://sandbox.test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://sandbox.test"
+            ) as client:
                 yield Sandbox(client, store, demo_world)
         finally:
             store.close()
@@ -108,8 +112,14 @@ async def advance(sandbox: Sandbox, minutes: float) -> dict[str, Any]:
     return body
 
 
-async def adjust(sandbox: Sandbox, currency: str, amount: int, *,
-                 connection: str | None = None, partner: str | None = None) -> dict[str, Any]:
+async def adjust(
+    sandbox: Sandbox,
+    currency: str,
+    amount: int,
+    *,
+    connection: str | None = None,
+    partner: str | None = None,
+) -> dict[str, Any]:
     """Move a connection's (or the partner's own) available balance through the control plane."""
     body: dict[str, Any] = {"currency": currency, "amount": str(amount)}
     if connection:
@@ -122,8 +132,7 @@ async def adjust(sandbox: Sandbox, currency: str, amount: int, *,
     return result
 
 
-async def settlement_detail(sandbox: Sandbox, settlement_id: str, **params: Any
-                            ) -> dict[str, Any]:
+async def settlement_detail(sandbox: Sandbox, settlement_id: str, **params: Any) -> dict[str, Any]:
     response = await sandbox.get(f"{SETTLEMENTS}/{settlement_id}", **params)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()

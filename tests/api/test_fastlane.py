@@ -32,7 +32,9 @@ class _Bypass:
 
 
 @pytest.fixture
-async def pair(tmp_path: Path, demo_world: dict[str, Any]) -> AsyncIterator[tuple[Sandbox, Sandbox]]:
+async def pair(
+    tmp_path: Path, demo_world: dict[str, Any]
+) -> AsyncIterator[tuple[Sandbox, Sandbox]]:
     sandboxes = []
     clients = []
     for name, wrap in (("lane", False), ("connexion", True)):
@@ -42,8 +44,9 @@ async def pair(tmp_path: Path, demo_world: dict[str, Any]) -> AsyncIterator[tupl
         app = create_app(settings, store)
         if wrap:
             _Bypass(app)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                   base_url="http://sandbox.test")
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test"
+        )
         clients.append((client, store))
         sandboxes.append(Sandbox(client, store, demo_world))
     yield sandboxes[0], sandboxes[1]
@@ -62,15 +65,18 @@ CASES: dict[str, Callable[[Sandbox], Any]] = {
     "replayed": lambda s: s.sign(s.fields(externalId="x-1", nonce="n1")),
     "conflict": lambda s: s.sign(s.fields(externalId="x-1", nonce="n1", notes="other")),
     "schema": lambda s: {"externalId": "x-2"},
-    "shape": lambda s: s.sign(s.fields({ALPHA: {"BTC": "-1"}, BETA: {ALPHA: {"BTC": "1"}}},
-                                       externalId="x-3", nonce="n3")),
-    "bad amount": lambda s: s.sign(s.fields({ALPHA: {"BTC": "1e3"}}, externalId="x-4",
-                                            nonce="n4")),
-    "422": lambda s: s.sign(s.fields({ALPHA: {"BTC": "-999999999999999"}}, externalId="x-5",
-                                     nonce="n5")),
+    "shape": lambda s: s.sign(
+        s.fields({ALPHA: {"BTC": "-1"}, BETA: {ALPHA: {"BTC": "1"}}}, externalId="x-3", nonce="n3")
+    ),
+    "bad amount": lambda s: s.sign(s.fields({ALPHA: {"BTC": "1e3"}}, externalId="x-4", nonce="n4")),
+    "422": lambda s: s.sign(
+        s.fields({ALPHA: {"BTC": "-999999999999999"}}, externalId="x-5", nonce="n5")
+    ),
     "tampered": lambda s: {**s.sign(s.fields(externalId="x-6", nonce="n6")), "notes": "added"},
-    "bad signature": lambda s: {**s.sign(s.fields(externalId="x-7", nonce="n7")),
-                                "signature": "zz"},
+    "bad signature": lambda s: {
+        **s.sign(s.fields(externalId="x-7", nonce="n7")),
+        "signature": "zz",
+    },
 }
 
 
@@ -83,9 +89,15 @@ async def test_both_paths_answer_alike(pair: tuple[Sandbox, Sandbox]) -> None:
         for sandbox in (lane, plain):
             answers.append(_normal(await sandbox.client.post(URL, json=body, headers=TOKEN)))
         assert answers[0] == answers[1], name
-    assert _normal(await lane.client.post(URL, content=b"{", headers={
-        **TOKEN, "content-type": "application/json"})) == _normal(await plain.client.post(
-            URL, content=b"{", headers={**TOKEN, "content-type": "application/json"}))
+    assert _normal(
+        await lane.client.post(
+            URL, content=b"{", headers={**TOKEN, "content-type": "application/json"}
+        )
+    ) == _normal(
+        await plain.client.post(
+            URL, content=b"{", headers={**TOKEN, "content-type": "application/json"}
+        )
+    )
 
 
 async def test_lane_leaves_unusual_requests_to_connexion(pair: tuple[Sandbox, Sandbox]) -> None:
@@ -96,6 +108,7 @@ async def test_lane_leaves_unusual_requests_to_connexion(pair: tuple[Sandbox, Sa
     assert no_token.status_code == 401 and no_token.json()["rule"] == "OES-AUTH-001"
     query = await lane.client.post(URL + "?x=1", json=body, headers=TOKEN)
     assert query.status_code == 400 and query.json()["rule"] in ("OES-REQ-002", "OES-READ-002")
-    text = await lane.client.post(URL, content=b"x", headers={**TOKEN,
-                                                              "content-type": "text/plain"})
+    text = await lane.client.post(
+        URL, content=b"x", headers={**TOKEN, "content-type": "text/plain"}
+    )
     assert text.status_code == 415 and text.json()["rule"] == "OES-REQ-006"

@@ -36,9 +36,15 @@ async def stage_ok(sb: Sandbox, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def raise_dispute(sb: Sandbox, settlement_id: str, connection: str) -> str:
-    response = await sb.admin("POST", "/disputes", json={"settlementId": settlement_id,
-                                                         "connectionId": connection,
-                                                         "reason": "does not match our books"})
+    response = await sb.admin(
+        "POST",
+        "/disputes",
+        json={
+            "settlementId": settlement_id,
+            "connectionId": connection,
+            "reason": "does not match our books",
+        },
+    )
     assert response.status_code == 200, response.text
     dispute_id: str = response.json()["dispute"]["id"]
     return dispute_id
@@ -46,8 +52,10 @@ async def raise_dispute(sb: Sandbox, settlement_id: str, connection: str) -> str
 
 def by_destination(detail: dict[str, Any]) -> dict[tuple[str, str, bool], dict[str, Any]]:
     """Transfers keyed by (destination network account, currency, carried from a closure)."""
-    return {(t["destinationNetworkAccountId"], t["currency"], "disputeClosureId" in t): t
-            for t in detail["settlementTransfers"]}
+    return {
+        (t["destinationNetworkAccountId"], t["currency"], "disputeClosureId" in t): t
+        for t in detail["settlementTransfers"]
+    }
 
 
 ALPHA_NET = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -64,13 +72,19 @@ async def test_settlement_stays_pending_until_the_top_up_window_ends(sb: Sandbox
     detail = await settlement_detail(sb, settlement["id"])
     assert detail["settlement"]["status"] == "pending"
     assert {t["status"] for t in detail["settlementTransfers"]} == {"pending"}
-    events = (await sb.admin("GET", "/outbox", params={"type": "settlement.finalize",
-                                                       "settlementId": settlement["id"]})
-              ).json()["events"]
+    events = (
+        await sb.admin(
+            "GET",
+            "/outbox",
+            params={"type": "settlement.finalize", "settlementId": settlement["id"]},
+        )
+    ).json()["events"]
     assert len(events) == 1
     final = events[0]["data"]["finalTransfers"]
     assert sorted((t["destinationConnectionId"], t["quantity"]) for t in final) == [
-        (ALPHA, "-1000"), (BETA, "-35000")]
+        (ALPHA, "-1000"),
+        (BETA, "-35000"),
+    ]
     assert (await advance(sb, 29))["jobsRun"] == 0
 
 
@@ -87,13 +101,13 @@ async def test_execution_completes_transfers_and_moves_funds(sb: Sandbox) -> Non
     assert {t["status"] for t in transfers} == {"completed"}
     assert all(len(t["txIds"]) == 1 and t["txIds"][0] for t in transfers)
     assert await connection_balance(sb, ALPHA, "BTC") == {"available": "499999000", "held": "0"}
-    assert await connection_balance(sb, ALPHA, "ETH") == {"available": "50000000000000002000",
-                                                          "held": "0"}
+    assert await connection_balance(sb, ALPHA, "ETH") == {
+        "available": "50000000000000002000",
+        "held": "0",
+    }
     assert await connection_balance(sb, BETA, "BTC") == {"available": "199965000", "held": "0"}
-    assert await partner_balance(sb, "BTC") == {"available": str(EXCHANGE_BTC + 36000),
-                                                "held": "0"}
-    assert await partner_balance(sb, "ETH") == {"available": "9999999999999999998000",
-                                                "held": "0"}
+    assert await partner_balance(sb, "BTC") == {"available": str(EXCHANGE_BTC + 36000), "held": "0"}
+    assert await partner_balance(sb, "ETH") == {"available": "9999999999999999998000", "held": "0"}
     listed = (await sb.get(DISPUTES, closed="true")).json()["disputes"]
     closure = listed[0]["disputeClosure"]
     assert [t["status"] for t in closure["adjustedSettlementTransfers"]] == ["completed"]
@@ -105,8 +119,7 @@ async def test_disputed_connection_is_withheld_and_the_rest_executes(sb: Sandbox
     settlement = await stage_ok(sb, sb.fields({ALPHA: {"BTC": "-1000"}, GAMMA: {"BTC": "-2000"}}))
     await advance(sb, 10)
     await raise_dispute(sb, settlement["id"], GAMMA)
-    assert await connection_balance(sb, GAMMA, "BTC") == {"available": "99998000",
-                                                          "held": "2000"}
+    assert await connection_balance(sb, GAMMA, "BTC") == {"available": "99998000", "held": "2000"}
     await advance(sb, 50)  # T1
     detail = await settlement_detail(sb, settlement["id"])
     transfers = by_destination(detail)
@@ -147,8 +160,9 @@ async def test_retracted_dispute_lets_everything_execute(sb: Sandbox) -> None:
     settlement = await stage_ok(sb, sb.fields({GAMMA: {"BTC": "-2000"}}))
     dispute_id = await raise_dispute(sb, settlement["id"], GAMMA)
     await advance(sb, 20)
-    retracted = await sb.admin("POST", f"/disputes/{dispute_id}/retract",
-                               json={"retracted": True, "reason": "reconciled"})
+    retracted = await sb.admin(
+        "POST", f"/disputes/{dispute_id}/retract", json={"retracted": True, "reason": "reconciled"}
+    )
     assert retracted.status_code == 200, retracted.text
     assert retracted.json()["dispute"]["retracted"] is True
     await advance(sb, 70)
@@ -176,8 +190,10 @@ async def test_partner_short_of_funds_fails_then_replay_completes(sb: Sandbox) -
     assert "finalizedAt" not in failed
     own = [t for t in detail["settlementTransfers"] if "disputeClosureId" not in t]
     assert {t["status"] for t in own} == {"failed"}
-    assert await connection_balance(sb, GAMMA, "ETH") == {"available": "999999999999700",
-                                                          "held": "300"}
+    assert await connection_balance(sb, GAMMA, "ETH") == {
+        "available": "999999999999700",
+        "held": "300",
+    }
 
     await adjust(sb, "ofceth", 700, partner=EXCHANGE)
     replay = await sb.stage(body)
@@ -188,10 +204,14 @@ async def test_partner_short_of_funds_fails_then_replay_completes(sb: Sandbox) -
     detail = await settlement_detail(sb, settlement_id)
     assert {t["status"] for t in detail["settlementTransfers"]} == {"completed"}
     assert await partner_balance(sb, "ETH") == {"available": "0", "held": "0"}
-    assert await connection_balance(sb, ALPHA, "ETH") == {"available": "50000000000000001000",
-                                                          "held": "0"}
-    assert await connection_balance(sb, GAMMA, "ETH") == {"available": "999999999999700",
-                                                          "held": "0"}
+    assert await connection_balance(sb, ALPHA, "ETH") == {
+        "available": "50000000000000001000",
+        "held": "0",
+    }
+    assert await connection_balance(sb, GAMMA, "ETH") == {
+        "available": "999999999999700",
+        "held": "0",
+    }
 
 
 async def test_inflows_of_the_same_settlement_fund_its_outflows(sb: Sandbox) -> None:
@@ -222,8 +242,9 @@ async def test_dispute_after_the_window_is_refused(sb: Sandbox) -> None:
     settlement = await stage_ok(sb, sb.fields({ALPHA: {"BTC": "-1000"}, GAMMA: {"BTC": "-1"}}))
     dispute_id = await raise_dispute(sb, settlement["id"], GAMMA)
     await advance(sb, 60)
-    late = await sb.admin("POST", "/disputes", json={"settlementId": settlement["id"],
-                                                     "connectionId": ALPHA})
+    late = await sb.admin(
+        "POST", "/disputes", json={"settlementId": settlement["id"], "connectionId": ALPHA}
+    )
     assert late.status_code == 409, late.text
     assert late.json()["rule"] == "OES-SBX-004"
     assert "window" in late.json()["error"]
@@ -237,13 +258,19 @@ async def test_worked_scenario_of_the_domain_brief(sb: Sandbox) -> None:
     settlement's liability check) and executed with it."""
     # 1. alpha holds 150 wei of ETH
     await adjust(sb, "ofceth", -(50_000_000_000_000_000_000 - 150), connection=ALPHA)
-    fields = sb.fields({ALPHA: {"BTC": "100", "ETH": "-200"}, BETA: {"XRP": "300", "BTC": "-400"}},
-                       externalId="settlement-2025-06-01", notes="daily settlement")
+    fields = sb.fields(
+        {ALPHA: {"BTC": "100", "ETH": "-200"}, BETA: {"XRP": "300", "BTC": "-400"}},
+        externalId="settlement-2025-06-01",
+        notes="daily settlement",
+    )
     # 2. 422: the liability 200 exceeds 150; nothing is persisted
     refused = await sb.stage(sb.sign(fields))
     assert refused.status_code == 422, refused.text
-    assert (refused.json()["connectionId"], refused.json()["required"],
-            refused.json()["available"]) == (ALPHA, "200", "150")
+    assert (
+        refused.json()["connectionId"],
+        refused.json()["required"],
+        refused.json()["available"],
+    ) == (ALPHA, "200", "150")
     # 3. allocate 100 more and send it again with a new nonce and signature
     await adjust(sb, "ofceth", 100, connection=ALPHA)
     fields = {**fields, "nonce": signing.new_nonce()}
@@ -259,48 +286,69 @@ async def test_worked_scenario_of_the_domain_brief(sb: Sandbox) -> None:
     dispute_id = await raise_dispute(sb, first["id"], BETA)
     await advance(sb, 50)
     transfers = by_destination(await settlement_detail(sb, first["id"]))
-    assert {transfers[(BETA_NET, c, False)]["status"] for c in ("ofcxrp", "ofcbtc")} == {
-        "disputed"}
+    assert {transfers[(BETA_NET, c, False)]["status"] for c in ("ofcxrp", "ofcbtc")} == {"disputed"}
     # 6. at T2 alpha's transfers complete
     await advance(sb, 30)
     detail = await settlement_detail(sb, first["id"])
-    assert (detail["settlement"]["status"], detail["settlement"]["disputed"]) == (
-        "completed", True)
+    assert (detail["settlement"]["status"], detail["settlement"]["disputed"]) == ("completed", True)
     transfers = by_destination(detail)
     assert {transfers[(ALPHA_NET, c, False)]["status"] for c in ("ofcbtc", "ofceth")} == {
-        "completed"}
+        "completed"
+    }
     assert transfers[(BETA_NET, "ofcbtc", True)]["status"] == "completed"  # the demo's carry
     # 7. an admin closes beta's dispute: -350 waits for the next settlement
-    closed = await sb.admin("POST", f"/disputes/{dispute_id}/close", json={
-        "closedBy": "admin", "status": "approved", "adjustedTransfers": {"ofcbtc": "-350"},
-        "notes": "settle 350"})
+    closed = await sb.admin(
+        "POST",
+        f"/disputes/{dispute_id}/close",
+        json={
+            "closedBy": "admin",
+            "status": "approved",
+            "adjustedTransfers": {"ofcbtc": "-350"},
+            "notes": "settle 350",
+        },
+    )
     assert closed.status_code == 200, closed.text
     waiting = closed.json()["dispute"]["disputeClosure"]["adjustedSettlementTransfers"]
     assert [(t["status"], t.get("settlementId")) for t in waiting] == [
-        ("pending_settlement_assignment", None)]
+        ("pending_settlement_assignment", None)
+    ]
     beta_before = await connection_balance(sb, BETA, "BTC")
     second = await stage_ok(sb, sb.fields({ALPHA: {"BTC": "-1"}}))
     assert [(d["id"], d["settledInSettlementId"]) for d in second["settlingDisputes"]] == [
-        (dispute_id, second["id"])]
+        (dispute_id, second["id"])
+    ]
     assert CLOSED_DISPUTE not in [d["id"] for d in second["settlingDisputes"]]
     assert await connection_balance(sb, BETA, "BTC") == {
-        "available": str(int(beta_before["available"]) - 350), "held": "350"}
+        "available": str(int(beta_before["available"]) - 350),
+        "held": "350",
+    }
     await advance(sb, 90)
     transfers = by_destination(await settlement_detail(sb, second["id"]))
     assert transfers[(BETA_NET, "ofcbtc", True)]["status"] == "completed"
     assert await connection_balance(sb, BETA, "BTC") == {
-        "available": str(int(beta_before["available"]) - 350), "held": "0"}
+        "available": str(int(beta_before["available"]) - 350),
+        "held": "0",
+    }
 
 
-@pytest.mark.parametrize(("path", "body"), [
-    ("/clock", {"now": "9999-12-31T23:59:59-23:59"}),
-    ("/clock", {"now": "2026-06-30T23:59:60Z"}),
-    ("/clock", {"advanceMinutes": 1e30}),
-    ("/balances", {"connectionId": ALPHA, "currency": "ofcbtc", "amount": "9" * 5000}),
-], ids=["now-beyond-year-9999", "now-leap-second", "advance-beyond-any-date",
-        "amount-too-many-digits"])
-async def test_control_plane_refuses_unrepresentable_values(sb: Sandbox, path: str,
-                                                            body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/clock", {"now": "9999-12-31T23:59:59-23:59"}),
+        ("/clock", {"now": "2026-06-30T23:59:60Z"}),
+        ("/clock", {"advanceMinutes": 1e30}),
+        ("/balances", {"connectionId": ALPHA, "currency": "ofcbtc", "amount": "9" * 5000}),
+    ],
+    ids=[
+        "now-beyond-year-9999",
+        "now-leap-second",
+        "advance-beyond-any-date",
+        "amount-too-many-digits",
+    ],
+)
+async def test_control_plane_refuses_unrepresentable_values(
+    sb: Sandbox, path: str, body: dict[str, Any]
+) -> None:
     """A clock or amount the sandbox cannot represent is a 400 OES-SBX-002, not a crash, and
     the clock does not move."""
     before = (await sb.admin("GET", "/clock")).json()

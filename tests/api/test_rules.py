@@ -64,8 +64,10 @@ class Case:
 
 # --- request builders ---------------------------------------------------------------------------
 
-def signed(amounts: dict[str, Any] | None = None, *, partner: str | None = None,
-           **overrides: Any) -> Prepare:
+
+def signed(
+    amounts: dict[str, Any] | None = None, *, partner: str | None = None, **overrides: Any
+) -> Prepare:
     """A correctly signed staging request for the exchange (or `partner` on its enterprise)."""
 
     async def prepare(sb: Sandbox) -> Send:
@@ -84,8 +86,9 @@ def broker(amounts: dict[str, Any]) -> Prepare:
     return prepare
 
 
-def as_partner(token: str, enterprise: str, partner: str,
-               amounts: dict[str, Any] | None = None) -> Prepare:
+def as_partner(
+    token: str, enterprise: str, partner: str, amounts: dict[str, Any] | None = None
+) -> Prepare:
     async def prepare(sb: Sandbox) -> Send:
         fields = sb.fields(amounts if amounts is not None else {})
         body = sb.sign(fields, partner)
@@ -105,9 +108,13 @@ def tampered(change: Callable[[dict[str, Any]], None], **field_overrides: Any) -
     return prepare
 
 
-def raw(content: bytes, content_type: str = "application/json",
-        headers: dict[str, str] | None = None, method: str = "POST",
-        path: str = EXCHANGE_STAGE) -> Prepare:
+def raw(
+    content: bytes,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+    path: str = EXCHANGE_STAGE,
+) -> Prepare:
     async def prepare(sb: Sandbox) -> Send:
         all_headers = {**BEARER, "Content-Type": content_type, **(headers or {})}
         return lambda: sb.client.request(method, path, content=content, headers=all_headers)
@@ -215,12 +222,17 @@ def not_a_partner() -> Prepare:
 
     async def prepare(sb: Sandbox) -> Send:
         world = copy.deepcopy(sb.world)
-        world["enterprises"].append({"id": "ent-prospect", "name": "Prospect Ltd",
-                                     "oesLicense": True})
+        world["enterprises"].append(
+            {"id": "ent-prospect", "name": "Prospect Ltd", "oesLicense": True}
+        )
         world["users"].append({"id": "user-prospect-ops", "enterprises": ["ent-prospect"]})
-        world["tokens"].append({"token": "prospect-token", "user": "user-prospect-ops",
-                                "scopes": ["settlement_network_read",
-                                           "settlement_network_write"]})
+        world["tokens"].append(
+            {
+                "token": "prospect-token",
+                "user": "user-prospect-ops",
+                "scopes": ["settlement_network_read", "settlement_network_write"],
+            }
+        )
         await load_world(sb, world)
         body = sb.sign(sb.fields({}))
         return lambda: sb.stage(body, token="prospect-token", enterprise="ent-prospect")
@@ -236,8 +248,9 @@ def too_large_streamed() -> Prepare:
             for _ in range(8):
                 yield b" " * 1024
 
-        return lambda: sb.client.post(EXCHANGE_STAGE, content=chunks(),
-                                      headers={**BEARER, "Content-Type": "application/json"})
+        return lambda: sb.client.post(
+            EXCHANGE_STAGE, content=chunks(), headers={**BEARER, "Content-Type": "application/json"}
+        )
 
     return prepare
 
@@ -253,10 +266,12 @@ def body_too_slow() -> Prepare:
 
         async def send() -> httpx.Response:
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(guard, "_read_body", functools.partial(guard._read_body,
-                                                                     timeout=0.2))
-                return await sb.client.post(EXCHANGE_STAGE, content=chunks(), headers={
-                    **BEARER, "Content-Type": "application/json"})
+                patch.setattr(guard, "_read_body", functools.partial(guard._read_body, timeout=0.2))
+                return await sb.client.post(
+                    EXCHANGE_STAGE,
+                    content=chunks(),
+                    headers={**BEARER, "Content-Type": "application/json"},
+                )
 
         return send
 
@@ -266,8 +281,11 @@ def body_too_slow() -> Prepare:
 def committed_then_fault() -> Prepare:
     async def prepare(sb: Sandbox) -> Send:
         fields = sb.fields({ALPHA: {"BTC": "-1000"}})
-        armed = await sb.admin("POST", "/faults", json={
-            "kind": "fail_after_commit", "externalId": fields["externalId"], "count": 1})
+        armed = await sb.admin(
+            "POST",
+            "/faults",
+            json={"kind": "fail_after_commit", "externalId": fields["externalId"], "count": 1},
+        )
         assert armed.status_code == 200, armed.text
         body = sb.sign(fields)
         return lambda: sb.stage(body)
@@ -292,23 +310,51 @@ CASES: list[Case] = [
     # 401: the bearer token (step 1)
     Case("OES-AUTH-001", "no-token", with_headers({}), "Bearer"),
     Case("OES-AUTH-001", "unknown-token", with_headers({"Authorization": "Bearer nope"}), "token"),
-    Case("OES-AUTH-001", "not-bearer", with_headers({"Authorization": "Basic ZGVtbzpkZW1v"}),
-         "Bearer"),
+    Case(
+        "OES-AUTH-001",
+        "not-bearer",
+        with_headers({"Authorization": "Basic ZGVtbzpkZW1v"}),
+        "Bearer",
+    ),
     # 403 scope and 401 membership (step 3)
-    Case("OES-AUTH-002", "read-only-token",
-         as_partner("demo-readonly-token", "ent-exchange", EXCHANGE), "settlement_network_write"),
-    Case("OES-AUTH-003", "outsider", as_partner("demo-outsider-token", "ent-exchange", EXCHANGE),
-         "member"),
-    Case("OES-AUTH-003", "unknown-enterprise",
-         as_partner("demo-exchange-token", "ent-nowhere", EXCHANGE), "member"),
+    Case(
+        "OES-AUTH-002",
+        "read-only-token",
+        as_partner("demo-readonly-token", "ent-exchange", EXCHANGE),
+        "settlement_network_write",
+    ),
+    Case(
+        "OES-AUTH-003",
+        "outsider",
+        as_partner("demo-outsider-token", "ent-exchange", EXCHANGE),
+        "member",
+    ),
+    Case(
+        "OES-AUTH-003",
+        "unknown-enterprise",
+        as_partner("demo-exchange-token", "ent-nowhere", EXCHANGE),
+        "member",
+    ),
     # 403 the enterprise's standing (step 4)
-    Case("OES-ACC-001", "unlicensed",
-         as_partner("demo-unlicensed-token", "ent-unlicensed", UNLICENSED), "license"),
+    Case(
+        "OES-ACC-001",
+        "unlicensed",
+        as_partner("demo-unlicensed-token", "ent-unlicensed", UNLICENSED),
+        "license",
+    ),
     Case("OES-ACC-002", "not-a-partner", not_a_partner(), "not an OES partner"),
-    Case("OES-ACC-003", "inactive", as_partner("demo-inactive-token", "ent-inactive", INACTIVE),
-         "inactive"),
-    Case("OES-ACC-004", "no-disputes",
-         as_partner("demo-nodispute-token", "ent-nodispute", NODISPUTE), "v1"),
+    Case(
+        "OES-ACC-003",
+        "inactive",
+        as_partner("demo-inactive-token", "ent-inactive", INACTIVE),
+        "inactive",
+    ),
+    Case(
+        "OES-ACC-004",
+        "no-disputes",
+        as_partner("demo-nodispute-token", "ent-nodispute", NODISPUTE),
+        "v1",
+    ),
     # 400 the body itself (step 2)
     Case("OES-REQ-001", "invalid-json", raw(b'{"externalId": "x",'), "JSON"),
     Case("OES-REQ-001", "invalid-utf8", raw(b'{"externalId": "caf\xe9"}'), "UTF-8"),
@@ -317,74 +363,137 @@ CASES: list[Case] = [
     Case("OES-REQ-002", "empty-notes", signed(notes=""), "notes"),
     Case("OES-REQ-002", "externalId-not-string", signed(externalId=17), "externalId"),
     Case("OES-REQ-002", "cutoffAt-not-a-date", signed(cutoffAt="yesterday"), "cutoffAt"),
-    Case("OES-REQ-002", "cutoffAt-without-offset", signed(cutoffAt="2026-11-01T00:00:00"),
-         "cutoffAt"),
-    Case("OES-REQ-002", "cutoffAt-leap-second", signed(cutoffAt="2026-06-30T23:59:60Z"),
-         "cutoffAt"),
-    Case("OES-REQ-002", "cutoffAt-out-of-range", signed(cutoffAt="0000-01-01T00:00:00Z"),
-         "cutoffAt"),
+    Case(
+        "OES-REQ-002", "cutoffAt-without-offset", signed(cutoffAt="2026-11-01T00:00:00"), "cutoffAt"
+    ),
+    Case(
+        "OES-REQ-002", "cutoffAt-leap-second", signed(cutoffAt="2026-06-30T23:59:60Z"), "cutoffAt"
+    ),
+    Case(
+        "OES-REQ-002", "cutoffAt-out-of-range", signed(cutoffAt="0000-01-01T00:00:00Z"), "cutoffAt"
+    ),
     Case("OES-REQ-002", "body-not-object", raw(b'["not", "an", "object"]'), "object"),
     Case("OES-REQ-002", "empty-body", raw(b""), "body"),
-    Case("OES-REQ-003", "declared-length", signed(notes="x" * 4096), "limit",
-         settings={"body_limit": 2048}),
+    Case(
+        "OES-REQ-003",
+        "declared-length",
+        signed(notes="x" * 4096),
+        "limit",
+        settings={"body_limit": 2048},
+    ),
     Case("OES-REQ-003", "streamed", too_large_streamed(), "limit", settings={"body_limit": 2048}),
     Case("OES-REQ-007", "body-too-slow", body_too_slow(), "did not arrive"),
-    Case("OES-REQ-004", "unknown-route", get("/api/network/v3/enterprises/ent-exchange/nothing"),
-         "route"),
+    Case(
+        "OES-REQ-004",
+        "unknown-route",
+        get("/api/network/v3/enterprises/ent-exchange/nothing"),
+        "route",
+    ),
     Case("OES-REQ-005", "get-on-staging-route", get(EXCHANGE_STAGE), "GET"),
     Case("OES-REQ-005", "delete-on-staging-route", raw(b"", method="DELETE"), "DELETE"),
-    Case("OES-REQ-006", "text-plain", raw(b'{"externalId": "x"}', "text/plain"),
-         "application/json"),
+    Case(
+        "OES-REQ-006", "text-plain", raw(b'{"externalId": "x"}', "text/plain"), "application/json"
+    ),
     # 400/401 the signature (steps 5, 6)
     Case("OES-SIG-001", "not-hex", tampered(set_field("signature", "zz" * 64)), "hex"),
     Case("OES-SIG-001", "wrong-length", tampered(set_field("signature", "ab" * 10)), "bytes"),
-    Case("OES-SIG-001", "bitcoin-header-out-of-range",
-         tampered(set_field("signature", "00" * 65)), "header"),
-    Case("OES-SIG-002", "payload-not-json", tampered(set_field("payload", "externalId=x")),
-         "JSON"),
+    Case(
+        "OES-SIG-001",
+        "bitcoin-header-out-of-range",
+        tampered(set_field("signature", "00" * 65)),
+        "header",
+    ),
+    Case("OES-SIG-002", "payload-not-json", tampered(set_field("payload", "externalId=x")), "JSON"),
     Case("OES-SIG-002", "payload-json-array", tampered(set_field("payload", "[1, 2]")), "object"),
-    Case("OES-SIG-003", "notes-only-in-body", tampered(set_field("notes", "added later")),
-         "notes"),
-    Case("OES-SIG-003", "amount-changed-in-body",
-         tampered(set_amount(ALPHA, "BTC", "-999"), settlementAmounts={ALPHA: {"BTC": "-1000"}}),
-         "settlementAmounts"),
-    Case("OES-SIG-003", "cutoffAt-respelled",
-         tampered(set_field("cutoffAt", "2026-11-01T00:00:00Z")), "cutoffAt"),
-    Case("OES-SIG-004", "unregistered-key", signed_by(signing.generate("ed25519")),
-         "verification failed"),
-    Case("OES-SIG-004", "unregistered-bitcoin-key", signed_by(signing.generate("bitcoin-message")),
-         "verification failed"),
+    Case("OES-SIG-003", "notes-only-in-body", tampered(set_field("notes", "added later")), "notes"),
+    Case(
+        "OES-SIG-003",
+        "amount-changed-in-body",
+        tampered(set_amount(ALPHA, "BTC", "-999"), settlementAmounts={ALPHA: {"BTC": "-1000"}}),
+        "settlementAmounts",
+    ),
+    Case(
+        "OES-SIG-003",
+        "cutoffAt-respelled",
+        tampered(set_field("cutoffAt", "2026-11-01T00:00:00Z")),
+        "cutoffAt",
+    ),
+    Case(
+        "OES-SIG-004",
+        "unregistered-key",
+        signed_by(signing.generate("ed25519")),
+        "verification failed",
+    ),
+    Case(
+        "OES-SIG-004",
+        "unregistered-bitcoin-key",
+        signed_by(signing.generate("bitcoin-message")),
+        "verification failed",
+    ),
     Case("OES-SIG-004", "another-partners-key", other_partners_key(), "verification failed"),
-    Case("OES-SIG-004", "amount-changed-after-signing", resigned_payload_kept_signature(),
-         "verification failed"),
+    Case(
+        "OES-SIG-004",
+        "amount-changed-after-signing",
+        resigned_payload_kept_signature(),
+        "verification failed",
+    ),
     # 409 idempotency (step 7)
-    Case("OES-IDEM-002", "different-notes", staged_then(lambda f: {**f, "notes": "changed"}),
-         "different properties", extra={"settlementId": ANY}),
-    Case("OES-IDEM-002", "different-amount",
-         staged_then(lambda f: {**f, "settlementAmounts": {ALPHA: {"BTC": "-1001"}}}),
-         "different properties", extra={"settlementId": ANY}),
-    Case("OES-IDEM-002", "different-cutoff-instant",
-         staged_then(lambda f: {**f, "cutoffAt": "2026-11-01T00:00:01.000Z"}),
-         "different properties", extra={"settlementId": ANY}),
-    Case("OES-IDEM-002", "invalid-amounts-on-replay",
-         staged_then(lambda f: {**f, "settlementAmounts": {ALPHA: {"DOGE": "1"}}}),
-         "different properties", extra={"settlementId": ANY}),
+    Case(
+        "OES-IDEM-002",
+        "different-notes",
+        staged_then(lambda f: {**f, "notes": "changed"}),
+        "different properties",
+        extra={"settlementId": ANY},
+    ),
+    Case(
+        "OES-IDEM-002",
+        "different-amount",
+        staged_then(lambda f: {**f, "settlementAmounts": {ALPHA: {"BTC": "-1001"}}}),
+        "different properties",
+        extra={"settlementId": ANY},
+    ),
+    Case(
+        "OES-IDEM-002",
+        "different-cutoff-instant",
+        staged_then(lambda f: {**f, "cutoffAt": "2026-11-01T00:00:01.000Z"}),
+        "different properties",
+        extra={"settlementId": ANY},
+    ),
+    Case(
+        "OES-IDEM-002",
+        "invalid-amounts-on-replay",
+        staged_then(lambda f: {**f, "settlementAmounts": {ALPHA: {"DOGE": "1"}}}),
+        "different properties",
+        extra={"settlementId": ANY},
+    ),
     Case("OES-IDEM-003", "nonce-reused", nonce_reused(), "nonce"),
     # 400 the amounts (step 8)
-    Case(A + "001", "mixed-shapes", signed({ALPHA: {"BTC": "-1", BETA: {"BTC": "1"}}}),
-         "settlement amounts"),
+    Case(
+        A + "001",
+        "mixed-shapes",
+        signed({ALPHA: {"BTC": "-1", BETA: {"BTC": "1"}}}),
+        "settlement amounts",
+    ),
     Case(A + "001", "number-leaf", signed({ALPHA: {"BTC": -1}}), "string"),
     Case(A + "001", "connection-not-object", signed({ALPHA: "-1"}), "settlement amounts"),
-    Case(A + "001", "too-deep", signed({ALPHA: {BETA: {"BTC": {"x": "1"}}}}),
-         "settlement amounts"),
-    Case(A + "002", "unknown-connection", signed({UNKNOWN_CONNECTION: {"BTC": "-1"}}),
-         UNKNOWN_CONNECTION),
+    Case(A + "001", "too-deep", signed({ALPHA: {BETA: {"BTC": {"x": "1"}}}}), "settlement amounts"),
+    Case(
+        A + "002",
+        "unknown-connection",
+        signed({UNKNOWN_CONNECTION: {"BTC": "-1"}}),
+        UNKNOWN_CONNECTION,
+    ),
     Case(A + "002", "foreign-connection", signed({BROKER_ALPHA: {"BTC": "-1"}}), BROKER_ALPHA),
-    Case(A + "002", "v1-partners-connection", signed({INSTANT_GAMMA: {"BTC": "-1"}}),
-         INSTANT_GAMMA),
+    Case(
+        A + "002", "v1-partners-connection", signed({INSTANT_GAMMA: {"BTC": "-1"}}), INSTANT_GAMMA
+    ),
     Case(A + "002", "not-a-uuid", signed({"alpha-at-exchange": {"BTC": "-1"}}), "UUID"),
-    Case(A + "002", "unknown-nested-destination",
-         signed({ALPHA: {UNKNOWN_CONNECTION: {"BTC": "-1"}}}), UNKNOWN_CONNECTION),
+    Case(
+        A + "002",
+        "unknown-nested-destination",
+        signed({ALPHA: {UNKNOWN_CONNECTION: {"BTC": "-1"}}}),
+        UNKNOWN_CONNECTION,
+    ),
     Case(A + "003", "unknown-currency", signed({ALPHA: {"DOGE": "-1"}}), "DOGE"),
     Case(A + "003", "lowercase-code", signed({ALPHA: {"btc": "-1"}}), "btc"),
     Case(A + "003", "bitgo-code", signed({ALPHA: {"ofcbtc": "-1"}}), "ofcbtc"),
@@ -398,58 +507,135 @@ CASES: list[Case] = [
     Case(A + "004", "not-a-number", signed({ALPHA: {"BTC": "NaN"}}), "NaN"),
     Case(A + "004", "unicode-digits", signed({ALPHA: {"BTC": "\u0661\u0662"}}), "BTC"),
     Case(A + "004", "too-many-digits", signed({ALPHA: {"BTC": "9" * 5000}}), "digits"),
-    Case(A + "004", "full-units-too-many-digits",
-         broker({BROKER_ALPHA: {"BTC": "1" * 4300 + ".5"}, BROKER_BETA: {"BTC": "-1"}}),
-         "digits"),
-    Case(A + "004", "full-units-exponent", broker({BROKER_ALPHA: {"BTC": "1e-3"},
-                                                   BROKER_BETA: {"BTC": "-0.001"}}), "1e-3"),
-    Case(A + "004", "full-units-bare-point", broker({BROKER_ALPHA: {"BTC": ".5"},
-                                                     BROKER_BETA: {"BTC": "-0.5"}}), ".5"),
+    Case(
+        A + "004",
+        "full-units-too-many-digits",
+        broker({BROKER_ALPHA: {"BTC": "1" * 4300 + ".5"}, BROKER_BETA: {"BTC": "-1"}}),
+        "digits",
+    ),
+    Case(
+        A + "004",
+        "full-units-exponent",
+        broker({BROKER_ALPHA: {"BTC": "1e-3"}, BROKER_BETA: {"BTC": "-0.001"}}),
+        "1e-3",
+    ),
+    Case(
+        A + "004",
+        "full-units-bare-point",
+        broker({BROKER_ALPHA: {"BTC": ".5"}, BROKER_BETA: {"BTC": "-0.5"}}),
+        ".5",
+    ),
     Case(A + "005", "zero", signed({ALPHA: {"BTC": "0"}}), "zero"),
     Case(A + "005", "minus-zero", signed({ALPHA: {"BTC": "-0"}}), "zero"),
     Case(A + "005", "padded-zero", signed({ALPHA: {"BTC": "000"}}), "zero"),
-    Case(A + "005", "full-units-zero", broker({BROKER_ALPHA: {"BTC": "0.000"},
-                                               BROKER_BETA: {"BTC": "-0.0"}}), "zero"),
-    Case(A + "006", "nine-decimals-on-btc", broker({BROKER_ALPHA: {"BTC": "0.123456789"},
-                                                   BROKER_BETA: {"BTC": "-0.123456789"}}),
-         "decimals"),
-    Case(A + "007", "broker-not-net-zero", broker({BROKER_ALPHA: {"BTC": "1"},
-                                                   BROKER_BETA: {"BTC": "-0.5"}}), "net"),
+    Case(
+        A + "005",
+        "full-units-zero",
+        broker({BROKER_ALPHA: {"BTC": "0.000"}, BROKER_BETA: {"BTC": "-0.0"}}),
+        "zero",
+    ),
+    Case(
+        A + "006",
+        "nine-decimals-on-btc",
+        broker({BROKER_ALPHA: {"BTC": "0.123456789"}, BROKER_BETA: {"BTC": "-0.123456789"}}),
+        "decimals",
+    ),
+    Case(
+        A + "007",
+        "broker-not-net-zero",
+        broker({BROKER_ALPHA: {"BTC": "1"}, BROKER_BETA: {"BTC": "-0.5"}}),
+        "net",
+    ),
     Case(A + "007", "broker-one-sided", broker({BROKER_ALPHA: {"USDT": "-10"}}), "ofcusdt"),
     Case(A + "008", "self-pair", signed({ALPHA: {ALPHA: {"BTC": "1"}}}), "itself"),
-    Case(A + "008", "broker-self-pair", broker({BROKER_ALPHA: {BROKER_ALPHA: {"BTC": "1"}}}),
-         "itself"),
+    Case(
+        A + "008",
+        "broker-self-pair",
+        broker({BROKER_ALPHA: {BROKER_ALPHA: {"BTC": "1"}}}),
+        "itself",
+    ),
     # 422 the allocated balance (step 9)
-    Case("OES-BAL-001", "gamma-short-of-eth", signed({GAMMA: {"ETH": "-1000000000000000000"}}),
-         GAMMA, extra={"connectionId": GAMMA, "currency": "ofceth",
-                       "required": "1000000000000000000", "available": "1000000000000000"}),
-    Case("OES-BAL-001", "nested-source-pays",
-         signed({BETA: {ALPHA: {"BTC": "300000000"}}}), BETA,
-         extra={"connectionId": BETA, "currency": "ofcbtc",
-                "required": "300035000", "available": "200000000"}),
+    Case(
+        "OES-BAL-001",
+        "gamma-short-of-eth",
+        signed({GAMMA: {"ETH": "-1000000000000000000"}}),
+        GAMMA,
+        extra={
+            "connectionId": GAMMA,
+            "currency": "ofceth",
+            "required": "1000000000000000000",
+            "available": "1000000000000000",
+        },
+    ),
+    Case(
+        "OES-BAL-001",
+        "nested-source-pays",
+        signed({BETA: {ALPHA: {"BTC": "300000000"}}}),
+        BETA,
+        extra={
+            "connectionId": BETA,
+            "currency": "ofcbtc",
+            "required": "300035000",
+            "available": "200000000",
+        },
+    ),
     # read routes
-    Case("OES-READ-001", "another-partners-settlement",
-         get(f"/api/network/v1/enterprises/ent-broker/partners/settlements/{PAST_SETTLEMENT}",
-             token="demo-broker-token"), PAST_SETTLEMENT),
-    Case("OES-READ-001", "unknown-settlement", get(f"{SETTLEMENTS}/{UNKNOWN_CONNECTION}"),
-         UNKNOWN_CONNECTION),
-    Case("OES-READ-002", "bad-created-filter", get(SETTLEMENTS, createdOnOrAfter="last tuesday"),
-         "last tuesday"),
-    Case("OES-READ-002", "bad-updated-filter", get(SETTLEMENTS, updatedBefore="2026-13-01"),
-         "2026-13-01"),
-    Case("OES-READ-002", "created-filter-out-of-range",
-         get(SETTLEMENTS, createdOnOrAfter="9999-12-31T23:59:59-23:59"), "9999-12-31"),
-    Case("OES-READ-002", "updated-filter-leap-second",
-         get(SETTLEMENTS, updatedOnOrAfter="2026-06-30T23:59:60Z"), "23:59:60"),
-    Case("OES-READ-002", "signing-amounts-not-json",
-         get(SIGNING, externalId="x", nonce="n", settlementAmounts="{not json"),
-         "settlementAmounts"),
+    Case(
+        "OES-READ-001",
+        "another-partners-settlement",
+        get(
+            f"/api/network/v1/enterprises/ent-broker/partners/settlements/{PAST_SETTLEMENT}",
+            token="demo-broker-token",
+        ),
+        PAST_SETTLEMENT,
+    ),
+    Case(
+        "OES-READ-001",
+        "unknown-settlement",
+        get(f"{SETTLEMENTS}/{UNKNOWN_CONNECTION}"),
+        UNKNOWN_CONNECTION,
+    ),
+    Case(
+        "OES-READ-002",
+        "bad-created-filter",
+        get(SETTLEMENTS, createdOnOrAfter="last tuesday"),
+        "last tuesday",
+    ),
+    Case(
+        "OES-READ-002",
+        "bad-updated-filter",
+        get(SETTLEMENTS, updatedBefore="2026-13-01"),
+        "2026-13-01",
+    ),
+    Case(
+        "OES-READ-002",
+        "created-filter-out-of-range",
+        get(SETTLEMENTS, createdOnOrAfter="9999-12-31T23:59:59-23:59"),
+        "9999-12-31",
+    ),
+    Case(
+        "OES-READ-002",
+        "updated-filter-leap-second",
+        get(SETTLEMENTS, updatedOnOrAfter="2026-06-30T23:59:60Z"),
+        "23:59:60",
+    ),
+    Case(
+        "OES-READ-002",
+        "signing-amounts-not-json",
+        get(SIGNING, externalId="x", nonce="n", settlementAmounts="{not json"),
+        "settlementAmounts",
+    ),
     Case("OES-READ-002", "settlement-id-not-uuid", get(f"{SETTLEMENTS}/not-a-uuid"), "not-a-uuid"),
     Case("OES-READ-002", "dispute-filter-not-uuid", get(DISPUTES, settlementIds="nope"), "nope"),
     # server
     Case("OES-SRV-001", "fault-after-commit", committed_then_fault(), "replay"),
-    Case("OES-SRV-002", "database-locked", database_locked(), "busy",
-         settings={"busy_timeout_ms": 50}),
+    Case(
+        "OES-SRV-002",
+        "database-locked",
+        database_locked(),
+        "busy",
+        settings={"busy_timeout_ms": 50},
+    ),
 ]
 
 CATALOGUE = {rule["id"]: int(rule["status"]) for rule in spec.rules_catalogue(spec.contract())}
@@ -508,9 +694,11 @@ async def test_missing_token_is_challenged(sb: Sandbox) -> None:
 
 async def test_token_is_checked_before_the_body(sb: Sandbox) -> None:
     """An unknown token with an invalid body is a 401, not a 400: security runs first."""
-    response = await sb.client.post(EXCHANGE_STAGE, content=b"{not json",
-                                         headers={"Authorization": "Bearer nope",
-                                                  "Content-Type": "application/json"})
+    response = await sb.client.post(
+        EXCHANGE_STAGE,
+        content=b"{not json",
+        headers={"Authorization": "Bearer nope", "Content-Type": "application/json"},
+    )
     assert (response.status_code, response.json()["rule"]) == (401, "OES-AUTH-001")
 
 
@@ -523,13 +711,15 @@ async def test_signature_is_checked_before_idempotency(sb: Sandbox) -> None:
     assert (response.status_code, response.json()["rule"]) == (401, "OES-SIG-004")
 
 
-async def test_fault_after_commit_keeps_the_settlement_and_replay_returns_it(
-        sb: Sandbox) -> None:
+async def test_fault_after_commit_keeps_the_settlement_and_replay_returns_it(sb: Sandbox) -> None:
     """A 500 after commit leaves the settlement staged; the identical request then answers 200
     with that settlement, and creates nothing more."""
     fields = sb.fields({ALPHA: {"BTC": "-1000"}})
-    armed = await sb.admin("POST", "/faults", json={
-        "kind": "fail_after_commit", "externalId": fields["externalId"], "count": 1})
+    armed = await sb.admin(
+        "POST",
+        "/faults",
+        json={"kind": "fail_after_commit", "externalId": fields["externalId"], "count": 1},
+    )
     assert armed.status_code == 200, armed.text
     body = sb.sign(fields)
     failed = await sb.stage(body)

@@ -34,9 +34,12 @@ from tests.api.conftest import GAMMA
 from tests.conftest import ALPHA, BETA, EXCHANGE, Sandbox, make_settings, partner_key
 
 STAGE_OPERATION = "v2PartnerSettlementsPostRoute"
-OPERATIONS = sorted(operation["operationId"] for methods in spec.contract()["paths"].values()
-                    for operation in methods.values()
-                    if isinstance(operation, dict) and "operationId" in operation)
+OPERATIONS = sorted(
+    operation["operationId"]
+    for methods in spec.contract()["paths"].values()
+    for operation in methods.values()
+    if isinstance(operation, dict) and "operationId" in operation
+)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 CONNECTIONS = (ALPHA, BETA, GAMMA)
 MAX_EXAMPLES = 50
@@ -55,13 +58,15 @@ def with_uuid_client_ids(world: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, demo_world: dict[str, Any]
-        ) -> Iterator[tuple[Any, dict[str, Any], collections.Counter[int]]]:
+def api(
+    tmp_path_factory: pytest.TempPathFactory, demo_world: dict[str, Any]
+) -> Iterator[tuple[Any, dict[str, Any], collections.Counter[int]]]:
     """The contract as the app serves it (/openapi.json), bound to a fresh demo sandbox."""
     settings = make_settings(Path(tmp_path_factory.mktemp("fuzz")))
     store = open_store(settings)
-    world_loader.load_world(store, validate_world(with_uuid_client_ids(demo_world)), utcnow(),
-                            settings.clock)
+    world_loader.load_world(
+        store, validate_world(with_uuid_client_ids(demo_world)), utcnow(), settings.clock
+    )
     app = create_app(settings, store)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = {}
@@ -81,9 +86,12 @@ def _sign(case: Any, world: dict[str, Any]) -> None:
     fields = {k: v for k, v in body.items() if k not in ("payload", "signature")}
     amounts = fields.get("settlementAmounts")
     if isinstance(amounts, dict):
-        fields["settlementAmounts"] = {conn: value for conn, value in zip(
-            CONNECTIONS * (len(amounts) // len(CONNECTIONS) + 1), amounts.values(),
-            strict=False)}
+        fields["settlementAmounts"] = {
+            conn: value
+            for conn, value in zip(
+                CONNECTIONS * (len(amounts) // len(CONNECTIONS) + 1), amounts.values(), strict=False
+            )
+        }
     with contextlib.suppress(TypeError, ValueError):  # not JSON-expressible: send it unsigned
         case.body = signing.sign_body(fields, partner_key(world, EXCHANGE))
 
@@ -96,9 +104,14 @@ def test_generated_requests_conform(operation_id: str, api: Any) -> None:
     operation = operations[operation_id]
     seen: collections.Counter[int] = collections.Counter()
 
-    @hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                         derandomize=True, phases=[hypothesis.Phase.generate],
-                         suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
     @hypothesis.given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
     def probe(case: Any) -> None:
         if case.path_parameters and "enterpriseId" in case.path_parameters:

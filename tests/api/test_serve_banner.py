@@ -17,8 +17,11 @@ def _banner_lines(tmp_path: Path, server: LiveServer) -> list[str]:
     log = next(tmp_path.glob("server-*.log"))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        lines = [line.strip() for line in log.read_text().splitlines()
-                 if line.strip().startswith("curl ")]
+        lines = [
+            line.strip()
+            for line in log.read_text().splitlines()
+            if line.strip().startswith("curl ")
+        ]
         if len(lines) == 2:
             return lines
         time.sleep(0.1)

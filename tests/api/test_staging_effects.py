@@ -49,12 +49,19 @@ def own(transfers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def sides(transfer: dict[str, Any]) -> tuple[Any, ...]:
-    return (transfer["sourceTradingAccountId"], transfer.get("sourceNetworkAccountId"),
-            transfer["destinationTradingAccountId"], transfer["destinationNetworkAccountId"],
-            transfer["currency"], transfer["quantity"], transfer["status"])
+    return (
+        transfer["sourceTradingAccountId"],
+        transfer.get("sourceNetworkAccountId"),
+        transfer["destinationTradingAccountId"],
+        transfer["destinationNetworkAccountId"],
+        transfer["currency"],
+        transfer["quantity"],
+        transfer["status"],
+    )
 
 
 # --- step 2: one transfer per amount ------------------------------------------------------------
+
 
 async def test_connection_liabilities_map_to_partner_transfers(sb: Sandbox) -> None:
     """Shape A: each amount is one pending transfer between the partner's Go Account (no network
@@ -63,10 +70,24 @@ async def test_connection_liabilities_map_to_partner_transfers(sb: Sandbox) -> N
     detail = await settlement_detail(sb, settlement["id"])
     transfers = own(detail["settlementTransfers"])
     assert [sides(t) for t in transfers] == [
-        ("exchange-go-account", None, "alpha-go-account", ALPHA_NETWORK, "ofcbtc", "-1000",
-         "pending"),
-        ("exchange-go-account", None, "alpha-go-account", ALPHA_NETWORK, "ofceth", "2000",
-         "pending"),
+        (
+            "exchange-go-account",
+            None,
+            "alpha-go-account",
+            ALPHA_NETWORK,
+            "ofcbtc",
+            "-1000",
+            "pending",
+        ),
+        (
+            "exchange-go-account",
+            None,
+            "alpha-go-account",
+            ALPHA_NETWORK,
+            "ofceth",
+            "2000",
+            "pending",
+        ),
     ]
     assert all(t["settlementId"] == settlement["id"] and t["txIds"] == [] for t in transfers)
 
@@ -77,21 +98,42 @@ async def test_nested_amounts_map_to_connection_to_connection_transfers(sb: Sand
     settlement = await stage_ok(sb, sb.fields({ALPHA: {BETA: {"BTC": "1000", "XRP": "-7"}}}))
     transfers = own((await settlement_detail(sb, settlement["id"]))["settlementTransfers"])
     assert [sides(t) for t in transfers] == [
-        ("alpha-go-account", ALPHA_NETWORK, "beta-go-account", BETA_NETWORK, "ofcbtc", "1000",
-         "pending"),
-        ("alpha-go-account", ALPHA_NETWORK, "beta-go-account", BETA_NETWORK, "ofcxrp", "-7",
-         "pending"),
+        (
+            "alpha-go-account",
+            ALPHA_NETWORK,
+            "beta-go-account",
+            BETA_NETWORK,
+            "ofcbtc",
+            "1000",
+            "pending",
+        ),
+        (
+            "alpha-go-account",
+            ALPHA_NETWORK,
+            "beta-go-account",
+            BETA_NETWORK,
+            "ofcxrp",
+            "-7",
+            "pending",
+        ),
     ]
 
 
 async def test_full_units_are_converted_to_base_units(sb: Sandbox) -> None:
     """A fullUnits partner's decimal amounts become base-unit integers of the BitGo currency."""
-    fields = sb.fields({BROKER_ALPHA: {"BTC": "0.5", "USDT": "-12.25"},
-                        BROKER_BETA: {"BTC": "-0.5", "USDT": "12.25"}})
-    settlement = await stage_ok(sb, fields, partner=BROKER, token="demo-broker-token",
-                                enterprise="ent-broker")
-    response = await sb.get(f"/api/network/v1/enterprises/ent-broker/partners/settlements/"
-                            f"{settlement['id']}", token="demo-broker-token")
+    fields = sb.fields(
+        {
+            BROKER_ALPHA: {"BTC": "0.5", "USDT": "-12.25"},
+            BROKER_BETA: {"BTC": "-0.5", "USDT": "12.25"},
+        }
+    )
+    settlement = await stage_ok(
+        sb, fields, partner=BROKER, token="demo-broker-token", enterprise="ent-broker"
+    )
+    response = await sb.get(
+        f"/api/network/v1/enterprises/ent-broker/partners/settlements/{settlement['id']}",
+        token="demo-broker-token",
+    )
     transfers = response.json()["settlementTransfers"]
     mapped = [(t["destinationNetworkAccountId"], t["currency"], t["quantity"]) for t in transfers]
     assert mapped == [
@@ -106,14 +148,33 @@ async def test_full_units_are_converted_to_base_units(sb: Sandbox) -> None:
 async def test_response_is_pending_and_echoes_the_request(sb: Sandbox) -> None:
     """The 200 is the settlement as created: pending, offchain, not reconciled, no alerts, the
     caller as initiator, cutoffAt normalized, createdAt equal to updatedAt."""
-    settlement = await stage_ok(sb, sb.fields({ALPHA: {"BTC": "-1"}}, notes="n",
-                                              cutoffAt="2026-11-01T01:00:00+01:00"))
-    assert {k: settlement[k] for k in ("status", "settlementType", "reconciled", "initiatedBy",
-                                       "lossSLAAlertSent", "gainSLAAlertSent", "disputed",
-                                       "cutoffAt", "notes")} == {
-        "status": "pending", "settlementType": "offchain", "reconciled": False,
-        "initiatedBy": "user-exchange-ops", "lossSLAAlertSent": False, "gainSLAAlertSent": False,
-        "disputed": False, "cutoffAt": "2026-11-01T00:00:00.000Z", "notes": "n"}
+    settlement = await stage_ok(
+        sb, sb.fields({ALPHA: {"BTC": "-1"}}, notes="n", cutoffAt="2026-11-01T01:00:00+01:00")
+    )
+    assert {
+        k: settlement[k]
+        for k in (
+            "status",
+            "settlementType",
+            "reconciled",
+            "initiatedBy",
+            "lossSLAAlertSent",
+            "gainSLAAlertSent",
+            "disputed",
+            "cutoffAt",
+            "notes",
+        )
+    } == {
+        "status": "pending",
+        "settlementType": "offchain",
+        "reconciled": False,
+        "initiatedBy": "user-exchange-ops",
+        "lossSLAAlertSent": False,
+        "gainSLAAlertSent": False,
+        "disputed": False,
+        "cutoffAt": "2026-11-01T00:00:00.000Z",
+        "notes": "n",
+    }
     assert settlement["createdAt"] == settlement["updatedAt"]
     assert "finalizedAt" not in settlement and "reason" not in settlement
 
@@ -128,26 +189,31 @@ async def test_empty_amounts_stage_a_settlement_without_own_transfers(sb: Sandbo
 
 # --- step 3: closed disputes join the next settlement ------------------------------------------
 
+
 async def test_closed_dispute_is_assigned_to_the_next_settlement(sb: Sandbox) -> None:
     """The demo's closed, approved, unassigned dispute is carried by the first staging: it is in
     settlingDisputes with settledInSettlementId, and its adjusted transfer joins as pending."""
     settlement = await stage_ok(sb, sb.fields({ALPHA: {"BTC": "-1000"}}))
     carried = settlement["settlingDisputes"]
     assert [(d["id"], d["settledInSettlementId"], d["disputeClosureId"]) for d in carried] == [
-        (CLOSED_DISPUTE, settlement["id"], CLOSED_DISPUTE_CLOSURE)]
+        (CLOSED_DISPUTE, settlement["id"], CLOSED_DISPUTE_CLOSURE)
+    ]
     adjusted = carried[0]["disputeClosure"]["adjustedSettlementTransfers"]
     assert [(t["settlementId"], t["status"], t["currency"], t["quantity"]) for t in adjusted] == [
-        (settlement["id"], "pending", "ofcbtc", "-35000")]
+        (settlement["id"], "pending", "ofcbtc", "-35000")
+    ]
 
     detail = await settlement_detail(sb, settlement["id"])
     joined = [t for t in detail["settlementTransfers"] if "disputeClosureId" in t]
     assert [(t["id"], t["destinationNetworkAccountId"], t["status"]) for t in joined] == [
-        (adjusted[0]["id"], BETA_NETWORK, "pending")]
+        (adjusted[0]["id"], BETA_NETWORK, "pending")
+    ]
     assert [d["id"] for d in detail["settlingDisputes"]] == [CLOSED_DISPUTE]
 
     listed = (await sb.get(DISPUTES, closed="true")).json()["disputes"]
     assert {d["id"]: d.get("settledInSettlementId") for d in listed} == {
-        CLOSED_DISPUTE: settlement["id"]}
+        CLOSED_DISPUTE: settlement["id"]
+    }
 
 
 async def test_a_carried_dispute_is_not_carried_twice(sb: Sandbox) -> None:
@@ -166,8 +232,12 @@ async def test_adjusted_transfer_counts_in_the_liability_check(sb: Sandbox) -> N
     assert response.status_code == 422, response.text
     body = response.json()
     assert {k: body[k] for k in ("rule", "connectionId", "currency", "required", "available")} == {
-        "rule": "OES-BAL-001", "connectionId": BETA, "currency": "ofcbtc",
-        "required": "45000", "available": "40000"}
+        "rule": "OES-BAL-001",
+        "connectionId": BETA,
+        "currency": "ofcbtc",
+        "required": "45000",
+        "available": "40000",
+    }
     assert BETA in body["error"]
     assert sb.snapshot() == before  # the dispute is still unassigned, nothing is held
 
@@ -178,8 +248,9 @@ async def test_adjusted_transfer_counts_in_the_liability_check(sb: Sandbox) -> N
 async def test_gains_offset_losses_of_the_same_connection(sb: Sandbox) -> None:
     """The check is on the net flow per connection and currency: a gain offsets a loss."""
     await adjust(sb, "ofcbtc", -(200_000_000 - 40_000), connection=BETA)
-    settlement = await stage_ok(sb, sb.fields({ALPHA: {BETA: {"BTC": "-20000"}},
-                                               GAMMA: {BETA: {"BTC": "15000"}}}))
+    settlement = await stage_ok(
+        sb, sb.fields({ALPHA: {BETA: {"BTC": "-20000"}}, GAMMA: {BETA: {"BTC": "15000"}}})
+    )
     # beta: -35000 (dispute) + 15000 - 20000 = -40000: exactly its 40000 available
     assert settlement["status"] == "pending"
     assert await connection_balance(sb, BETA, "BTC") == {"available": "0", "held": "40000"}
@@ -187,24 +258,26 @@ async def test_gains_offset_losses_of_the_same_connection(sb: Sandbox) -> None:
 
 # --- step 4: holds -----------------------------------------------------------------------------
 
+
 async def test_liabilities_move_from_available_to_held(sb: Sandbox) -> None:
     """Each connection's net liability moves from available to held; gains hold nothing."""
     await stage_ok(sb, sb.fields({ALPHA: {"BTC": "-1000", "ETH": "2000"}}))
-    assert await connection_balance(sb, ALPHA, "BTC") == {"available": "499999000",
-                                                          "held": "1000"}
-    assert await connection_balance(sb, ALPHA, "ETH") == {"available": "50000000000000000000",
-                                                          "held": "0"}
-    assert await connection_balance(sb, BETA, "BTC") == {"available": "199965000",
-                                                         "held": "35000"}
+    assert await connection_balance(sb, ALPHA, "BTC") == {"available": "499999000", "held": "1000"}
+    assert await connection_balance(sb, ALPHA, "ETH") == {
+        "available": "50000000000000000000",
+        "held": "0",
+    }
+    assert await connection_balance(sb, BETA, "BTC") == {"available": "199965000", "held": "35000"}
 
 
 async def test_nested_shape_holds_the_paying_connection(sb: Sandbox) -> None:
     """In the nested shape the source pays a positive amount, so the source's funds are held."""
     await stage_ok(sb, sb.fields({ALPHA: {GAMMA: {"USDC": "2500000"}}}))
-    assert await connection_balance(sb, ALPHA, "USDC") == {"available": "999997500000",
-                                                           "held": "2500000"}
-    assert await connection_balance(sb, GAMMA, "USDC") == {"available": "100000000",
-                                                           "held": "0"}
+    assert await connection_balance(sb, ALPHA, "USDC") == {
+        "available": "999997500000",
+        "held": "2500000",
+    }
+    assert await connection_balance(sb, GAMMA, "USDC") == {"available": "100000000", "held": "0"}
 
 
 async def test_held_funds_are_not_available_to_the_next_settlement(sb: Sandbox) -> None:
@@ -213,26 +286,33 @@ async def test_held_funds_are_not_available_to_the_next_settlement(sb: Sandbox) 
     response = await sb.stage(sb.sign(sb.fields({GAMMA: {"ETH": "-600000000000000"}})))
     assert response.status_code == 422, response.text
     assert (response.json()["available"], response.json()["required"]) == (
-        "400000000000000", "600000000000000")
+        "400000000000000",
+        "600000000000000",
+    )
 
 
 # --- step 5: notifications ---------------------------------------------------------------------
 
+
 async def test_every_connection_owner_is_notified_once(sb: Sandbox) -> None:
     """One settlement.created event per connection in the settlement, carried disputes included,
     naming the connection's client."""
-    settlement = await stage_ok(sb, sb.fields({ALPHA: {"BTC": "-1", "ETH": "1"},
-                                               GAMMA: {"BTC": "2"}}))
-    response = await sb.admin("GET", "/outbox", params={"type": "settlement.created",
-                                                        "settlementId": settlement["id"]})
+    settlement = await stage_ok(
+        sb, sb.fields({ALPHA: {"BTC": "-1", "ETH": "1"}, GAMMA: {"BTC": "2"}})
+    )
+    response = await sb.admin(
+        "GET", "/outbox", params={"type": "settlement.created", "settlementId": settlement["id"]}
+    )
     assert response.status_code == 200, response.text
     events = response.json()["events"]
-    assert sorted((e["connectionId"], e["clientId"]) for e in events) == sorted([
-        (ALPHA, "client-alpha"), (GAMMA, "client-gamma"), (BETA, "client-beta")])
+    assert sorted((e["connectionId"], e["clientId"]) for e in events) == sorted(
+        [(ALPHA, "client-alpha"), (GAMMA, "client-gamma"), (BETA, "client-beta")]
+    )
     assert {e["at"] for e in events} == {settlement["createdAt"]}
 
 
 # --- step 6: finalisation jobs -----------------------------------------------------------------
+
 
 async def test_window_jobs_are_queued_after_the_windows(sb: Sandbox) -> None:
     """The dispute window closes at createdAt + 60 min and execution is due at + 90 min."""
@@ -248,6 +328,7 @@ async def test_window_jobs_are_queued_after_the_windows(sb: Sandbox) -> None:
 
 
 # --- idempotency -------------------------------------------------------------------------------
+
 
 async def test_identical_replay_returns_the_stored_settlement(sb: Sandbox) -> None:
     """The same body again answers the same settlement and settlingDisputes, and writes nothing
@@ -278,8 +359,7 @@ async def test_same_instant_spelled_differently_is_the_same_settlement(sb: Sandb
     """cutoffAt is compared as an instant, so another spelling of it is a replay."""
     fields = sb.fields({ALPHA: {"BTC": "-1000"}}, cutoffAt="2026-11-01T00:00:00.000Z")
     first = await stage_ok(sb, fields)
-    respelled = {**fields, "cutoffAt": "2026-11-01T01:00:00+01:00",
-                 "nonce": signing.new_nonce()}
+    respelled = {**fields, "cutoffAt": "2026-11-01T01:00:00+01:00", "nonce": signing.new_nonce()}
     assert (await stage_ok(sb, respelled))["id"] == first["id"]
 
 
@@ -289,8 +369,11 @@ async def test_full_units_equal_after_normalization_are_the_same_settlement(sb: 
     fields = sb.fields({BROKER_ALPHA: {"BTC": "0.5"}, BROKER_BETA: {"BTC": "-0.5"}})
     first = await stage_ok(sb, fields, **broker)
     before = sb.snapshot()
-    padded = {**fields, "nonce": signing.new_nonce(),
-              "settlementAmounts": {BROKER_ALPHA: {"BTC": "0.50"}, BROKER_BETA: {"BTC": "-0.5"}}}
+    padded = {
+        **fields,
+        "nonce": signing.new_nonce(),
+        "settlementAmounts": {BROKER_ALPHA: {"BTC": "0.50"}, BROKER_BETA: {"BTC": "-0.5"}},
+    }
     assert (await stage_ok(sb, padded, **broker))["id"] == first["id"]
     assert sb.snapshot() == before
 
@@ -299,8 +382,11 @@ async def test_equivalent_amounts_in_the_other_shape_conflict(sb: Sandbox) -> No
     """Shape A and a nested shape moving the same amount have different sources: 409."""
     fields = sb.fields({BETA: {"BTC": "1000"}})
     await stage_ok(sb, fields)
-    nested = {**fields, "nonce": signing.new_nonce(),
-              "settlementAmounts": {ALPHA: {BETA: {"BTC": "1000"}}}}
+    nested = {
+        **fields,
+        "nonce": signing.new_nonce(),
+        "settlementAmounts": {ALPHA: {BETA: {"BTC": "1000"}}},
+    }
     response = await sb.stage(sb.sign(nested))
     assert response.status_code == 409, response.text
     assert response.json()["rule"] == "OES-IDEM-002"
@@ -311,13 +397,21 @@ async def test_replay_does_not_pull_in_newly_closed_disputes(sb: Sandbox) -> Non
     unassigned, waiting for the next new settlement."""
     body = sb.sign(sb.fields({ALPHA: {"BTC": "-1000"}}))
     first = (await sb.stage(body)).json()["settlement"]
-    raised = await sb.admin("POST", "/disputes", json={"settlementId": first["id"],
-                                                       "connectionId": ALPHA})
+    raised = await sb.admin(
+        "POST", "/disputes", json={"settlementId": first["id"], "connectionId": ALPHA}
+    )
     assert raised.status_code == 200, raised.text
     dispute_id = raised.json()["dispute"]["id"]
-    closed = await sb.admin("POST", f"/disputes/{dispute_id}/close", json={
-        "closedBy": "admin", "status": "approved", "adjustedTransfers": {"ofcbtc": "-500"},
-        "notes": "half of it"})
+    closed = await sb.admin(
+        "POST",
+        f"/disputes/{dispute_id}/close",
+        json={
+            "closedBy": "admin",
+            "status": "approved",
+            "adjustedTransfers": {"ofcbtc": "-500"},
+            "notes": "half of it",
+        },
+    )
     assert closed.status_code == 200, closed.text
 
     replay = (await sb.stage(body)).json()["settlement"]

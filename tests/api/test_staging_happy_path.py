@@ -28,7 +28,9 @@ async def test_transfers_are_visible_by_id(sandbox: Sandbox) -> None:
     response = await sandbox.stage(sandbox.sign(sandbox.fields({ALPHA: {"BTC": "-1000"}})))
     settlement_id = response.json()["settlement"]["id"]
     detail = await sandbox.get(
-        f"/api/network/v1/enterprises/ent-exchange/partners/settlements/{settlement_id}")
+        f"/api/network/v1/enterprises/ent-exchange/partners/settlements/{settlement_id}"
+    )
     own = [t for t in detail.json()["settlementTransfers"] if "disputeClosureId" not in t]
     assert [(t["currency"], t["quantity"], t["status"]) for t in own] == [
-        ("ofcbtc", "-1000", "pending")]
+        ("ofcbtc", "-1000", "pending")
+    ]

@@ -41,8 +41,9 @@ def full_units(draw: st.DrawFn) -> tuple[str, int, int]:
     fraction = draw(st.text(alphabet="0123456789", min_size=digits, max_size=digits))
     negative = draw(st.booleans())
     text = ("-" if negative else "") + str(whole) + (f".{fraction}" if fraction else "")
-    value = whole * 10**decimals + (int(fraction) * 10 ** (decimals - len(fraction))
-                                    if fraction else 0)
+    value = whole * 10**decimals + (
+        int(fraction) * 10 ** (decimals - len(fraction)) if fraction else 0
+    )
     return text, decimals, -value if negative else value
 
 
@@ -78,9 +79,10 @@ def test_full_units_scale_by_the_currency_decimals(case: tuple[str, int, int]) -
 
 @FAST
 @given(case=full_units(), extra=st.text(alphabet="0123456789", min_size=1, max_size=5))
-def test_trailing_zeros_do_not_change_a_full_unit_amount(case: tuple[str, int, int],
-                                                         extra: str) -> None:
-    """"0.5" and "0.50" are the same amount when both fit the currency's decimals."""
+def test_trailing_zeros_do_not_change_a_full_unit_amount(
+    case: tuple[str, int, int], extra: str
+) -> None:
+    """ "0.5" and "0.50" are the same amount when both fit the currency's decimals."""
     text, decimals, expected = case
     padded = text + ("" if "." in text else ".") + "0" * len(extra)
     if expected == 0 or len(padded.partition(".")[2]) > decimals:
@@ -89,8 +91,11 @@ def test_trailing_zeros_do_not_change_a_full_unit_amount(case: tuple[str, int, i
 
 
 @FAST
-@given(decimals=DECIMALS, whole=st.integers(min_value=0, max_value=10**6),
-       fraction=st.text(alphabet="0123456789", min_size=1, max_size=30))
+@given(
+    decimals=DECIMALS,
+    whole=st.integers(min_value=0, max_value=10**6),
+    fraction=st.text(alphabet="0123456789", min_size=1, max_size=30),
+)
 def test_too_many_decimals_is_refused(decimals: int, whole: int, fraction: str) -> None:
     """More fractional digits than the currency has is AMT-006 (even if they are zeros)."""
     if len(fraction) <= decimals:
@@ -109,15 +114,27 @@ def test_decimals_in_base_units_are_refused(decimals: int, value: int) -> None:
 def mangled(draw: st.DrawFn) -> tuple[str, str, int]:
     """A valid amount spoiled by an exponent, a plus sign, hex or whitespace."""
     text, amount_format, decimals = draw(valid_amounts())
-    how = draw(st.sampled_from(["exponent", "plus", "hex", "space-before", "space-after",
-                                "space-inside", "non-ascii-digit"]))
+    how = draw(
+        st.sampled_from(
+            [
+                "exponent",
+                "plus",
+                "hex",
+                "space-before",
+                "space-after",
+                "space-inside",
+                "non-ascii-digit",
+            ]
+        )
+    )
     if how == "exponent":
         text += draw(st.sampled_from(["e3", "E3", "e-2", "e+1", "e0"]))
     elif how == "plus":
         text = "+" + text.lstrip("-")
     elif how == "hex":
         text = draw(st.sampled_from(["0x", "0X", "-0x"])) + draw(
-            st.from_regex(r"[0-9a-fA-F]{1,8}", fullmatch=True))
+            st.from_regex(r"[0-9a-fA-F]{1,8}", fullmatch=True)
+        )
     elif how == "space-before":
         text = draw(WHITESPACE) + text
     elif how == "space-after":
@@ -175,8 +192,10 @@ def test_zero_is_refused(case: tuple[str, str, int]) -> None:
 
 
 @FAST
-@given(amount_format=FORMATS, length=st.integers(min_value=MAX_AMOUNT_LENGTH + 1,
-                                                 max_value=MAX_AMOUNT_LENGTH + 10_000))
+@given(
+    amount_format=FORMATS,
+    length=st.integers(min_value=MAX_AMOUNT_LENGTH + 1, max_value=MAX_AMOUNT_LENGTH + 10_000),
+)
 def test_absurdly_long_numbers_are_refused_not_crashed(amount_format: str, length: int) -> None:
     """A number longer than any amount (Python's int() would refuse it) is AMT-004."""
     assert rule_of("9" * length, amount_format, 8) == rules.AMT_FORMAT

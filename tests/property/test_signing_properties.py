@@ -41,9 +41,7 @@ def key(request: pytest.FixtureRequest) -> signing.SigningKey:
 
 @settings(max_examples=60, deadline=None)
 @given(fields=request_fields())
-def test_sign_body_round_trip(
-    key: signing.SigningKey, fields: dict[str, object]
-) -> None:
+def test_sign_body_round_trip(key: signing.SigningKey, fields: dict[str, object]) -> None:
     """A signed body verifies with its key and its payload binds to its fields."""
     body = signing.sign_body(fields, key)
     payload, signature = body["payload"], body["signature"]

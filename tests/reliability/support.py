@@ -26,14 +26,17 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 CUTOFF = "2026-11-01T00:00:00.000Z"
 
 
-def signed_body(external_id: str, amounts: Mapping[str, Any] | None = None,
-                notes: str | None = None) -> dict[str, Any]:
+def signed_body(
+    external_id: str, amounts: Mapping[str, Any] | None = None, notes: str | None = None
+) -> dict[str, Any]:
     """A complete v2 body for Demo Exchange, signed with its ed25519 test key."""
     fields: dict[str, Any] = {
         "externalId": external_id,
-        "settlementAmounts": dict(amounts) if amounts is not None
+        "settlementAmounts": dict(amounts)
+        if amounts is not None
         else {ALPHA: {"BTC": "-1000", "ETH": "2000"}, BETA: {"USDC": "-300"}},
-        "nonce": signing.new_nonce(), "cutoffAt": CUTOFF,
+        "nonce": signing.new_nonce(),
+        "cutoffAt": CUTOFF,
     }
     if notes is not None:
         fields["notes"] = notes
@@ -51,7 +54,7 @@ def child_pids(pid: int) -> list[int]:
         except OSError:
             continue
         # The command name may hold spaces or parentheses: the ppid follows the last ')'.
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[1]) == pid:
             children.append(int(entry.name))
     return children
@@ -91,20 +94,26 @@ def held_mismatches(db: Path) -> list[str]:
     """balances.held against the holds of open settlements, computed here independently."""
     conn = connect(db)
     try:
-        held = {(r[0], r[1]): int(r[2]) for r in conn.execute(
-            "SELECT connection_id, currency, held FROM balances")}
+        held = {
+            (r[0], r[1]): int(r[2])
+            for r in conn.execute("SELECT connection_id, currency, held FROM balances")
+        }
         holds: dict[tuple[str, str], int] = {}
-        for r in conn.execute("SELECT h.connection_id, h.currency, h.amount FROM holds h JOIN "
-                              "settlements s ON s.id = h.settlement_id "
-                              "WHERE s.status IN ('pending', 'failed')"):
+        for r in conn.execute(
+            "SELECT h.connection_id, h.currency, h.amount FROM holds h JOIN "
+            "settlements s ON s.id = h.settlement_id "
+            "WHERE s.status IN ('pending', 'failed')"
+        ):
             holds[(r[0], r[1])] = holds.get((r[0], r[1]), 0) + int(r[2])
         owed: dict[tuple[str, str], int] = {}
         flows: dict[tuple[str, str, str], int] = {}
-        for r in conn.execute("SELECT t.settlement_id, t.source_connection_id, "
-                              "t.destination_connection_id, t.currency, t.quantity "
-                              "FROM transfers t "
-                              "JOIN settlements s ON s.id = t.settlement_id WHERE s.status IN "
-                              "('pending', 'failed') AND t.status IN ('pending', 'failed')"):
+        for r in conn.execute(
+            "SELECT t.settlement_id, t.source_connection_id, "
+            "t.destination_connection_id, t.currency, t.quantity "
+            "FROM transfers t "
+            "JOIN settlements s ON s.id = t.settlement_id WHERE s.status IN "
+            "('pending', 'failed') AND t.status IN ('pending', 'failed')"
+        ):
             key = (r[0], r[2], r[3])
             flows[key] = flows.get(key, 0) + int(r[4])
             if r[1] is not None:
@@ -126,8 +135,12 @@ def held_mismatches(db: Path) -> list[str]:
 def table_counts(db: Path) -> dict[str, int]:
     conn = connect(db)
     try:
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
         return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
     finally:
         conn.close()
@@ -137,8 +150,9 @@ def wait_jobs_done(server: LiveServer, timeout: float = 30) -> list[dict[str, An
     """Poll the control plane until no job is queued; answer the jobs."""
     deadline = time.monotonic() + timeout
     while True:
-        jobs = httpx.get(server.base_url + "/sandbox/jobs", headers=ADMIN_HEADERS,
-                         timeout=30).json()["jobs"]
+        jobs = httpx.get(
+            server.base_url + "/sandbox/jobs", headers=ADMIN_HEADERS, timeout=30
+        ).json()["jobs"]
         if all(j["status"] == "done" for j in jobs) or time.monotonic() > deadline:
             return list(jobs)
         httpx.post(server.base_url + "/sandbox/jobs/run", headers=ADMIN_HEADERS, timeout=30)

@@ -39,12 +39,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     stop_server(server)
 
 
-async def _blast(server: LiveServer, bodies: list[tuple[str, dict[str, Any]]]
-                 ) -> list[tuple[str, httpx.Response]]:
+async def _blast(
+    server: LiveServer, bodies: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, httpx.Response]]:
     limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
-        responses = await asyncio.gather(*(
-            client.post(STAGE_URL, json=body, headers=PARTNER_HEADERS) for _, body in bodies))
+        responses = await asyncio.gather(
+            *(client.post(STAGE_URL, json=body, headers=PARTNER_HEADERS) for _, body in bodies)
+        )
     return list(zip([key for key, _ in bodies], responses, strict=True))
 
 
@@ -59,8 +61,9 @@ def test_identical_requests_at_once_make_one_settlement_each(server: LiveServer)
     """50 externalIds sent 4 times at once, identically: 50 settlements, one id per externalId."""
     bodies = []
     for n in range(IDS):
-        body = signed_body(f"same-{n}", {ALPHA: {"BTC": f"-{100 + n}", "ETH": "5"},
-                                         BETA: {"USDC": f"-{1 + n}"}})
+        body = signed_body(
+            f"same-{n}", {ALPHA: {"BTC": f"-{100 + n}", "ETH": "5"}, BETA: {"USDC": f"-{1 + n}"}}
+        )
         bodies += [(f"same-{n}", body)] * COPIES
     results = asyncio.run(_blast(server, bodies))
     _assert_no_server_error(results)
@@ -73,8 +76,11 @@ def test_identical_requests_at_once_make_one_settlement_each(server: LiveServer)
     assert all(len(found) == 1 for found in ids.values()), ids
     assert len(ids) == IDS  # every externalId got at least one 200 (503s are retriable extras)
     conn = connect(server.db)
-    rows = dict(conn.execute("SELECT external_id, id FROM settlements "
-                             "WHERE external_id LIKE 'same-%'").fetchall())
+    rows = dict(
+        conn.execute(
+            "SELECT external_id, id FROM settlements WHERE external_id LIKE 'same-%'"
+        ).fetchall()
+    )
     conn.close()
     assert len(rows) == IDS
     assert {key: {sid} for key, sid in rows.items()} == dict(ids)
@@ -83,9 +89,14 @@ def test_identical_requests_at_once_make_one_settlement_each(server: LiveServer)
 
 def test_conflicting_requests_at_once_make_one_winner(server: LiveServer) -> None:
     """The same externalId with 4 different bodies at once: exactly one 200, the rest 409."""
-    bodies = [(f"clash-{n}", signed_body(f"clash-{n}", {ALPHA: {"BTC": f"-{10 + copy}"}},
-                                         notes=f"variant {copy}"))
-              for n in range(20) for copy in range(COPIES)]
+    bodies = [
+        (
+            f"clash-{n}",
+            signed_body(f"clash-{n}", {ALPHA: {"BTC": f"-{10 + copy}"}}, notes=f"variant {copy}"),
+        )
+        for n in range(20)
+        for copy in range(COPIES)
+    ]
     results = asyncio.run(_blast(server, bodies))
     _assert_no_server_error(results)
     per_key: dict[str, Counter[int]] = defaultdict(Counter)
@@ -109,8 +120,10 @@ def test_after_the_races_the_books_balance(server: LiveServer, tmp_path: Path) -
     assert summary.violations == ()
     assert summary.settlements >= IDS + 20
     conn = connect(server.db)
-    errors = conn.execute("SELECT status, rule, COUNT(*) FROM request_log WHERE status >= 500 "
-                          "AND status != 503 GROUP BY status, rule").fetchall()
+    errors = conn.execute(
+        "SELECT status, rule, COUNT(*) FROM request_log WHERE status >= 500 "
+        "AND status != 503 GROUP BY status, rule"
+    ).fetchall()
     conn.close()
     assert [tuple(e) for e in errors] == []
 
@@ -148,20 +161,28 @@ def test_zero_windows_finalize_each_settlement_exactly_once(server: LiveServer) 
     exchange["clientDisputeWindowMinutes"] = 0
     exchange["topUpWindowMinutes"] = 0
     # Runs last in this module: loading a world replaces the state the races above left.
-    loaded = httpx.post(server.base_url + "/sandbox/world", json=world,
-                        headers=ADMIN_HEADERS, timeout=30)
+    loaded = httpx.post(
+        server.base_url + "/sandbox/world", json=world, headers=ADMIN_HEADERS, timeout=30
+    )
     assert loaded.status_code == 200, loaded.text
     statuses = asyncio.run(_stage_and_run(server.base_url))
     assert set(statuses) <= {200, 503}, statuses
     jobs = wait_jobs_done(server)
     staged = statuses[200] - 4 * 20  # the 80 job runs answered 200 as well
     conn = connect(server.db)
-    settlements = conn.execute("SELECT id, status, finalized_at FROM settlements "
-                               "WHERE external_id LIKE 'zero-%'").fetchall()
-    completed = Counter(r[0] for r in conn.execute(
-        "SELECT settlement_id FROM outbox WHERE type = 'settlement.completed'"))
-    finalize = Counter(r[0] for r in conn.execute(
-        "SELECT settlement_id FROM outbox WHERE type = 'settlement.finalize'"))
+    settlements = conn.execute(
+        "SELECT id, status, finalized_at FROM settlements WHERE external_id LIKE 'zero-%'"
+    ).fetchall()
+    completed = Counter(
+        r[0]
+        for r in conn.execute(
+            "SELECT settlement_id FROM outbox WHERE type = 'settlement.completed'"
+        )
+    )
+    finalize = Counter(
+        r[0]
+        for r in conn.execute("SELECT settlement_id FROM outbox WHERE type = 'settlement.finalize'")
+    )
     attempts = Counter((r[0], r[1]) for r in conn.execute("SELECT status, attempts FROM jobs"))
     workers = {r[0] for r in conn.execute("SELECT DISTINCT worker FROM jobs")}
     conn.close()

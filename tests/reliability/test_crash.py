@@ -34,8 +34,13 @@ STREAMS = 3
 class Traffic:
     """Stagings and clock advances from a few threads; remembers what was sent and answered."""
 
-    def __init__(self, base_url: str, sent: dict[str, dict[str, Any]],
-                 committed: dict[str, str], round_no: int) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        sent: dict[str, dict[str, Any]],
+        committed: dict[str, str],
+        round_no: int,
+    ) -> None:
         self.base_url = base_url
         self.sent = sent
         self.committed = committed
@@ -52,12 +57,18 @@ class Traffic:
                     return
                 try:
                     if n % 7 == 6:
-                        response = client.post("/sandbox/clock", json={"advanceMinutes": 30},
-                                               headers=ADMIN_HEADERS)
+                        response = client.post(
+                            "/sandbox/clock", json={"advanceMinutes": 30}, headers=ADMIN_HEADERS
+                        )
                     else:
                         key = f"crash-{self.round_no}-{stream}-{n}"
-                        body = signed_body(key, {ALPHA: {"BTC": f"-{n + 1}"},
-                                                 BETA: {"ETH": "3", "USDC": f"-{stream + 1}"}})
+                        body = signed_body(
+                            key,
+                            {
+                                ALPHA: {"BTC": f"-{n + 1}"},
+                                BETA: {"ETH": "3", "USDC": f"-{stream + 1}"},
+                            },
+                        )
                         with self.lock:
                             self.sent[key] = body
                         response = client.post(STAGE_URL, json=body, headers=PARTNER_HEADERS)
@@ -108,14 +119,16 @@ def test_random_kills_lose_nothing_and_replays_complete(tmp_path: Path) -> None:
                 assert response.status_code == 200, (key, response.text)
                 settlement_id = response.json()["settlement"]["id"]
                 assert committed.setdefault(key, settlement_id) == settlement_id, key
-            advanced = client.post("/sandbox/clock", json={"advanceMinutes": 120},
-                                   headers=ADMIN_HEADERS)
+            advanced = client.post(
+                "/sandbox/clock", json={"advanceMinutes": 120}, headers=ADMIN_HEADERS
+            )
             assert advanced.status_code == 200
     finally:
         stop_server(server)
     conn = connect(db)
-    rows = conn.execute("SELECT status, COUNT(*) FROM settlements WHERE external_id "
-                        "LIKE 'crash-%' GROUP BY status").fetchall()
+    rows = conn.execute(
+        "SELECT status, COUNT(*) FROM settlements WHERE external_id LIKE 'crash-%' GROUP BY status"
+    ).fetchall()
     conn.close()
     assert {tuple(r) for r in rows} == {("completed", len(sent))}
     assert doctor(db).violations == ()
@@ -131,13 +144,16 @@ def test_kill_during_finalization_leaves_settlements_retriable(tmp_path: Path) -
         with httpx.Client(base_url=server.base_url, timeout=30) as client:
             for n in range(count):
                 body = signed_body(f"fin-{n}", {ALPHA: {"BTC": "-10"}, BETA: {"BTC": "7"}})
-                assert client.post(STAGE_URL, json=body,
-                                   headers=PARTNER_HEADERS).status_code == 200
+                assert client.post(STAGE_URL, json=body, headers=PARTNER_HEADERS).status_code == 200
 
         def advance() -> None:
             with contextlib.suppress(httpx.TransportError):
-                httpx.post(server.base_url + "/sandbox/clock", json={"advanceMinutes": 90},
-                           headers=ADMIN_HEADERS, timeout=60)
+                httpx.post(
+                    server.base_url + "/sandbox/clock",
+                    json={"advanceMinutes": 90},
+                    headers=ADMIN_HEADERS,
+                    timeout=60,
+                )
 
         thread = threading.Thread(target=advance)
         thread.start()
@@ -157,12 +173,18 @@ def test_kill_during_finalization_leaves_settlements_retriable(tmp_path: Path) -
 
     assert doctor(db).violations == ()
     conn = connect(db)
-    by_status = dict(conn.execute("SELECT status, COUNT(*) FROM settlements WHERE external_id "
-                                  "LIKE 'fin-%' GROUP BY status").fetchall())
-    half = conn.execute("SELECT COUNT(*) FROM settlements s WHERE s.status = 'completed' AND "
-                        "s.external_id LIKE 'fin-%' AND "
-                        "EXISTS (SELECT 1 FROM transfers t WHERE t.settlement_id = s.id "
-                        "AND t.status != 'completed')").fetchone()[0]
+    by_status = dict(
+        conn.execute(
+            "SELECT status, COUNT(*) FROM settlements WHERE external_id "
+            "LIKE 'fin-%' GROUP BY status"
+        ).fetchall()
+    )
+    half = conn.execute(
+        "SELECT COUNT(*) FROM settlements s WHERE s.status = 'completed' AND "
+        "s.external_id LIKE 'fin-%' AND "
+        "EXISTS (SELECT 1 FROM transfers t WHERE t.settlement_id = s.id "
+        "AND t.status != 'completed')"
+    ).fetchone()[0]
     conn.close()
     assert half == 0
     assert by_status.get("pending", 0) > 0, by_status  # the kill did land mid-run
@@ -176,10 +198,13 @@ def test_kill_during_finalization_leaves_settlements_retriable(tmp_path: Path) -
     conn = connect(db)
     jobs = conn.execute("SELECT status, attempts, COUNT(*) FROM jobs GROUP BY status, attempts")
     assert [tuple(j) for j in jobs] == [("done", 1, 2 * count)]
-    completed = conn.execute("SELECT settlement_id, COUNT(*) FROM outbox WHERE type = "
-                             "'settlement.completed' GROUP BY settlement_id").fetchall()
-    statuses = conn.execute("SELECT DISTINCT status FROM settlements WHERE external_id "
-                            "LIKE 'fin-%'").fetchall()
+    completed = conn.execute(
+        "SELECT settlement_id, COUNT(*) FROM outbox WHERE type = "
+        "'settlement.completed' GROUP BY settlement_id"
+    ).fetchall()
+    statuses = conn.execute(
+        "SELECT DISTINCT status FROM settlements WHERE external_id LIKE 'fin-%'"
+    ).fetchall()
     conn.close()
     assert len(completed) == count and {c[1] for c in completed} == {1}
     assert [tuple(s) for s in statuses] == [("completed",)]

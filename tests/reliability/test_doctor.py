@@ -22,15 +22,25 @@ async def _populate(sandbox: Sandbox) -> dict[str, str]:
     """Two completed settlements (one carrying the demo's closed dispute), two pending."""
     ids = {}
     for name in ("done1", "done2"):
-        response = await sandbox.stage(sandbox.sign(sandbox.fields(
-            {ALPHA: {"BTC": "-1000", "ETH": "2000"}, BETA: {"USDC": "-5"}}, externalId=name)))
+        response = await sandbox.stage(
+            sandbox.sign(
+                sandbox.fields(
+                    {ALPHA: {"BTC": "-1000", "ETH": "2000"}, BETA: {"USDC": "-5"}}, externalId=name
+                )
+            )
+        )
         assert response.status_code == 200, response.text
         ids[name] = response.json()["settlement"]["id"]
     advanced = await sandbox.admin("POST", "/clock", json={"advanceMinutes": 90})
     assert advanced.json()["jobsRun"] == 4, advanced.text
     for name in ("open1", "open2"):
-        response = await sandbox.stage(sandbox.sign(sandbox.fields(
-            {ALPHA: {"BTC": "-700"}, BETA: {"ETH": "-9", "BTC": "4"}}, externalId=name)))
+        response = await sandbox.stage(
+            sandbox.sign(
+                sandbox.fields(
+                    {ALPHA: {"BTC": "-700"}, BETA: {"ETH": "-9", "BTC": "4"}}, externalId=name
+                )
+            )
+        )
         assert response.status_code == 200, response.text
         ids[name] = response.json()["settlement"]["id"]
     return ids
@@ -52,31 +62,44 @@ Corruption = Callable[[sqlite3.Connection, dict[str, str]], None]
 CORRUPTIONS: dict[str, Corruption] = {
     "settlement_has_transfers_or_none_expected": lambda c, ids: c.execute(
         "DELETE FROM transfers WHERE settlement_id = ? AND currency = 'ofcbtc' "
-        "AND destination_connection_id = ?", (ids["open1"], ALPHA)),
+        "AND destination_connection_id = ?",
+        (ids["open1"], ALPHA),
+    ),
     "transfer_has_settlement": lambda c, ids: c.execute(
-        "UPDATE transfers SET settlement_id = ? WHERE settlement_id = ?", (GHOST, ids["done2"])),
+        "UPDATE transfers SET settlement_id = ? WHERE settlement_id = ?", (GHOST, ids["done2"])
+    ),
     "holds_match_balances": lambda c, ids: c.execute(
-        "UPDATE balances SET held = '1' WHERE connection_id = ? AND currency = 'ofcusdc'",
-        (ALPHA,)),
+        "UPDATE balances SET held = '1' WHERE connection_id = ? AND currency = 'ofcusdc'", (ALPHA,)
+    ),
     "holds_only_for_pending": lambda c, ids: c.execute(
-        "INSERT INTO holds VALUES (?, ?, 'ofcxrp', '0')", (ids["done1"], ALPHA)),
+        "INSERT INTO holds VALUES (?, ?, 'ofcxrp', '0')", (ids["done1"], ALPHA)
+    ),
     "holds_match_liabilities": lambda c, ids: c.execute(
         "UPDATE transfers SET quantity = '-701' WHERE settlement_id = ? AND currency = 'ofcbtc' "
-        "AND destination_connection_id = ?", (ids["open1"], ALPHA)),
+        "AND destination_connection_id = ?",
+        (ids["open1"], ALPHA),
+    ),
     "pending_has_jobs": lambda c, ids: c.execute(
-        "DELETE FROM jobs WHERE settlement_id = ? AND kind = 'execute'", (ids["open2"],)),
+        "DELETE FROM jobs WHERE settlement_id = ? AND kind = 'execute'", (ids["open2"],)
+    ),
     "jobs_have_settlement": lambda c, ids: c.execute(
         "INSERT INTO jobs (id, kind, settlement_id, due_at, status) "
-        "VALUES ('j-ghost', 'execute', ?, '2026-01-01T00:00:00.000Z', 'queued')", (GHOST,)),
+        "VALUES ('j-ghost', 'execute', ?, '2026-01-01T00:00:00.000Z', 'queued')",
+        (GHOST,),
+    ),
     "completed_has_finalized_at": lambda c, ids: c.execute(
-        "UPDATE settlements SET finalized_at = NULL WHERE id = ?", (ids["done1"],)),
+        "UPDATE settlements SET finalized_at = NULL WHERE id = ?", (ids["done1"],)
+    ),
     "failed_has_reason": lambda c, ids: c.execute(
-        "UPDATE settlements SET status = 'failed', reason = NULL, finalized_at = NULL "
-        "WHERE id = ?", (ids["done2"],)),
+        "UPDATE settlements SET status = 'failed', reason = NULL, finalized_at = NULL WHERE id = ?",
+        (ids["done2"],),
+    ),
     "no_negative_available": lambda c, ids: c.execute(
-        "UPDATE partner_balances SET available = '-1' WHERE currency = 'ofcxrp'"),
+        "UPDATE partner_balances SET available = '-1' WHERE currency = 'ofcxrp'"
+    ),
     "disputes_assigned_to_existing_settlement": lambda c, ids: c.execute(
-        "UPDATE disputes SET settled_in_settlement_id = ?", (GHOST,)),
+        "UPDATE disputes SET settled_in_settlement_id = ?", (GHOST,)
+    ),
 }
 
 
@@ -101,8 +124,10 @@ async def test_cli_reports_ok_then_violations(sandbox: Sandbox, tmp_path: Path) 
     ok = CliRunner().invoke(main, ["doctor", "--db", db])
     assert ok.exit_code == 0, ok.output
     assert ok.output.strip() == "ok: 5 settlements, 16 transfers checked"
-    sandbox.store.conn.execute("UPDATE balances SET available = '-5' WHERE connection_id = ? "
-                               "AND currency = 'ofcbtc'", (BETA,))
+    sandbox.store.conn.execute(
+        "UPDATE balances SET available = '-5' WHERE connection_id = ? AND currency = 'ofcbtc'",
+        (BETA,),
+    )
     bad = CliRunner().invoke(main, ["doctor", "--db", db])
     assert bad.exit_code == 1
     assert f"no_negative_available: {BETA} ofcbtc available = -5" in bad.output

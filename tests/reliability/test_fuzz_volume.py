@@ -23,21 +23,28 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 200
 STAGING = "POST /api/network/v2/enterprises/{enterpriseId}/partners/settlements"
-VALID_AMOUNTS = st.fixed_dictionaries({
-    ALPHA: st.fixed_dictionaries({"BTC": st.integers(-1000, 1000).filter(bool).map(str)}),
-    BETA: st.fixed_dictionaries({"USDC": st.integers(-1000, 1000).filter(bool).map(str)}),
-})
+VALID_AMOUNTS = st.fixed_dictionaries(
+    {
+        ALPHA: st.fixed_dictionaries({"BTC": st.integers(-1000, 1000).filter(bool).map(str)}),
+        BETA: st.fixed_dictionaries({"USDC": st.integers(-1000, 1000).filter(bool).map(str)}),
+    }
+)
 
 
-def _exercise(operation: Any, statuses: Counter[tuple[str, int]],
-              failures: list[tuple[Any, ...]]) -> None:
+def _exercise(
+    operation: Any, statuses: Counter[tuple[str, int]], failures: list[tuple[Any, ...]]
+) -> None:
     """Draw EXAMPLES_PER_OPERATION cases of one operation; record statuses and failures."""
     documented = {str(code) for code in operation.definition.raw["responses"]}
     staging = operation.label == STAGING
 
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck),
-              phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+    )
     @given(case=operation.as_strategy(), amounts=VALID_AMOUNTS, mode=st.integers(0, 3))
     def run(case: Any, amounts: dict[str, Any], mode: int) -> None:
         case.headers = {**(case.headers or {}), "Authorization": "Bearer demo-exchange-token"}
@@ -56,9 +63,18 @@ def _exercise(operation: Any, statuses: Counter[tuple[str, int]],
         # A path parameter holding '/' cannot match any route: the router's 404 is global.
         routing_404 = response.status_code == 404 and response.json().get("rule") == "OES-REQ-004"
         if response.status_code >= 500 or not (
-                str(response.status_code) in documented or routing_404):
-            failures.append((operation.label, response.status_code, case.path_parameters,
-                             repr(case.query)[:300], repr(case.body)[:300], response.text[:300]))
+            str(response.status_code) in documented or routing_404
+        ):
+            failures.append(
+                (
+                    operation.label,
+                    response.status_code,
+                    case.path_parameters,
+                    repr(case.query)[:300],
+                    repr(case.body)[:300],
+                    response.text[:300],
+                )
+            )
 
     run()
 

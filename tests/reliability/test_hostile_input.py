@@ -30,8 +30,9 @@ def _signed(sandbox: Sandbox, amounts: dict[str, Any], **overrides: Any) -> byte
 
 
 def _nested(depth: int) -> bytes:
-    return b'{"externalId":"deep","settlementAmounts":' + b'{"a":' * depth + b"1" + \
-        b"}" * depth + b"}"
+    return (
+        b'{"externalId":"deep","settlementAmounts":' + b'{"a":' * depth + b"1" + b"}" * depth + b"}"
+    )
 
 
 # id -> (body builder, extra headers, status, rule)
@@ -39,10 +40,18 @@ Build = Callable[[Sandbox], bytes]
 CASES: dict[str, tuple[Build, dict[str, str], int, str]] = {
     "10k-nested-arrays": (lambda s: b"[" * 10_000 + b"]" * 10_000, {}, 400, "OES-REQ-001"),
     "10k-nested-objects": (lambda s: _nested(10_000), {}, 400, "OES-REQ-001"),
-    "100k-connection-keys": (lambda s: _signed(s, {f"k{i}": {"BTC": "1"} for i in range(100_000)}),
-                             {}, 400, "OES-AMT-002"),
-    "100k-currency-keys": (lambda s: _signed(s, {ALPHA: {f"C{i}": "1" for i in range(100_000)}}),
-                           {}, 400, "OES-AMT-003"),
+    "100k-connection-keys": (
+        lambda s: _signed(s, {f"k{i}": {"BTC": "1"} for i in range(100_000)}),
+        {},
+        400,
+        "OES-AMT-002",
+    ),
+    "100k-currency-keys": (
+        lambda s: _signed(s, {ALPHA: {f"C{i}": "1" for i in range(100_000)}}),
+        {},
+        400,
+        "OES-AMT-003",
+    ),
     "10^80-liability": (lambda s: _signed(s, {ALPHA: {"BTC": "-" + BIG}}), {}, 422, "OES-BAL-001"),
     "minus-zero": (lambda s: _signed(s, {ALPHA: {"BTC": "-0"}}), {}, 400, "OES-AMT-005"),
     "exponent": (lambda s: _signed(s, {ALPHA: {"BTC": "1e5"}}), {}, 400, "OES-AMT-004"),
@@ -53,27 +62,60 @@ CASES: dict[str, tuple[Build, dict[str, str], int, str]] = {
     "arabic-indic-digits": (lambda s: _signed(s, {ALPHA: {"BTC": "١٠"}}), {}, 400, "OES-AMT-004"),
     "number-not-string": (lambda s: _signed(s, {ALPHA: {"BTC": 10}}), {}, 400, "OES-AMT-001"),
     "cyrillic-currency": (lambda s: _signed(s, {ALPHA: {"ВТС": "10"}}), {}, 400, "OES-AMT-003"),
-    "lookalike-connection": (lambda s: _signed(s, {ALPHA[:-1] + "９": {"BTC": "10"}}), {}, 400,
-                             "OES-AMT-002"),
+    "lookalike-connection": (
+        lambda s: _signed(s, {ALPHA[:-1] + "９": {"BTC": "10"}}),
+        {},
+        400,
+        "OES-AMT-002",
+    ),
     "other-partners-connection": (
-        lambda s: _signed(s, {"68620590-8722-4d72-9abc-86634b871a09": {"BTC": "10"}}), {}, 400,
-        "OES-AMT-002"),
+        lambda s: _signed(s, {"68620590-8722-4d72-9abc-86634b871a09": {"BTC": "10"}}),
+        {},
+        400,
+        "OES-AMT-002",
+    ),
     "invalid-utf8": (lambda s: b'{"externalId": "\xff\xfe"}', {}, 400, "OES-REQ-001"),
-    "lone-surrogate": (lambda s: _signed(s, {ALPHA: {"BTC": "10"}}).replace(
-        b'"externalId":"', b'"externalId":"\\ud800', 1), {}, 400, "OES-REQ-001"),
+    "lone-surrogate": (
+        lambda s: _signed(s, {ALPHA: {"BTC": "10"}}).replace(
+            b'"externalId":"', b'"externalId":"\\ud800', 1
+        ),
+        {},
+        400,
+        "OES-REQ-001",
+    ),
     "infinite-number": (lambda s: b'{"externalId": 1e999999}', {}, 400, "OES-REQ-001"),
     "not-an-object": (lambda s: b"[]", {}, 400, "OES-REQ-002"),
     "json-null": (lambda s: b"null", {}, 400, "OES-REQ-002"),
-    "bad-cutoff": (lambda s: _signed(s, {ALPHA: {"BTC": "1"}}, cutoffAt="2026-13-45T99:00:00Z"),
-                   {}, 400, "OES-REQ-002"),
-    "text-plain": (lambda s: _signed(s, {ALPHA: {"BTC": "1"}}), {"Content-Type": "text/plain"},
-                   415, "OES-REQ-006"),
-    "form-encoded": (lambda s: _signed(s, {ALPHA: {"BTC": "1"}}),
-                     {"Content-Type": "application/x-www-form-urlencoded"}, 415, "OES-REQ-006"),
-    "vendor-json": (lambda s: _signed(s, {ALPHA: {"BTC": "1"}}),
-                    {"Content-Type": "application/vnd.evil+json"}, 415, "OES-REQ-006"),
-    "no-content-type": (lambda s: _signed(s, {ALPHA: {"BTC": "1"}}), {"Content-Type": ""}, 415,
-                        "OES-REQ-006"),
+    "bad-cutoff": (
+        lambda s: _signed(s, {ALPHA: {"BTC": "1"}}, cutoffAt="2026-13-45T99:00:00Z"),
+        {},
+        400,
+        "OES-REQ-002",
+    ),
+    "text-plain": (
+        lambda s: _signed(s, {ALPHA: {"BTC": "1"}}),
+        {"Content-Type": "text/plain"},
+        415,
+        "OES-REQ-006",
+    ),
+    "form-encoded": (
+        lambda s: _signed(s, {ALPHA: {"BTC": "1"}}),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        415,
+        "OES-REQ-006",
+    ),
+    "vendor-json": (
+        lambda s: _signed(s, {ALPHA: {"BTC": "1"}}),
+        {"Content-Type": "application/vnd.evil+json"},
+        415,
+        "OES-REQ-006",
+    ),
+    "no-content-type": (
+        lambda s: _signed(s, {ALPHA: {"BTC": "1"}}),
+        {"Content-Type": ""},
+        415,
+        "OES-REQ-006",
+    ),
 }
 
 
@@ -102,15 +144,18 @@ async def test_oversized_body_is_413(sandbox: Sandbox) -> None:
     before = sandbox.snapshot()
     response = await sandbox.client.post(URL, content=chunks(), headers=JSON)
     assert response.status_code == 413
-    assert response.json() == {"error": "the body exceeds the 33554432-byte limit",
-                               "rule": "OES-REQ-003"}
+    assert response.json() == {
+        "error": "the body exceeds the 33554432-byte limit",
+        "rule": "OES-REQ-003",
+    }
     assert sandbox.snapshot() == before
 
 
 async def test_declared_oversized_length_is_413_before_reading(sandbox: Sandbox) -> None:
     """A Content-Length above the limit is refused without waiting for the body."""
-    response = await sandbox.client.post(URL, content=b"{}",
-                                         headers={**JSON, "Content-Length": "99999999999"})
+    response = await sandbox.client.post(
+        URL, content=b"{}", headers={**JSON, "Content-Length": "99999999999"}
+    )
     assert (response.status_code, response.json()["rule"]) == (413, "OES-REQ-003")
 
 
@@ -118,11 +163,13 @@ async def test_duplicate_keys_last_one_wins(sandbox: Sandbox) -> None:
     """Duplicate JSON keys resolve like JSON.parse: the last value is the one staged."""
     body = _signed(sandbox, {ALPHA: {"BTC": "-7"}}, externalId="dup-last")
     response = await sandbox.client.post(
-        URL, content=b'{"externalId":"dup-first",' + body[1:], headers=JSON)
+        URL, content=b'{"externalId":"dup-first",' + body[1:], headers=JSON
+    )
     assert response.status_code == 200, response.text
     assert response.json()["settlement"]["externalId"] == "dup-last"
-    listed = await sandbox.get("/api/network/v1/enterprises/ent-exchange/partners/settlements",
-                               externalIds="dup-first")
+    listed = await sandbox.get(
+        "/api/network/v1/enterprises/ent-exchange/partners/settlements", externalIds="dup-first"
+    )
     assert listed.json()["settlements"] == []
 
 
@@ -138,14 +185,16 @@ async def test_duplicate_key_overriding_signed_value_is_a_mismatch(sandbox: Sand
 
 async def test_nul_characters_round_trip(sandbox: Sandbox) -> None:
     """NUL is ordinary string content: stored and returned byte-exact, never truncated."""
-    body = sandbox.sign(sandbox.fields({ALPHA: {"BTC": "-3"}}, externalId="nul\x00id",
-                                       notes="before\x00after"))
+    body = sandbox.sign(
+        sandbox.fields({ALPHA: {"BTC": "-3"}}, externalId="nul\x00id", notes="before\x00after")
+    )
     staged = await sandbox.stage(body)
     assert staged.status_code == 200, staged.text
     settlement = staged.json()["settlement"]
     assert (settlement["externalId"], settlement["notes"]) == ("nul\x00id", "before\x00after")
-    again = await sandbox.get("/api/network/v1/enterprises/ent-exchange/partners/settlements/"
-                              + settlement["id"])
+    again = await sandbox.get(
+        "/api/network/v1/enterprises/ent-exchange/partners/settlements/" + settlement["id"]
+    )
     assert again.json()["settlement"]["notes"] == "before\x00after"
 
 
@@ -156,8 +205,10 @@ async def test_huge_credit_stages_and_fails_at_execution_not_500(sandbox: Sandbo
     assert staged.status_code == 200, staged.text
     advanced = await sandbox.admin("POST", "/clock", json={"advanceMinutes": 90})
     assert advanced.status_code == 200
-    got = await sandbox.get("/api/network/v1/enterprises/ent-exchange/partners/settlements/"
-                            + staged.json()["settlement"]["id"])
+    got = await sandbox.get(
+        "/api/network/v1/enterprises/ent-exchange/partners/settlements/"
+        + staged.json()["settlement"]["id"]
+    )
     settlement = got.json()["settlement"]
     assert settlement["status"] == "failed"
     # The demo's settling dispute (beta pays 35000 sat back) nets against the credit.
@@ -165,17 +216,23 @@ async def test_huge_credit_stages_and_fails_at_execution_not_500(sandbox: Sandbo
     assert examine(sandbox.store.conn).violations == ()
 
 
-@pytest.mark.parametrize(("path", "status", "rule"), [
-    ("/api/network/v1/enterprises/ent-exchange/partners/settlements/a%0Ab", 404, "OES-REQ-004"),
-    ("/api/network/v1/enterprises/ent-exchange/partners/settlements/a%2Fb", 404, "OES-REQ-004"),
-    ("/api/network/v1/enterprises/ent-exchange/partners/settlements/..%2F..%2Fsandbox%2Freset",
-     404, "OES-REQ-004"),
-    ("/api/network/v1/enterprises/ent-exchange/partners/settlements/%00", 400, "OES-READ-002"),
-    ("/api/network/v1/enterprises/ent-exchange%00/partners/settlements", 401, "OES-AUTH-003"),
-    ("/api/network/v1/enterprises/ent%2Fexchange/partners/settlements", 404, "OES-REQ-004"),
-], ids=["newline", "slash", "traversal", "nul-id", "nul-enterprise", "slash-enterprise"])
-async def test_hostile_path_parameters(sandbox: Sandbox, path: str, status: int,
-                                       rule: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "status", "rule"),
+    [
+        ("/api/network/v1/enterprises/ent-exchange/partners/settlements/a%0Ab", 404, "OES-REQ-004"),
+        ("/api/network/v1/enterprises/ent-exchange/partners/settlements/a%2Fb", 404, "OES-REQ-004"),
+        (
+            "/api/network/v1/enterprises/ent-exchange/partners/settlements/..%2F..%2Fsandbox%2Freset",
+            404,
+            "OES-REQ-004",
+        ),
+        ("/api/network/v1/enterprises/ent-exchange/partners/settlements/%00", 400, "OES-READ-002"),
+        ("/api/network/v1/enterprises/ent-exchange%00/partners/settlements", 401, "OES-AUTH-003"),
+        ("/api/network/v1/enterprises/ent%2Fexchange/partners/settlements", 404, "OES-REQ-004"),
+    ],
+    ids=["newline", "slash", "traversal", "nul-id", "nul-enterprise", "slash-enterprise"],
+)
+async def test_hostile_path_parameters(sandbox: Sandbox, path: str, status: int, rule: str) -> None:
     """Newlines, encoded slashes and NULs in path parameters never reach another route."""
     before = sandbox.snapshot()
     response = await sandbox.client.get(path, headers=JSON)

@@ -46,14 +46,21 @@ def _read_all(sock: socket.socket) -> bytes:
 
 
 def _healthy(server: LiveServer) -> bool:
-    return httpx.get(server.base_url + "/sandbox/clock", headers=ADMIN_HEADERS,
-                     timeout=5).status_code == 200
+    return (
+        httpx.get(server.base_url + "/sandbox/clock", headers=ADMIN_HEADERS, timeout=5).status_code
+        == 200
+    )
 
 
 def _head(length: int, extra: bytes = b"") -> bytes:
-    return (f"POST {STAGE_URL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    return (
+        (
+            f"POST {STAGE_URL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             f"Authorization: Bearer demo-exchange-token\r\nContent-Length: {length}\r\n"
-            ).encode() + extra + b"\r\n"
+        ).encode()
+        + extra
+        + b"\r\n"
+    )
 
 
 def test_stalled_body_is_answered_408_and_server_stays_up(server: LiveServer) -> None:
@@ -95,17 +102,24 @@ def test_no_secret_in_server_log_or_request_log(server: LiveServer) -> None:
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         for body in bodies:
             assert client.post(STAGE_URL, json=body, headers=PARTNER_HEADERS).status_code == 200
-        bad = client.post(STAGE_URL, json={**bodies[0], "signature": "ab" * 64},
-                          headers={"Authorization": "Bearer leaked-token-candidate"})
+        bad = client.post(
+            STAGE_URL,
+            json={**bodies[0], "signature": "ab" * 64},
+            headers={"Authorization": "Bearer leaked-token-candidate"},
+        )
         assert bad.status_code == 401
         logged = client.get("/sandbox/requests", headers=ADMIN_HEADERS, params={"limit": 1000})
     assert logged.status_code == 200
     output = server_log(server)
     banner_end = output.index("answers 409):")
-    after_banner = output[output.index("\n", output.index("curl", banner_end)):]
-    secrets = ["demo-exchange-token", "leaked-token-candidate", "test-admin-token",
-               "01fe0bca951fe1aa8afc187a9943827b5be88d0a8f772b809ac5794e70fd35d3",
-               *(str(b["signature"]) for b in bodies)]
+    after_banner = output[output.index("\n", output.index("curl", banner_end)) :]
+    secrets = [
+        "demo-exchange-token",
+        "leaked-token-candidate",
+        "test-admin-token",
+        "01fe0bca951fe1aa8afc187a9943827b5be88d0a8f772b809ac5794e70fd35d3",
+        *(str(b["signature"]) for b in bodies),
+    ]
     for secret in secrets:
         assert secret not in after_banner, secret
         assert secret not in logged.text, secret

@@ -13,8 +13,9 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "oeskit"
 def test_import_contracts_hold() -> None:
     """domain is pure, store holds no HTTP, and conformance talks to targets over HTTP only."""
     lint = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint)], capture_output=True, text=True, check=False,
-                            cwd=SRC.parents[1])
+    result = subprocess.run(
+        [str(lint)], capture_output=True, text=True, check=False, cwd=SRC.parents[1]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: 3 kept, 0 broken" in result.stdout
 
@@ -22,15 +23,34 @@ def test_import_contracts_hold() -> None:
 def test_only_settings_reads_the_environment() -> None:
     """No module but settings.py touches os.environ or os.getenv (STYLE.md)."""
     offenders = [
-        str(path.relative_to(SRC)) for path in SRC.rglob("*.py")
-        if path.name != "settings.py" and ("os.environ" in path.read_text()
-                                           or "os.getenv" in path.read_text())
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if path.name != "settings.py"
+        and ("os.environ" in path.read_text() or "os.getenv" in path.read_text())
     ]
     assert offenders == []
 
 
 def test_every_module_states_its_responsibility() -> None:
     """Each module opens with a docstring saying what it owns (STYLE.md)."""
-    missing = [str(path.relative_to(SRC)) for path in SRC.rglob("*.py")
-               if ast.get_docstring(ast.parse(path.read_text())) is None]
+    missing = [
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if ast.get_docstring(ast.parse(path.read_text())) is None
+    ]
     assert missing == []
+
+
+def test_ruff_is_clean() -> None:
+    """`make lint`'s ruff checks pass (lint rules and formatting), so CI enforces them."""
+    ruff = Path(sys.executable).with_name("ruff")
+    root = SRC.parents[1]
+    for args in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [str(ruff), *args, "src", "tests", "bench", "soak"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=root,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr

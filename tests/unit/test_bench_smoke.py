@@ -35,15 +35,28 @@ def test_bodies_are_signed_and_one_per_line(tmp_path: Path) -> None:
     lines = path.read_bytes().splitlines()
     bodies = [orjson.loads(line) for line in lines]
     assert [b["externalId"] for b in bodies] == ["t-0", "t-1", "t-2"]
-    assert all(orjson.loads(b["payload"])["settlementAmounts"] == fixtures.SMALL_AMOUNTS
-               for b in bodies)
+    assert all(
+        orjson.loads(b["payload"])["settlementAmounts"] == fixtures.SMALL_AMOUNTS for b in bodies
+    )
 
 
 def test_wrk_summary_parses_the_lua_line() -> None:
-    raw = {"requests": 100, "duration_us": 2_000_000, "bytes": 0, "connect_errors": 0,
-           "read_errors": 0, "write_errors": 0, "status_errors": 1, "timeouts": 0,
-           "p50_us": 1500, "p90_us": 2000, "p99_us": 9000, "max_us": 12000, "mean_us": 1.0,
-           "wraps": 0}
+    raw = {
+        "requests": 100,
+        "duration_us": 2_000_000,
+        "bytes": 0,
+        "connect_errors": 0,
+        "read_errors": 0,
+        "write_errors": 0,
+        "status_errors": 1,
+        "timeouts": 0,
+        "p50_us": 1500,
+        "p90_us": 2000,
+        "p99_us": 9000,
+        "max_us": 12000,
+        "mean_us": 1.0,
+        "wraps": 0,
+    }
     summary = load.summarize(raw, "wrk")
     assert summary["rps"] == 50.0 and summary["p99_ms"] == 9.0 and summary["errors"] == 1
     assert "BENCHJSON" in load.WRK_LUA and "io.lines" in load.WRK_LUA
@@ -60,8 +73,9 @@ def test_floor_writes_every_transfer_row(tmp_path: Path) -> None:
 
 def test_runner_against_a_live_sandbox(tmp_path: Path) -> None:
     lines: list[str] = []
-    options = runner.Options(duration=1.0, repeats=1, python_load=True, connections=(4,),
-                             log=lines.append)
+    options = runner.Options(
+        duration=1.0, repeats=1, python_load=True, connections=(4,), log=lines.append
+    )
     bench = runner.Bench(options, tmp_path)
     server = servers.start_sandbox(tmp_path)
     try:
@@ -88,7 +102,9 @@ def test_runner_against_a_live_sandbox(tmp_path: Path) -> None:
     bench.results["d"] = reads
     targets = report.targets(bench.results)
     assert {t["target"] for t in targets if t["ok"] is not None} >= {
-        "30x5 exchange staging / floor", "replay of 30x5 exchange / its staging"}
+        "30x5 exchange staging / floor",
+        "replay of 30x5 exchange / its staging",
+    }
     bench.results["targets"] = targets
     assert "targets (issue #4)" in report.table(bench.results)
     assert report.write(bench.results, tmp_path / "results").exists()

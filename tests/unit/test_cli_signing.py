@@ -15,9 +15,7 @@ from oeskit.cli.signing import keys, sign
 REQUEST: dict[str, object] = {
     "externalId": "settlement-2025-06-01",
     "notes": "règlement",
-    "settlementAmounts": {
-        "09684b38-49ed-4cf6-a28e-c3a459494c69": {"BTC": "100", "ETH": "-200"}
-    },
+    "settlementAmounts": {"09684b38-49ed-4cf6-a28e-c3a459494c69": {"BTC": "100", "ETH": "-200"}},
     "cutoffAt": "2025-06-01T00:00:00.000Z",
 }
 VECTOR_PRIVATE = "e68b594ba96c5e981762aabc69c9ab3febfc4c864041f81989ca2dea7809957b"
@@ -49,9 +47,7 @@ def ed_key() -> signing.SigningKey:
 
 def write_world(tmp_path: Path, signing_keys: list[object]) -> Path:
     """Write a one-partner world with the given signingKeys and return its path."""
-    world = {
-        "partners": [{"id": "partner-1", "name": "Acme", "signingKeys": signing_keys}]
-    }
+    world = {"partners": [{"id": "partner-1", "name": "Acme", "signingKeys": signing_keys}]}
     path = tmp_path / "world.yaml"
     path.write_text(yaml.safe_dump(world), encoding="utf-8")
     return path
@@ -82,9 +78,7 @@ def test_generate_json_key_signs_and_verifies(runner: CliRunner, scheme: str) ->
 
 
 @pytest.mark.parametrize("scheme", signing.SCHEMES)
-def test_generate_human_output_is_two_labelled_lines(
-    runner: CliRunner, scheme: str
-) -> None:
+def test_generate_human_output_is_two_labelled_lines(runner: CliRunner, scheme: str) -> None:
     """Default output is `public: …` then `private: …`, and the private key derives the public."""
     result = runner.invoke(keys, ["generate", "--scheme", scheme])
     assert result.exit_code == 0, result.output
@@ -136,9 +130,7 @@ def test_sign_generates_a_32_byte_nonce(
 ) -> None:
     """Without a nonce in the request or --nonce, a random 32-byte hex nonce is signed."""
     key_file = tmp_path / "key.json"
-    key_file.write_text(
-        json.dumps({"scheme": "ed25519", "privateKey": ed_key.private_key})
-    )
+    key_file.write_text(json.dumps({"scheme": "ed25519", "privateKey": ed_key.private_key}))
     result = runner.invoke(sign, ["--key", str(key_file), str(request_file)])
     nonce = json.loads(result.stdout)["nonce"]
     assert len(bytes.fromhex(nonce)) == 32
@@ -149,9 +141,7 @@ def test_sign_nonce_option_is_used(
 ) -> None:
     """--nonce overrides the request's nonce and ends up in the signed payload."""
     key_file = tmp_path / "key.json"
-    key_file.write_text(
-        json.dumps({"scheme": "ed25519", "privateKey": ed_key.private_key})
-    )
+    key_file.write_text(json.dumps({"scheme": "ed25519", "privateKey": ed_key.private_key}))
     request = tmp_path / "r.json"
     request.write_text(json.dumps({**REQUEST, "nonce": "old"}))
     result = runner.invoke(sign, ["--key", str(key_file), "--nonce", "1", str(request)])
@@ -165,9 +155,7 @@ def test_sign_reads_stdin_and_pretty_prints(
 ) -> None:
     """`-` reads the request from stdin; --pretty indents the body."""
     key_file = tmp_path / "key.json"
-    key_file.write_text(
-        json.dumps({"scheme": "ed25519", "privateKey": ed_key.private_key})
-    )
+    key_file.write_text(json.dumps({"scheme": "ed25519", "privateKey": ed_key.private_key}))
     result = runner.invoke(
         sign, ["--key", str(key_file), "--pretty", "-"], input=json.dumps(REQUEST)
     )
@@ -192,9 +180,7 @@ def test_sign_with_vector_key_matches_registered_xpub(
     )
     result = runner.invoke(sign, ["--key", str(key_file), str(request_file)])
     assert result.exit_code == 0, result.output
-    assert_signed(
-        result.stdout, signing.SigningKey(signing.BITCOIN_MESSAGE, VECTOR_XPUB)
-    )
+    assert_signed(result.stdout, signing.SigningKey(signing.BITCOIN_MESSAGE, VECTOR_XPUB))
 
 
 def test_sign_rejects_mismatched_key_pair(
@@ -222,9 +208,7 @@ def test_sign_key_file_without_private_key(
 ) -> None:
     """A key file without privateKey is named in the error."""
     key_file = tmp_path / "key.json"
-    key_file.write_text(
-        json.dumps({"scheme": "ed25519", "publicKey": ed_key.public_key})
-    )
+    key_file.write_text(json.dumps({"scheme": "ed25519", "publicKey": ed_key.public_key}))
     result = runner.invoke(sign, ["--key", str(key_file), str(request_file)])
     assert result.exit_code != 0
     assert "has no privateKey" in result.output
@@ -235,9 +219,7 @@ def test_sign_request_missing_fields(
 ) -> None:
     """A request without externalId or settlementAmounts is refused, naming both."""
     key_file = tmp_path / "key.json"
-    key_file.write_text(
-        json.dumps({"scheme": "ed25519", "privateKey": ed_key.private_key})
-    )
+    key_file.write_text(json.dumps({"scheme": "ed25519", "privateKey": ed_key.private_key}))
     result = runner.invoke(sign, ["--key", str(key_file), "-"], input="{}")
     assert result.exit_code != 0
     assert "externalId" in result.output and "settlementAmounts" in result.output
@@ -305,45 +287,30 @@ def test_sign_with_world_scheme_filter(
     ]
     result = runner.invoke(sign, [*args, str(request_file)])
     assert result.exit_code == 0, result.output
-    assert_signed(
-        result.stdout, signing.SigningKey(signing.BITCOIN_MESSAGE, VECTOR_XPUB)
-    )
+    assert_signed(result.stdout, signing.SigningKey(signing.BITCOIN_MESSAGE, VECTOR_XPUB))
 
 
 def test_sign_world_partner_without_private_key(
     runner: CliRunner, tmp_path: Path, request_file: Path
 ) -> None:
     """A partner whose keys are all public-only gets a clear error naming it and the world."""
-    world = write_world(
-        tmp_path, [VECTOR_XPUB, {"scheme": "ed25519", "publicKey": "ab" * 32}]
-    )
+    world = write_world(tmp_path, [VECTOR_XPUB, {"scheme": "ed25519", "publicKey": "ab" * 32}])
     result = runner.invoke(
         sign, ["--world", str(world), "--partner", "partner-1", str(request_file)]
     )
     assert result.exit_code != 0
-    assert (
-        "partner partner-1 in world.yaml has no signing key with a privateKey"
-        in result.output
-    )
+    assert "partner partner-1 in world.yaml has no signing key with a privateKey" in result.output
 
 
-def test_sign_world_unknown_partner(
-    runner: CliRunner, tmp_path: Path, request_file: Path
-) -> None:
+def test_sign_world_unknown_partner(runner: CliRunner, tmp_path: Path, request_file: Path) -> None:
     """An unknown partner id is named in the error with the known ones."""
     world = write_world(tmp_path, [])
-    result = runner.invoke(
-        sign, ["--world", str(world), "--partner", "nobody", str(request_file)]
-    )
+    result = runner.invoke(sign, ["--world", str(world), "--partner", "nobody", str(request_file)])
     assert result.exit_code != 0
-    assert (
-        "partner nobody not found in world.yaml (partners: partner-1)" in result.output
-    )
+    assert "partner nobody not found in world.yaml (partners: partner-1)" in result.output
 
 
-def test_sign_world_needs_partner(
-    runner: CliRunner, tmp_path: Path, request_file: Path
-) -> None:
+def test_sign_world_needs_partner(runner: CliRunner, tmp_path: Path, request_file: Path) -> None:
     """--world without --partner is a usage error."""
     world = write_world(tmp_path, [])
     result = runner.invoke(sign, ["--world", str(world), str(request_file)])

@@ -34,7 +34,9 @@ COMMANDS = _commands(main)
 
 def test_readme_lists_every_rule_of_the_catalogue() -> None:
     """The rules table in the README names every rule id of the contract."""
-    missing = [r["id"] for r in spec.rules_catalogue(spec.contract()) if f"`{r['id']}`" not in README]
+    missing = [
+        r["id"] for r in spec.rules_catalogue(spec.contract()) if f"`{r['id']}`" not in README
+    ]
     assert missing == []
 
 

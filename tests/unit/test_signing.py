@@ -58,9 +58,7 @@ def test_vector_payload_is_332_bytes() -> None:
 
 def test_vector_magic_hash() -> None:
     """The magic hash of the vector payload equals the published value."""
-    assert (
-        bitcoin_message.magic_hash(VECTOR_PAYLOAD.encode()).hex() == VECTOR_MAGIC_HASH
-    )
+    assert bitcoin_message.magic_hash(VECTOR_PAYLOAD.encode()).hex() == VECTOR_MAGIC_HASH
 
 
 def test_vector_verifies_against_compressed_pubkey() -> None:
@@ -105,9 +103,7 @@ def test_vector_changed_amount_fails() -> None:
 def test_vector_verify_any_returns_matching_key(ed_key: signing.SigningKey) -> None:
     """verify_any returns the registered key that verified, skipping keys of other schemes."""
     other = signing.generate(signing.BITCOIN_MESSAGE)
-    found = signing.verify_any(
-        VECTOR_PAYLOAD, VECTOR_SIGNATURE, [ed_key, other, XPUB_KEY]
-    )
+    found = signing.verify_any(VECTOR_PAYLOAD, VECTOR_SIGNATURE, [ed_key, other, XPUB_KEY])
     assert found == XPUB_KEY
 
 
@@ -145,9 +141,7 @@ def test_uncompressed_form_of_the_vector_signature_fails() -> None:
 def test_header_outside_27_to_34_is_malformed(header: int) -> None:
     """A bitcoin-message header outside 27..34 is malformed."""
     with pytest.raises(signing.MalformedSignature, match="header"):
-        signing.check_well_formed(
-            f"{header:02x}" + VECTOR_SIGNATURE[2:], signing.BITCOIN_MESSAGE
-        )
+        signing.check_well_formed(f"{header:02x}" + VECTOR_SIGNATURE[2:], signing.BITCOIN_MESSAGE)
 
 
 def test_wrong_recovery_id_fails() -> None:
@@ -355,9 +349,7 @@ def test_sign_without_private_key_rejected() -> None:
 def test_generate_gives_working_key(scheme: str) -> None:
     """A generated key signs a payload that it then verifies."""
     key = signing.generate(scheme)
-    assert signing.verify(
-        VECTOR_PAYLOAD, signing.sign_message(VECTOR_PAYLOAD, key), key
-    )
+    assert signing.verify(VECTOR_PAYLOAD, signing.sign_message(VECTOR_PAYLOAD, key), key)
 
 
 # --- canonical payload ----------------------------------------------------------------------
@@ -373,8 +365,7 @@ def test_canonical_payload_skips_absent_optional_fields() -> None:
     """notes and cutoffAt are omitted when absent."""
     fields = {"externalId": "e", "settlementAmounts": {}, "nonce": "1"}
     assert (
-        signing.canonical_payload(fields)
-        == '{"externalId":"e","settlementAmounts":{},"nonce":"1"}'
+        signing.canonical_payload(fields) == '{"externalId":"e","settlementAmounts":{},"nonce":"1"}'
     )
 
 
@@ -463,9 +454,7 @@ def test_canonical_payload_escapes_like_javascript(text: str, expected: str) -> 
         "array",
     ],
 )
-def test_canonical_payload_other_values_like_javascript(
-    value: object, expected: str
-) -> None:
+def test_canonical_payload_other_values_like_javascript(value: object, expected: str) -> None:
     """Numbers, booleans, null and arrays serialize as JSON.stringify does."""
     assert signing.canonical_payload({"notes": value}) == '{"notes":' + expected + "}"
 
@@ -500,9 +489,7 @@ def test_parse_payload_round_trips_canonical() -> None:
 
 def test_mismatches_none_for_matching_body() -> None:
     """The vector payload matches its own fields."""
-    assert (
-        signing.payload_mismatches(signing.parse_payload(VECTOR_PAYLOAD), FIELDS) == []
-    )
+    assert signing.payload_mismatches(signing.parse_payload(VECTOR_PAYLOAD), FIELDS) == []
 
 
 def test_mismatches_notes_added_to_body() -> None:
@@ -527,9 +514,7 @@ def test_mismatches_ignore_key_order() -> None:
     """Reordered keys in settlementAmounts are not a mismatch."""
     amounts = FIELDS["settlementAmounts"]
     assert isinstance(amounts, dict)
-    reordered = {
-        k: dict(reversed(list(v.items()))) for k, v in reversed(list(amounts.items()))
-    }
+    reordered = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(amounts.items()))}
     body = {**FIELDS, "settlementAmounts": reordered}
     assert signing.payload_mismatches(signing.parse_payload(VECTOR_PAYLOAD), body) == []
 

@@ -78,9 +78,7 @@ def to_json_schema(node: Any) -> Any:
     return out
 
 
-def validator_for(
-    spec: dict[str, Any], schema: dict[str, Any]
-) -> jsonschema_rs.Draft4Validator:
+def validator_for(spec: dict[str, Any], schema: dict[str, Any]) -> jsonschema_rs.Draft4Validator:
     document = to_json_schema(copy.deepcopy(schema))
     document["definitions"] = to_json_schema(spec["components"]["schemas"])
     return jsonschema_rs.Draft4Validator(document, validate_formats=True)
@@ -94,7 +92,7 @@ def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]
 
 
 def label(method: str, path: str) -> str:
-    """`POST /api/network/v2/enterprises/{enterpriseId}/partners/settlements` -> `POST v2 settlements`."""
+    """A readable test id: `POST /api/network/v2/.../settlements` -> `POST v2 settlements`."""
     version = path.split("/")[3]
     tail = path.split("/partners/", 1)[1]
     return f"{method.upper()} {version} {tail}"
@@ -196,17 +194,13 @@ def test_every_request_body_and_response_has_an_example() -> None:
                 missing.append(f"{name} {status} has no content")
                 continue
             missing.extend(
-                f"{name} {status}"
-                for media in content.values()
-                if "example" not in media
+                f"{name} {status}" for media in content.values() if "example" not in media
             )
     assert missing == []
 
 
 @pytest.mark.parametrize(("schema", "example"), MEDIA_EXAMPLES)
-def test_example_validates_against_its_schema(
-    schema: dict[str, Any], example: Any
-) -> None:
+def test_example_validates_against_its_schema(schema: dict[str, Any], example: Any) -> None:
     """The example of a request body or response validates against its schema."""
     assert example is not None, "no example"
     errors = [
@@ -229,7 +223,7 @@ def test_parameter_example_validates_against_its_schema(
 
 
 def test_error_examples_name_a_catalogued_rule_with_their_status() -> None:
-    """Every error example's `rule` is in the catalogue with the status the example is filed under."""
+    """Every error example's `rule` is catalogued with the status the example is filed under."""
     spec = load_spec()
     status_of = {rule["id"]: rule["status"] for rule in catalogue()}
     wrong = []
@@ -267,10 +261,7 @@ def test_rules_have_status_step_operations_and_title() -> None:
             problems.append(f"{rule['id']}: status")
         if "step" in rule and rule["step"] not in range(1, 11):
             problems.append(f"{rule['id']}: step")
-        if (
-            not isinstance(rule.get("operations"), list)
-            or set(rule["operations"]) - known
-        ):
+        if not isinstance(rule.get("operations"), list) or set(rule["operations"]) - known:
             problems.append(f"{rule['id']}: operations")
         if not isinstance(rule.get("title"), str) or not rule["title"].strip():
             problems.append(f"{rule['id']}: title")
@@ -319,18 +310,15 @@ def test_v2_operation_references_the_catalogue() -> None:
 
 
 def test_v2_request_example_payload_matches_its_fields() -> None:
-    """The v2 request example's `payload` holds exactly its signed fields, as the signing route returns it."""
+    """The v2 request example's `payload` holds exactly its signed fields, as signing returns it."""
     spec = load_spec()
-    v2 = spec["paths"][
-        "/api/network/v2/enterprises/{enterpriseId}/partners/settlements"
-    ]["post"]
+    v2 = spec["paths"]["/api/network/v2/enterprises/{enterpriseId}/partners/settlements"]["post"]
     body = v2["requestBody"]["content"]["application/json"]["example"]
     signed = {
-        key: body[key]
-        for key in ("externalId", "notes", "settlementAmounts", "nonce", "cutoffAt")
+        key: body[key] for key in ("externalId", "notes", "settlementAmounts", "nonce", "cutoffAt")
     }
     assert json.loads(body["payload"]) == signed
-    signing = spec["components"]["responses"]["SigningPayload"]["content"][
-        "application/json"
-    ]["example"]
+    signing = spec["components"]["responses"]["SigningPayload"]["content"]["application/json"][
+        "example"
+    ]
     assert signing["payload"] == body["payload"]

@@ -21,9 +21,16 @@ def demo_request(world: dict[str, Any], base_url: str) -> dict[str, str] | None:
     for partner in world.get("partners", []):
         if not partner.get("active", True) or partner.get("clientDisputeWindowMinutes") is None:
             continue
-        key = next((k for k in partner.get("signingKeys", [])
-                    if isinstance(k, dict) and k.get("privateKey")
-                    and k.get("scheme", "ed25519") == "ed25519"), None)
+        key = next(
+            (
+                k
+                for k in partner.get("signingKeys", [])
+                if isinstance(k, dict)
+                and k.get("privateKey")
+                and k.get("scheme", "ed25519") == "ed25519"
+            ),
+            None,
+        )
         token = _token_for(world, partner["enterpriseId"])
         connections = [c for c in world.get("connections", []) if c["partnerId"] == partner["id"]]
         if key is None or token is None or not connections:
@@ -31,36 +38,49 @@ def demo_request(world: dict[str, Any], base_url: str) -> dict[str, str] | None:
         codes = {c["bitgoCurrency"]: c for c in partner.get("currencies", [])}
         amounts: dict[str, dict[str, str]] = {}
         for conn in connections[:2]:
-            for bitgo in (conn.get("balances") or {}):
+            for bitgo in conn.get("balances") or {}:
                 if bitgo in codes:
                     unit = "1" if partner.get("amountFormat", "baseUnits") == "baseUnits" else "0.1"
                     amounts[conn["id"]] = {codes[bitgo]["code"]: "-" + unit}
                     break
-        fields = {"externalId": f"demo-{int(time.time())}", "notes": "my first settlement",
-                  "settlementAmounts": amounts, "nonce": signing.new_nonce(),
-                  "cutoffAt": "2026-11-01T00:00:00.000Z"}
+        fields = {
+            "externalId": f"demo-{int(time.time())}",
+            "notes": "my first settlement",
+            "settlementAmounts": amounts,
+            "nonce": signing.new_nonce(),
+            "cutoffAt": "2026-11-01T00:00:00.000Z",
+        }
         signing_key = signing.SigningKey("ed25519", key["publicKey"], key["privateKey"])
         path = f"/api/network/v2/enterprises/{partner['enterpriseId']}/partners/settlements"
         changed = {**fields, "notes": "changed notes", "nonce": signing.new_nonce()}
-        return {"partner": partner["id"], "enterprise": partner["enterpriseId"], "token": token,
-                "publicKey": key["publicKey"], "privateKey": key["privateKey"],
-                "curl": _curl(base_url + path, token, fields, signing_key),
-                "conflict": _curl(base_url + path, token, changed, signing_key)}
+        return {
+            "partner": partner["id"],
+            "enterprise": partner["enterpriseId"],
+            "token": token,
+            "publicKey": key["publicKey"],
+            "privateKey": key["privateKey"],
+            "curl": _curl(base_url + path, token, fields, signing_key),
+            "conflict": _curl(base_url + path, token, changed, signing_key),
+        }
     return None
 
 
 def _curl(url: str, token: str, fields: dict[str, Any], key: signing.SigningKey) -> str:
     body = orjson.dumps(signing.sign_body(fields, key)).decode()
-    return (f"curl -sS -X POST {url} -H 'Authorization: Bearer {token}' "
-            f"-H 'Content-Type: application/json' -d {shlex.quote(body)}")
+    return (
+        f"curl -sS -X POST {url} -H 'Authorization: Bearer {token}' "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
 
 
 def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     members = {u["id"] for u in world.get("users", []) if enterprise_id in u.get("enterprises", [])}
     for token in world.get("tokens", []):
         scopes = set(token.get("scopes", []))
-        if token["user"] in members and {"settlement_network_read",
-                                         "settlement_network_write"} <= scopes:
+        if (
+            token["user"] in members
+            and {"settlement_network_read", "settlement_network_write"} <= scopes
+        ):
             return str(token["token"])
     return None
 
@@ -68,26 +88,65 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to bind.")
-@click.option("--db", default="oeskit.db", show_default=True,
-              help="SQLite file (':memory:' for a throwaway sandbox with one worker).")
-@click.option("--world", "world_path", type=click.Path(dir_okay=False),
-              help="World file loaded when the database is empty (e.g. fixtures/worlds/demo.yaml).")
+@click.option(
+    "--db",
+    default="oeskit.db",
+    show_default=True,
+    help="SQLite file (':memory:' for a throwaway sandbox with one worker).",
+)
+@click.option(
+    "--world",
+    "world_path",
+    type=click.Path(dir_okay=False),
+    help="World file loaded when the database is empty (e.g. fixtures/worlds/demo.yaml).",
+)
 @click.option("--fresh", is_flag=True, help="Empty the database first, so the world is reloaded.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes sharing the database.")
-@click.option("--admin-token", envvar="OESKIT_ADMIN_TOKEN",
-              help="Token for the /sandbox/ control plane. On loopback a random one is made if "
-                   "unset; elsewhere the control plane is off unless this is given.")
-@click.option("--clock", default="wall", show_default=True,
-              help="Sandbox clock: wall, frozen or speed=N (N sandbox seconds per real second).")
-@click.option("--body-limit", default=DEFAULT_BODY_LIMIT, show_default=True, type=click.IntRange(1),
-              help="Largest request body in bytes; larger ones are answered 413.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the database.",
+)
+@click.option(
+    "--admin-token",
+    envvar="OESKIT_ADMIN_TOKEN",
+    help="Token for the /sandbox/ control plane. On loopback a random one is made if "
+    "unset; elsewhere the control plane is off unless this is given.",
+)
+@click.option(
+    "--clock",
+    default="wall",
+    show_default=True,
+    help="Sandbox clock: wall, frozen or speed=N (N sandbox seconds per real second).",
+)
+@click.option(
+    "--body-limit",
+    default=DEFAULT_BODY_LIMIT,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest request body in bytes; larger ones are answered 413.",
+)
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
-@click.option("--log-level", default="warning", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host: str, port: int, db: str, world_path: str | None, fresh: bool, workers: int,
-          admin_token: str | None, clock: str, body_limit: int, validate_responses: bool,
-          log_level: str) -> None:
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+def serve(
+    host: str,
+    port: int,
+    db: str,
+    world_path: str | None,
+    fresh: bool,
+    workers: int,
+    admin_token: str | None,
+    clock: str,
+    body_limit: int,
+    validate_responses: bool,
+    log_level: str,
+) -> None:
     """Run the reference sandbox."""
     import uvicorn
 
@@ -103,22 +162,38 @@ def serve(host: str, port: int, db: str, world_path: str | None, fresh: bool, wo
             raise click.ClickException(f"{world_path}: {exc}") from None
     if admin_token is None and is_loopback(host):
         admin_token = secrets.token_urlsafe(18)
-    settings = Settings(host=host, port=port, db=db, world=world_path, workers=workers,
-                        admin_token=admin_token, clock=clock, body_limit=body_limit,
-                        validate_responses=validate_responses)
+    settings = Settings(
+        host=host,
+        port=port,
+        db=db,
+        world=world_path,
+        workers=workers,
+        admin_token=admin_token,
+        clock=clock,
+        body_limit=body_limit,
+        validate_responses=validate_responses,
+    )
     if fresh and db != ":memory:" and Path(db).exists():
         _empty(settings)
     store = open_store(settings)  # migrate and load once, before any worker starts
     base_url = f"http://{host}:{port}"
     _banner(base_url, settings, world)
     if workers == 1:
-        uvicorn.run(create_app(settings, store), host=host, port=port, log_level=log_level,
-                    access_log=False)
+        uvicorn.run(
+            create_app(settings, store), host=host, port=port, log_level=log_level, access_log=False
+        )
         return
     store.close()
     settings.export()
-    uvicorn.run("oeskit.http.app:create_app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, access_log=False)
+    uvicorn.run(
+        "oeskit.http.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
 
 
 def _empty(settings: Settings) -> None:
@@ -132,8 +207,10 @@ def _empty(settings: Settings) -> None:
 
 def _banner(base_url: str, settings: Settings, world: dict[str, Any] | None) -> None:
     echo = click.echo
-    echo(f"oeskit sandbox on {base_url}  (db {settings.db}, {settings.workers} worker(s), "
-         f"clock {settings.clock})")
+    echo(
+        f"oeskit sandbox on {base_url}  (db {settings.db}, {settings.workers} worker(s), "
+        f"clock {settings.clock})"
+    )
     if settings.admin_token:
         echo(f"control plane: {base_url}/sandbox/  admin token: {settings.admin_token}")
     else:

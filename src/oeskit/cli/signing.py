@@ -31,9 +31,7 @@ def keys() -> None:
     show_default=True,
     help="Signature scheme of the new key pair.",
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object instead of lines."
-)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
 def generate(scheme: str, as_json: bool) -> None:
     """Generate a key pair and print its public and private key.
 
@@ -46,9 +44,7 @@ def generate(scheme: str, as_json: bool) -> None:
         click.echo(f"public: {key.public_key}")
         click.echo(f"private: {key.private_key}")
     # On stderr so stdout stays machine-readable.
-    click.echo(
-        f"note: {scheme} private key for test worlds only; do not reuse it.", err=True
-    )
+    click.echo(f"note: {scheme} private key for test worlds only; do not reuse it.", err=True)
 
 
 @click.command()
@@ -70,13 +66,9 @@ def generate(scheme: str, as_json: bool) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Key JSON file as printed by `oeskit keys generate --json`.",
 )
-@click.option(
-    "--nonce", help="Nonce to sign (overrides the request's; default: 32 random bytes)."
-)
+@click.option("--nonce", help="Nonce to sign (overrides the request's; default: 32 random bytes).")
 @click.option("--pretty", is_flag=True, help="Indent the printed body.")
-@click.argument(
-    "request", type=click.File("r", encoding="utf-8"), metavar="REQUEST_JSON"
-)
+@click.argument("request", type=click.File("r", encoding="utf-8"), metavar="REQUEST_JSON")
 def sign(
     world_path: Path | None,
     partner_id: str | None,
@@ -125,9 +117,7 @@ def _choose_key(
             raise click.UsageError("--partner only applies with --world")
         key = _key_from_file(key_path)
         if scheme is not None and key.scheme != scheme:
-            raise click.UsageError(
-                f"key file {key_path} holds a {key.scheme} key, not {scheme}"
-            )
+            raise click.UsageError(f"key file {key_path} holds a {key.scheme} key, not {scheme}")
         return key
     assert world_path is not None
     if partner_id is None:
@@ -145,9 +135,7 @@ def _key_from_file(path: Path) -> signing.SigningKey:
     return _key_from_entry(data, f"key file {path}", default_scheme=None)
 
 
-def _key_from_world(
-    path: Path, partner_id: str, scheme: str | None
-) -> signing.SigningKey:
+def _key_from_world(path: Path, partner_id: str, scheme: str | None) -> signing.SigningKey:
     try:
         world = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -198,9 +186,7 @@ def _key_from_entry(
     if not isinstance(public, str):
         raise click.ClickException(f"{where}: publicKey is not a string")
     # Keep the registered form (it may be an xpub) so verification checks the pairing.
-    return signing.SigningKey(
-        scheme=scheme, public_key=public, private_key=derived.private_key
-    )
+    return signing.SigningKey(scheme=scheme, public_key=public, private_key=derived.private_key)
 
 
 def _read_request(request: IO[str]) -> dict[str, object]:

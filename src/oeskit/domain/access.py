@@ -11,8 +11,15 @@ from oeskit.domain.ports import Store
 from oeskit.errors import RuleViolation
 
 
-def authorize(store: Store, caller: Caller, enterprise_id: str, *, write: bool,
-              active: bool = False, staging: bool = False) -> Partner:
+def authorize(
+    store: Store,
+    caller: Caller,
+    enterprise_id: str,
+    *,
+    write: bool,
+    active: bool = False,
+    staging: bool = False,
+) -> Partner:
     """The partner acting for `enterprise_id`, or the rule the caller breaks.
 
     `active`: the route acts for the partner (signing, staging), so an inactive one is refused;
@@ -37,7 +44,9 @@ def authorize(store: Store, caller: Caller, enterprise_id: str, *, write: bool,
         )
     partner = store.partner_for_enterprise(enterprise_id)
     if partner is None:
-        raise RuleViolation(rules.ACC_PARTNER, f"enterprise {enterprise_id!r} is not an OES partner")
+        raise RuleViolation(
+            rules.ACC_PARTNER, f"enterprise {enterprise_id!r} is not an OES partner"
+        )
     if (active or staging) and not partner.active:
         raise RuleViolation(rules.ACC_INACTIVE, f"partner {partner.id} is inactive")
     if staging and not partner.disputes_enabled:

@@ -62,15 +62,14 @@ def parse_amount(text: str, *, amount_format: str, decimals: int, where: str) ->
         # amount comes near this bound.
         raise RuleViolation(
             rules.AMT_FORMAT,
-            f"{where}: {_shown(text)} has too many digits (at most {MAX_AMOUNT_LENGTH} "
-            "characters)",
+            f"{where}: {_shown(text)} has too many digits (at most {MAX_AMOUNT_LENGTH} characters)",
         )
     if amount_format == "fullUnits":
         match = _FULL.fullmatch(text)
         if match is None:
             raise RuleViolation(
                 rules.AMT_FORMAT,
-                f"{where}: {_shown(text)} is not a decimal amount (expected e.g. \"-1.25\": digits, "
+                f'{where}: {_shown(text)} is not a decimal amount (expected e.g. "-1.25": digits, '
                 "an optional '-' and '.', no exponent, '+', hex or spaces)",
             )
         whole, fraction = match.group(1), match.group(2) or ""
@@ -85,7 +84,7 @@ def parse_amount(text: str, *, amount_format: str, decimals: int, where: str) ->
         if _BASE.fullmatch(text) is None:
             raise RuleViolation(
                 rules.AMT_FORMAT,
-                f"{where}: {_shown(text)} is not a base-unit integer (expected e.g. \"-200\": "
+                f'{where}: {_shown(text)} is not a base-unit integer (expected e.g. "-200": '
                 "digits and an optional '-', no decimals, exponent, '+', hex or spaces)",
             )
         value = int(text.lstrip("-"))
@@ -96,8 +95,7 @@ def parse_amount(text: str, *, amount_format: str, decimals: int, where: str) ->
     return value
 
 
-def _connection(connections: Mapping[str, Connection] | None, conn_id: str,
-                where: str) -> None:
+def _connection(connections: Mapping[str, Connection] | None, conn_id: str, where: str) -> None:
     if connections is None or conn_id in connections:  # None: the caller checks ids elsewhere
         return
     try:
@@ -137,7 +135,9 @@ def connection_ids(amounts: Mapping[str, object], shape: str) -> set[str]:
 
 
 def instructions(
-    amounts: Mapping[str, object], shape: str, partner: Partner,
+    amounts: Mapping[str, object],
+    shape: str,
+    partner: Partner,
     connections: Mapping[str, Connection] | None,
 ) -> list[Instruction]:
     """Map settlementAmounts to transfers (domain.md §8.8), checking every id and amount.

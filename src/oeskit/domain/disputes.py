@@ -24,8 +24,11 @@ CLOSURE_STATUSES = ("pending_review", "approved", "rejected")
 
 
 def _open_window(store: Store, settlement: Row, now: datetime) -> None:
-    if (settlement["status"] != "pending" or settlement["window_closed_at"]
-            or format_instant(now) >= str(settlement["dispute_window_ends_at"])):
+    if (
+        settlement["status"] != "pending"
+        or settlement["window_closed_at"]
+        or format_instant(now) >= str(settlement["dispute_window_ends_at"])
+    ):
         raise RuleViolation(
             SBX_STATE,
             f"the dispute window of settlement {settlement['id']} has closed "
@@ -47,14 +50,24 @@ def _dispute(store: Store, dispute_id: str) -> Row:
     return dispute
 
 
-def raise_dispute(store: Store, settlement_id: str, connection_id: str, now: datetime,
-                  new_id: NewId, *, user_id: str = "client-user", reason: str | None = None,
-                  expected: Mapping[str, str] | None = None) -> str:
+def raise_dispute(
+    store: Store,
+    settlement_id: str,
+    connection_id: str,
+    now: datetime,
+    new_id: NewId,
+    *,
+    user_id: str = "client-user",
+    reason: str | None = None,
+    expected: Mapping[str, str] | None = None,
+) -> str:
     with store.immediate():
         settlement = _settlement(store, settlement_id)
         _open_window(store, settlement, now)
         involved = {
-            side for t in store.settlement_transfers(settlement_id) if not t["dispute_closure_id"]
+            side
+            for t in store.settlement_transfers(settlement_id)
+            if not t["dispute_closure_id"]
             for side in (t["source_connection_id"], t["destination_connection_id"])
         }
         if connection_id not in involved:
@@ -70,17 +83,31 @@ def raise_dispute(store: Store, settlement_id: str, connection_id: str, now: dat
                     "this settlement",
                 )
         dispute_id = new_id()
-        store.insert_dispute({
-            "id": dispute_id, "disputed_settlement_id": settlement_id,
-            "connection_id": connection_id, "user_id": user_id, "reason": reason,
-            "expected_transfers": dict(expected or {}), "retracted": 0,
-            "created_at": format_instant(now), "updated_at": format_instant(now),
-        })
+        store.insert_dispute(
+            {
+                "id": dispute_id,
+                "disputed_settlement_id": settlement_id,
+                "connection_id": connection_id,
+                "user_id": user_id,
+                "reason": reason,
+                "expected_transfers": dict(expected or {}),
+                "retracted": 0,
+                "created_at": format_instant(now),
+                "updated_at": format_instant(now),
+            }
+        )
         return dispute_id
 
 
-def retract(store: Store, dispute_id: str, now: datetime, *, retracted: bool = True,
-            reason: str | None = None, user_id: str = "client-user") -> None:
+def retract(
+    store: Store,
+    dispute_id: str,
+    now: datetime,
+    *,
+    retracted: bool = True,
+    reason: str | None = None,
+    user_id: str = "client-user",
+) -> None:
     with store.immediate():
         dispute = _dispute(store, dispute_id)
         settlement = _settlement(store, str(dispute["disputed_settlement_id"]))
@@ -89,25 +116,41 @@ def retract(store: Store, dispute_id: str, now: datetime, *, retracted: bool = T
             raise RuleViolation(SBX_STATE, f"dispute {dispute_id} is closed")
         if not retracted:
             for other in store.disputes_on(str(settlement["id"])):
-                if (other["id"] != dispute_id and other["connection_id"] == dispute["connection_id"]
-                        and not other["retracted"]):
+                if (
+                    other["id"] != dispute_id
+                    and other["connection_id"] == dispute["connection_id"]
+                    and not other["retracted"]
+                ):
                     raise RuleViolation(SBX_STATE, "this connection already has an open dispute")
         stamp = format_instant(now)
-        store.update_dispute(dispute_id, {
-            "retracted": 1 if retracted else 0,
-            "retracted_reason": reason if retracted else None,
-            "retracted_by": user_id if retracted else None,
-            "retracted_at": stamp if retracted else None,
-            "updated_at": stamp,
-        })
+        store.update_dispute(
+            dispute_id,
+            {
+                "retracted": 1 if retracted else 0,
+                "retracted_reason": reason if retracted else None,
+                "retracted_by": user_id if retracted else None,
+                "retracted_at": stamp if retracted else None,
+                "updated_at": stamp,
+            },
+        )
 
 
-def close(store: Store, dispute_id: str, now: datetime, new_id: NewId, *, closed_by: str,
-          status: str, notes: str, adjusted: Mapping[str, str] | None = None,
-          user_id: str = "bitgo-admin") -> str:
+def close(
+    store: Store,
+    dispute_id: str,
+    now: datetime,
+    new_id: NewId,
+    *,
+    closed_by: str,
+    status: str,
+    notes: str,
+    adjusted: Mapping[str, str] | None = None,
+    user_id: str = "bitgo-admin",
+) -> str:
     if closed_by not in CLOSED_BY or status not in CLOSURE_STATUSES:
-        raise RuleViolation(SBX_INVALID, f"closedBy must be one of {CLOSED_BY} and status one of "
-                                         f"{CLOSURE_STATUSES}")
+        raise RuleViolation(
+            SBX_INVALID, f"closedBy must be one of {CLOSED_BY} and status one of {CLOSURE_STATUSES}"
+        )
     with store.immediate():
         dispute = _dispute(store, dispute_id)
         if dispute["dispute_closure_id"]:
@@ -118,25 +161,43 @@ def close(store: Store, dispute_id: str, now: datetime, new_id: NewId, *, closed
         connection_id = str(dispute["connection_id"])
         if not adjusted:
             # A client closing its own dispute accepts the original instructions (domain.md §8.7).
-            own = [_instruction(t) for t in store.settlement_transfers(settlement_id)
-                   if not t["dispute_closure_id"]]
-            adjusted = {cur: str(flow) for (conn, cur), flow in amounts.net_flows(own).items()
-                        if conn == connection_id and flow}
+            own = [
+                _instruction(t)
+                for t in store.settlement_transfers(settlement_id)
+                if not t["dispute_closure_id"]
+            ]
+            adjusted = {
+                cur: str(flow)
+                for (conn, cur), flow in amounts.net_flows(own).items()
+                if conn == connection_id and flow
+            }
         for currency, text in adjusted.items():
             if not isinstance(text, str) or not _SIGNED_INT.fullmatch(text):
-                raise RuleViolation(SBX_INVALID, f"adjustedTransfers[{currency!r}] must be a "
-                                                 "non-zero base-unit integer string")
+                raise RuleViolation(
+                    SBX_INVALID,
+                    f"adjustedTransfers[{currency!r}] must be a non-zero base-unit integer string",
+                )
         closure_id = new_id()
         stamp = format_instant(now)
-        store.insert_closure({
-            "id": closure_id, "dispute_id": dispute_id, "closed_by": closed_by,
-            "user_id": user_id, "notes": notes, "status": status,
-            "adjusted_transfers": dict(adjusted), "created_at": stamp,
-        })
+        store.insert_closure(
+            {
+                "id": closure_id,
+                "dispute_id": dispute_id,
+                "closed_by": closed_by,
+                "user_id": user_id,
+                "notes": notes,
+                "status": status,
+                "adjusted_transfers": dict(adjusted),
+                "created_at": stamp,
+            }
+        )
         settlement = _settlement(store, settlement_id)
         store.insert_closure_transfers(
-            closure_id, str(settlement["partner_id"]), connection_id,
-            [(currency, int(text), new_id()) for currency, text in adjusted.items()], now,
+            closure_id,
+            str(settlement["partner_id"]),
+            connection_id,
+            [(currency, int(text), new_id()) for currency, text in adjusted.items()],
+            now,
         )
         store.update_dispute(dispute_id, {"dispute_closure_id": closure_id, "updated_at": stamp})
         return closure_id

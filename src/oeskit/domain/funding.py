@@ -11,15 +11,22 @@ from oeskit.domain.sandbox_rules import SBX_NOT_FOUND, SBX_STATE
 from oeskit.errors import RuleViolation
 
 
-def adjust(store: Store, currency: str, amount: int, *, connection_id: str | None = None,
-           partner_id: str | None = None) -> Balance:
+def adjust(
+    store: Store,
+    currency: str,
+    amount: int,
+    *,
+    connection_id: str | None = None,
+    partner_id: str | None = None,
+) -> Balance:
     """Add `amount` (signed base units) to the available balance; never below zero."""
     with store.immediate():
         if connection_id:
             if store.connection_partner(connection_id) is None:
                 raise RuleViolation(SBX_NOT_FOUND, f"connection {connection_id} does not exist")
             current = store.balances([(connection_id, currency)]).get(
-                (connection_id, currency), Balance(0, 0))
+                (connection_id, currency), Balance(0, 0)
+            )
             _not_negative(current.available + amount, currency)
             store.move_balance(connection_id, currency, available=amount, held=0)
             return Balance(current.available + amount, current.held)
@@ -33,5 +40,8 @@ def adjust(store: Store, currency: str, amount: int, *, connection_id: str | Non
 
 def _not_negative(available: int, currency: str) -> None:
     if available < 0:
-        raise RuleViolation(SBX_STATE, f"the adjustment would leave {currency} available at "
-                                       f"{available}; balances cannot go below zero")
+        raise RuleViolation(
+            SBX_STATE,
+            f"the adjustment would leave {currency} available at "
+            f"{available}; balances cannot go below zero",
+        )

@@ -19,8 +19,14 @@ NewId = Callable[[], str]
 
 
 def _instruction(row: Row) -> Instruction:
-    return Instruction(row["source_connection_id"], row["destination_connection_id"],
-                       row["currency"], int(row["quantity"]), row["dispute_closure_id"], row["id"])
+    return Instruction(
+        row["source_connection_id"],
+        row["destination_connection_id"],
+        row["currency"],
+        int(row["quantity"]),
+        row["dispute_closure_id"],
+        row["id"],
+    )
 
 
 def run_due(store: Store, now: datetime, new_id: NewId, worker: str = "") -> int:
@@ -51,34 +57,50 @@ def close_dispute_window(store: Store, settlement_id: str, now: datetime) -> Non
     disputed = {d["connection_id"] for d in store.disputes_on(settlement_id) if not d["retracted"]}
     transfers = store.settlement_transfers(settlement_id)
     withheld = [
-        t["id"] for t in transfers
-        if t["status"] == "pending" and t["dispute_closure_id"] is None
+        t["id"]
+        for t in transfers
+        if t["status"] == "pending"
+        and t["dispute_closure_id"] is None
         and (t["source_connection_id"] in disputed or t["destination_connection_id"] in disputed)
     ]
     if withheld:
         store.update_transfers(withheld, {"status": "disputed", "updated_at": format_instant(now)})
-    remaining = [_instruction(t) for t in transfers
-                 if t["status"] == "pending" and t["id"] not in set(withheld)]
+    remaining = [
+        _instruction(t)
+        for t in transfers
+        if t["status"] == "pending" and t["id"] not in set(withheld)
+    ]
     _rebalance_holds(store, settlement_id, amounts.liabilities(remaining))
-    store.update_settlement(settlement_id, {
-        "disputed": 1 if disputed else 0,
-        "window_closed_at": format_instant(now),
-        "updated_at": format_instant(now),
-    })
-    store.add_outbox([{
-        "type": "settlement.finalize",
-        "settlement_id": settlement_id,
-        "at": format_instant(now),
-        "data": {
-            "externalId": settlement["external_id"],
-            "finalTransfers": [
-                {"sourceConnectionId": i.source, "destinationConnectionId": i.destination,
-                 "currency": i.currency, "quantity": str(i.quantity)}
-                for i in remaining
-            ],
-            "withheldConnectionIds": sorted(disputed),
+    store.update_settlement(
+        settlement_id,
+        {
+            "disputed": 1 if disputed else 0,
+            "window_closed_at": format_instant(now),
+            "updated_at": format_instant(now),
         },
-    }])
+    )
+    store.add_outbox(
+        [
+            {
+                "type": "settlement.finalize",
+                "settlement_id": settlement_id,
+                "at": format_instant(now),
+                "data": {
+                    "externalId": settlement["external_id"],
+                    "finalTransfers": [
+                        {
+                            "sourceConnectionId": i.source,
+                            "destinationConnectionId": i.destination,
+                            "currency": i.currency,
+                            "quantity": str(i.quantity),
+                        }
+                        for i in remaining
+                    ],
+                    "withheldConnectionIds": sorted(disputed),
+                },
+            }
+        ]
+    )
 
 
 def _rebalance_holds(store: Store, settlement_id: str, wanted: dict[tuple[str, str], int]) -> None:
@@ -97,8 +119,9 @@ def execute(store: Store, settlement_id: str, now: datetime, new_id: NewId) -> b
         return False
     if not settlement["window_closed_at"]:
         close_dispute_window(store, settlement_id, now)
-    rows = [t for t in store.settlement_transfers(settlement_id)
-            if t["status"] in ("pending", "failed")]
+    rows = [
+        t for t in store.settlement_transfers(settlement_id) if t["status"] in ("pending", "failed")
+    ]
     items = [_instruction(t) for t in rows]
     partner_id = str(settlement["partner_id"])
     outflow: dict[str, int] = {}
@@ -115,10 +138,19 @@ def execute(store: Store, settlement_id: str, now: datetime, new_id: NewId) -> b
     if short:
         reason = "insufficient partner balance: " + ", ".join(short)
         store.update_transfers(ids, {"status": "failed", "updated_at": stamp})
-        store.update_settlement(settlement_id, {"status": "failed", "reason": reason,
-                                                "updated_at": stamp})
-        store.add_outbox([{"type": "settlement.failed", "settlement_id": settlement_id,
-                           "at": stamp, "data": {"reason": reason}}])
+        store.update_settlement(
+            settlement_id, {"status": "failed", "reason": reason, "updated_at": stamp}
+        )
+        store.add_outbox(
+            [
+                {
+                    "type": "settlement.failed",
+                    "settlement_id": settlement_id,
+                    "at": stamp,
+                    "data": {"reason": reason},
+                }
+            ]
+        )
         return False
     for currency, delta in outflow.items():
         store.move_partner_balance(partner_id, currency, -delta)
@@ -130,8 +162,18 @@ def execute(store: Store, settlement_id: str, now: datetime, new_id: NewId) -> b
     store.update_transfers(ids, {"status": "completed", "updated_at": stamp})
     for transfer_id in ids:
         store.set_transfer_tx(transfer_id, new_id())
-    store.update_settlement(settlement_id, {"status": "completed", "reason": None,
-                                            "finalized_at": stamp, "updated_at": stamp})
-    store.add_outbox([{"type": "settlement.completed", "settlement_id": settlement_id,
-                       "at": stamp, "data": {"transfers": len(ids)}}])
+    store.update_settlement(
+        settlement_id,
+        {"status": "completed", "reason": None, "finalized_at": stamp, "updated_at": stamp},
+    )
+    store.add_outbox(
+        [
+            {
+                "type": "settlement.completed",
+                "settlement_id": settlement_id,
+                "at": stamp,
+                "data": {"transfers": len(ids)},
+            }
+        ]
+    )
     return True

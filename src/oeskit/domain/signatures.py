@@ -26,12 +26,15 @@ def check(partner: Partner, body: Mapping[str, object]) -> None:
         raise RuleViolation(
             rules.SIG_MALFORMED,
             "signature is not well formed for any key scheme this partner registered ("
-            + "; ".join(problems) + ")",
+            + "; ".join(problems)
+            + ")",
         )
     try:
         signed = signing.parse_payload(payload)
     except signing.PayloadNotJSON as exc:
-        raise RuleViolation(rules.SIG_PAYLOAD_JSON, f"payload must be a JSON object: {exc}") from None
+        raise RuleViolation(
+            rules.SIG_PAYLOAD_JSON, f"payload must be a JSON object: {exc}"
+        ) from None
     mismatches = signing.payload_mismatches(signed, body)
     if mismatches:
         raise RuleViolation(

@@ -43,8 +43,9 @@ def fingerprint(body: Mapping[str, object], items: list[Instruction]) -> str:
     return hashlib.sha256(orjson.dumps(material)).hexdigest()
 
 
-def _map(store: Store, partner: Partner, body: Mapping[str, object]
-         ) -> tuple[list[Instruction], dict[str, Connection]]:
+def _map(
+    store: Store, partner: Partner, body: Mapping[str, object]
+) -> tuple[list[Instruction], dict[str, Connection]]:
     """The transfers the body asks for, and the connections they name."""
     settlement_amounts = body["settlementAmounts"]
     assert isinstance(settlement_amounts, Mapping)
@@ -54,8 +55,14 @@ def _map(store: Store, partner: Partner, body: Mapping[str, object]
     return amounts.instructions(settlement_amounts, shape, partner, connections), connections
 
 
-def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, object],
-          now: datetime, new_id: NewId) -> Staged:
+def stage(
+    store: Store,
+    partner: Partner,
+    caller: Caller,
+    body: Mapping[str, object],
+    now: datetime,
+    new_id: NewId,
+) -> Staged:
     """Create the settlement, or answer the stored one for an identical replay."""
     external_id = str(body["externalId"])
     _cutoff(body)  # before the transaction: a date the schema allows but Python cannot hold
@@ -103,11 +110,11 @@ def stage(store: Store, partner: Partner, caller: Caller, body: Mapping[str, obj
             connections.update(store.connections(partner.id, missing))
         store.insert_transfers(settlement_id, items, partner, connections, now)
         if disputes:
-            store.assign_disputes([str(d["id"]) for d in disputes], closure_ids, settlement_id,
-                                  now)
+            store.assign_disputes([str(d["id"]) for d in disputes], closure_ids, settlement_id, now)
         store.add_holds(settlement_id, owed, balances)
-        store.add_outbox(_notifications(settlement_id, external_id, items + adjusted,
-                                        connections, now))
+        store.add_outbox(
+            _notifications(settlement_id, external_id, items + adjusted, connections, now)
+        )
         store.add_job("close_dispute_window", settlement_id, window_end)
         store.add_job("execute", settlement_id, execute_at)
         return Staged(settlement_id, replay=False, row=None if disputes else row)
@@ -126,11 +133,15 @@ def _cutoff(body: Mapping[str, object]) -> datetime:
         ) from None
 
 
-def _check_balances(store: Store, owed: Mapping[tuple[str, str], int]
-                    ) -> dict[tuple[str, str], Balance]:
+def _check_balances(
+    store: Store, owed: Mapping[tuple[str, str], int]
+) -> dict[tuple[str, str], Balance]:
     balances = store.balances(owed)
-    short = [key for key, required in owed.items()
-             if required > (balances[key].available if key in balances else 0)]
+    short = [
+        key
+        for key, required in owed.items()
+        if required > (balances[key].available if key in balances else 0)
+    ]
     for connection_id, currency in sorted(short)[:1]:  # name the first, in a stable order
         required = owed[(connection_id, currency)]
         balance = balances.get((connection_id, currency))
@@ -141,14 +152,23 @@ def _check_balances(store: Store, owed: Mapping[tuple[str, str], int]
                 f"liabilities of connection {connection_id} exceed its allocated balance for "
                 f"{currency}: required {required}, available {available}. The client must "
                 "allocate more to this connection before the settlement can be staged",
-                {"connectionId": connection_id, "currency": currency,
-                 "required": str(required), "available": str(available)},
+                {
+                    "connectionId": connection_id,
+                    "currency": currency,
+                    "required": str(required),
+                    "available": str(available),
+                },
             )
     return balances
 
 
-def _notifications(settlement_id: str, external_id: str, items: list[Instruction],
-                   connections: Mapping[str, object], now: datetime) -> list[Row]:
+def _notifications(
+    settlement_id: str,
+    external_id: str,
+    items: list[Instruction],
+    connections: Mapping[str, object],
+    now: datetime,
+) -> list[Row]:
     seen: dict[str, Row] = {}
     for item in items:
         for conn_id in (item.source, item.destination):
@@ -166,8 +186,14 @@ def _notifications(settlement_id: str, external_id: str, items: list[Instruction
     return list(seen.values())
 
 
-def _replay(store: Store, partner: Partner, existing: Row, body: Mapping[str, object],
-            now: datetime, new_id: NewId) -> Staged:
+def _replay(
+    store: Store,
+    partner: Partner,
+    existing: Row,
+    body: Mapping[str, object],
+    now: datetime,
+    new_id: NewId,
+) -> Staged:
     try:
         settlement_amounts = body["settlementAmounts"]
         assert isinstance(settlement_amounts, Mapping)

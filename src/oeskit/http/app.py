@@ -72,8 +72,9 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
                     await task
 
     # The contract is served as /openapi.json; the Swagger UI bundle is not installed.
-    app = connexion.AsyncApp(__name__, lifespan=lifespan,
-                             swagger_ui_options=SwaggerUIOptions(swagger_ui=False))
+    app = connexion.AsyncApp(
+        __name__, lifespan=lifespan, swagger_ui_options=SwaggerUIOptions(swagger_ui=False)
+    )
     partner_routes = PartnerRoutes(services)
     # Parsed dicts, not paths: connexion would re-read each file with the pure-Python YAML
     # loader and render it through Jinja2 (neither is needed; start-up time).

@@ -39,10 +39,19 @@ class ErrorMapper:
     def __init__(self, statuses: Mapping[str, int]) -> None:
         self.statuses = dict(statuses)
 
-    def response(self, rule: str, message: str, extra: Mapping[str, str] | None = None,
-                 headers: Mapping[str, str] | None = None) -> ConnexionResponse:
-        return ConnexionResponse(status_code=self.statuses[rule], mimetype="application/json",
-                                 body=error_body(message, rule, extra), headers=dict(headers or {}))
+    def response(
+        self,
+        rule: str,
+        message: str,
+        extra: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ConnexionResponse:
+        return ConnexionResponse(
+            status_code=self.statuses[rule],
+            mimetype="application/json",
+            body=error_body(message, rule, extra),
+            headers=dict(headers or {}),
+        )
 
     # connexion error handlers -------------------------------------------------------------
     def rule_violation(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -50,8 +59,11 @@ class ErrorMapper:
         return self.response(exc.rule, exc.message, exc.extra)
 
     def store_busy(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        return self.response(rules.SRV_BUSY, "the sandbox database is busy: retry after the "
-                             "Retry-After delay", headers={"Retry-After": "1"})
+        return self.response(
+            rules.SRV_BUSY,
+            "the sandbox database is busy: retry after the Retry-After delay",
+            headers={"Retry-After": "1"},
+        )
 
     def problem(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, ProblemException)
@@ -59,22 +71,29 @@ class ErrorMapper:
         detail = str(exc.detail or exc.title or "")
         if isinstance(exc, (OAuthProblem, OAuthResponseProblem)) or exc.status == 401:
             if sandbox:
-                return self.response(SBX_ADMIN, "this control-plane route needs "
-                                     "'Authorization: Bearer <admin token>' with the token "
-                                     "printed by `oeskit serve`")
-            return self.response(rules.AUTH_TOKEN, "send a valid access token as "
-                                 "'Authorization: Bearer <token>'" + _why(detail),
-                                 headers={"WWW-Authenticate": "Bearer"})
+                return self.response(
+                    SBX_ADMIN,
+                    "this control-plane route needs "
+                    "'Authorization: Bearer <admin token>' with the token "
+                    "printed by `oeskit serve`",
+                )
+            return self.response(
+                rules.AUTH_TOKEN,
+                "send a valid access token as 'Authorization: Bearer <token>'" + _why(detail),
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         if isinstance(exc, OAuthScopeProblem):
             return self.response(rules.AUTH_SCOPE, detail)
         if isinstance(exc, UnsupportedMediaTypeProblem) or exc.status == 415:
-            return self.response(rules.REQ_MEDIA_TYPE, "send the body as application/json"
-                                 + _why(detail))
+            return self.response(
+                rules.REQ_MEDIA_TYPE, "send the body as application/json" + _why(detail)
+            )
         if isinstance(exc, (BadRequestProblem, ExtraParameterProblem)) or exc.status == 400:
             if sandbox:
                 return self.response(SBX_INVALID, detail or "invalid request")
-            return self.response(rules.REQ_SCHEMA, "the request does not match the contract: "
-                                 + detail)
+            return self.response(
+                rules.REQ_SCHEMA, "the request does not match the contract: " + detail
+            )
         if exc.status == 404:
             return self.not_found(request, exc)
         if exc.status == 405:
@@ -90,16 +109,21 @@ class ErrorMapper:
         return self.internal(request, exc)
 
     def not_found(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        return self.response(rules.REQ_NOT_FOUND, f"no route {request.url.path!r}: see "
-                             "openapi.yaml for the routes this server serves")
+        return self.response(
+            rules.REQ_NOT_FOUND,
+            f"no route {request.url.path!r}: see openapi.yaml for the routes this server serves",
+        )
 
     def method_not_allowed(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        return self.response(rules.REQ_METHOD, f"{request.method} is not allowed on "
-                             f"{request.url.path!r}")
+        return self.response(
+            rules.REQ_METHOD, f"{request.method} is not allowed on {request.url.path!r}"
+        )
 
     def internal(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        return self.response(rules.SRV_INTERNAL, "unexpected server error; the request may be "
-                             "replayed unchanged, staging is idempotent")
+        return self.response(
+            rules.SRV_INTERNAL,
+            "unexpected server error; the request may be replayed unchanged, staging is idempotent",
+        )
 
 
 def _why(detail: str) -> str:

@@ -40,8 +40,9 @@ class FastLane:
         media = operation["requestBody"]["content"]["application/json"]
         self.request_schema = compile_schema(spec.resolve(document, media["schema"]))
         ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
-        self.response_schema = (compile_schema(spec.resolve(document, ok))
-                                if validate_responses else None)
+        self.response_schema = (
+            compile_schema(spec.resolve(document, ok)) if validate_responses else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["query_string"]:
@@ -54,9 +55,17 @@ class FastLane:
             await self.app(scope, receive, send)
             return
         status, body, headers = await self._handle(match.group("enterprise"), raw, caller)
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()), *headers]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def _caller(self, scope: Scope) -> Any:
@@ -69,8 +78,9 @@ class FastLane:
             return None
         return self.s.store.caller(token.strip())
 
-    async def _handle(self, enterprise_id: str, raw: bytes, caller: Any
-                ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _handle(
+        self, enterprise_id: str, raw: bytes, caller: Any
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         mapper = self.s.errors
         try:
             body = parse_json(raw)

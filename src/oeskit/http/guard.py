@@ -19,9 +19,15 @@ from oeskit.http.fastlane import RAW_BODY
 from oeskit.http.services import Services
 
 log = logging.getLogger("oeskit")
-_PROBLEM_RULES = {400: rules.REQ_SCHEMA, 401: rules.AUTH_TOKEN, 403: rules.AUTH_SCOPE,
-                  404: rules.REQ_NOT_FOUND, 405: rules.REQ_METHOD, 413: rules.REQ_TOO_LARGE,
-                  415: rules.REQ_MEDIA_TYPE}
+_PROBLEM_RULES = {
+    400: rules.REQ_SCHEMA,
+    401: rules.AUTH_TOKEN,
+    403: rules.AUTH_SCOPE,
+    404: rules.REQ_NOT_FOUND,
+    405: rules.REQ_METHOD,
+    413: rules.REQ_TOO_LARGE,
+    415: rules.REQ_MEDIA_TYPE,
+}
 
 
 # A client that stops sending mid-body must not hold a worker's connection forever (slowloris):
@@ -65,17 +71,22 @@ class Guard:
             # Nothing outside this layer turns an exception into {error, rule}.
             log.exception("request failed outside connexion's error handling")
             if "responded" not in seen:
-                await _send_error(recording_send, 500, rules.SRV_INTERNAL,
-                                  "unexpected server error", seen)
+                await _send_error(
+                    recording_send, 500, rules.SRV_INTERNAL, "unexpected server error", seen
+                )
         finally:
             self.s.store.end_request()
             self._log(scope, seen, (time.perf_counter() - started) * 1000)
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send,
-                      seen: dict[str, Any]) -> None:
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, seen: dict[str, Any]
+    ) -> None:
         self.s.store.begin_request()
-        headers = [(k, v) for k, v in scope["headers"]
-                   if k not in (b"content-length", b"transfer-encoding")]
+        headers = [
+            (k, v)
+            for k, v in scope["headers"]
+            if k not in (b"content-length", b"transfer-encoding")
+        ]
         limit = self.s.settings.body_limit
         declared = dict(scope["headers"]).get(b"content-length")
         try:
@@ -83,36 +94,61 @@ class Guard:
                 raise BodyTooLarge
             body = await _read_body(receive, limit)
         except BodyTooLarge:
-            await _send_error(send, 413, rules.REQ_TOO_LARGE,
-                              f"the body exceeds the {limit}-byte limit", seen, close=True)
+            await _send_error(
+                send,
+                413,
+                rules.REQ_TOO_LARGE,
+                f"the body exceeds the {limit}-byte limit",
+                seen,
+                close=True,
+            )
             return
         except ValueError:
             await _send_error(send, 400, rules.REQ_JSON, "Content-Length is not a number", seen)
             return
         except BodyTimeout:
-            await _send_error(send, 408, rules.REQ_TIMEOUT, f"the body did not arrive within "
-                              f"{BODY_TIMEOUT_S:g} s", seen, close=True)
+            await _send_error(
+                send,
+                408,
+                rules.REQ_TIMEOUT,
+                f"the body did not arrive within {BODY_TIMEOUT_S:g} s",
+                seen,
+                close=True,
+            )
             return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
         if body and not content_type.strip():
             # connexion skips body validation without a Content-Type and hands the handler bytes.
-            await _send_error(send, 415, rules.REQ_MEDIA_TYPE, "send the body as application/json "
-                              "(the Content-Type header is missing)", seen)
+            await _send_error(
+                send,
+                415,
+                rules.REQ_MEDIA_TYPE,
+                "send the body as application/json (the Content-Type header is missing)",
+                seen,
+            )
             return
         if body and b"json" in content_type:
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError as exc:
-                await _send_error(send, 400, rules.REQ_JSON,
-                                  f"the body is not valid UTF-8 (byte {exc.start})", seen)
+                await _send_error(
+                    send,
+                    400,
+                    rules.REQ_JSON,
+                    f"the body is not valid UTF-8 (byte {exc.start})",
+                    seen,
+                )
                 return
         fault = self.s.store.take_fault("latency")
         if fault is not None and fault["milliseconds"]:
             await asyncio.sleep(fault["milliseconds"] / 1000)
         if body or declared is not None:
             headers.append((b"content-length", str(len(body)).encode()))
-        scope = {**scope, "headers": headers,
-                 "extensions": {**scope.get("extensions", {}), RAW_BODY: body}}
+        scope = {
+            **scope,
+            "headers": headers,
+            "extensions": {**scope.get("extensions", {}), RAW_BODY: body},
+        }
         replayed = False
 
         async def replay() -> Message:
@@ -126,9 +162,14 @@ class Guard:
 
     def _log(self, scope: Scope, seen: dict[str, Any], duration_ms: float) -> None:
         # Buffered in memory and written by the background loop (store.flush_request_log).
-        self.s.store.log_request(format_instant(utcnow()), scope.get("method", ""),
-                                 scope.get("path", ""), int(seen["status"]), seen["rule"],
-                                 round(duration_ms, 3))
+        self.s.store.log_request(
+            format_instant(utcnow()),
+            scope.get("method", ""),
+            scope.get("path", ""),
+            int(seen["status"]),
+            seen["rule"],
+            round(duration_ms, 3),
+        )
 
 
 async def _read_body(receive: Receive, limit: int, timeout: float = BODY_TIMEOUT_S) -> bytes:
@@ -153,12 +194,15 @@ async def _read_body(receive: Receive, limit: int, timeout: float = BODY_TIMEOUT
     return b"".join(chunks)
 
 
-async def _send_error(send: Send, status: int, rule: str, message: str,
-                      seen: dict[str, Any], *, close: bool = False) -> None:
+async def _send_error(
+    send: Send, status: int, rule: str, message: str, seen: dict[str, Any], *, close: bool = False
+) -> None:
     seen["rule"] = rule
     payload = error_body(message, rule)
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(payload)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
     if close:  # the rest of the body may still come: do not read it as the next request
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -195,8 +239,11 @@ class _ProblemRewriter:
     async def _flush(self, body: bytes) -> None:
         assert self.start is not None
         status = self.start["status"]
-        headers = [(k, v) for k, v in self.start.get("headers", [])
-                   if k not in (b"content-length", b"content-type")]
+        headers = [
+            (k, v)
+            for k, v in self.start.get("headers", [])
+            if k not in (b"content-length", b"content-type")
+        ]
         try:
             parsed = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
@@ -204,11 +251,20 @@ class _ProblemRewriter:
         if self.problem or not isinstance(parsed, dict) or "rule" not in parsed:
             rule = _PROBLEM_RULES.get(status, rules.SRV_INTERNAL)
             detail = parsed.get("detail") if isinstance(parsed, dict) else None
-            body = error_body(str(detail or parsed.get("title", "") if isinstance(parsed, dict)
-                                  else "request failed") or "request failed", rule)
+            body = error_body(
+                str(
+                    detail or parsed.get("title", "")
+                    if isinstance(parsed, dict)
+                    else "request failed"
+                )
+                or "request failed",
+                rule,
+            )
             parsed = {"rule": rule}
         self.seen["rule"] = parsed.get("rule")
-        headers += [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())]
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await self.send({**self.start, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})

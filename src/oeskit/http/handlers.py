@@ -42,19 +42,29 @@ class PartnerRoutes:
     def __init__(self, services: Services) -> None:
         self.s = services
 
-    def _partner(self, token_info: Mapping[str, Any], enterprise_id: str, *, write: bool = False,
-                 active: bool = False, staging_route: bool = False) -> Partner:
+    def _partner(
+        self,
+        token_info: Mapping[str, Any],
+        enterprise_id: str,
+        *,
+        write: bool = False,
+        active: bool = False,
+        staging_route: bool = False,
+    ) -> Partner:
         caller: Caller = token_info["caller"]
-        return access.authorize(self.s.store, caller, enterprise_id, write=write, active=active,
-                                staging=staging_route)
+        return access.authorize(
+            self.s.store, caller, enterprise_id, write=write, active=active, staging=staging_route
+        )
 
     # POST /api/network/v2/enterprises/{enterpriseId}/partners/settlements
-    async def v2PartnerSettlementsPostRoute(self, enterpriseId: str, body: dict[str, Any],
-                                            token_info: Mapping[str, Any]) -> Response:
+    async def v2PartnerSettlementsPostRoute(
+        self, enterpriseId: str, body: dict[str, Any], token_info: Mapping[str, Any]
+    ) -> Response:
         return json_response(await self.stage_retrying(enterpriseId, body, token_info["caller"]))
 
-    async def stage_retrying(self, enterprise_id: str, body: dict[str, Any], caller: Caller
-                             ) -> dict[str, Any]:
+    async def stage_retrying(
+        self, enterprise_id: str, body: dict[str, Any], caller: Caller
+    ) -> dict[str, Any]:
         """`stage`, retried while another worker holds the write lock.
 
         The wait is an async sleep, not SQLite's busy handler (which would stall every request
@@ -76,8 +86,7 @@ class PartnerRoutes:
     def stage(self, enterprise_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
         """Steps 3 to 10 of the staging path for a body that already matches the contract;
         shared by the connexion route and the fast lane (`http/fastlane.py`)."""
-        partner = access.authorize(self.s.store, caller, enterprise_id, write=True,
-                                   staging=True)
+        partner = access.authorize(self.s.store, caller, enterprise_id, write=True, staging=True)
         signatures.check(partner, body)
         staged = staging.stage(self.s.store, partner, caller, body, self.s.now(), self.s.new_id)
         self._fault_after_commit(str(body["externalId"]), staged.replay)
@@ -89,8 +98,9 @@ class PartnerRoutes:
         row = self.s.store.settlement(settlement_id)
         assert row is not None
         view = presenters.settlement(row)
-        view["settlingDisputes"] = [presenters.dispute(d)
-                                    for d in queries.settling_disputes(self.s.store, settlement_id)]
+        view["settlingDisputes"] = [
+            presenters.dispute(d) for d in queries.settling_disputes(self.s.store, settlement_id)
+        ]
         return view
 
     def _fault_after_commit(self, external_id: str, replay: bool) -> None:
@@ -98,11 +108,13 @@ class PartnerRoutes:
             raise RuntimeError(f"injected fault after commit for externalId {external_id!r}")
 
     # GET /api/network/v1/enterprises/{enterpriseId}/partners/settlements
-    async def v1PartnerSettlementsGetRoute(self, enterpriseId: str, token_info: Mapping[str, Any],
-                                           **params: Any) -> Response:
+    async def v1PartnerSettlementsGetRoute(
+        self, enterpriseId: str, token_info: Mapping[str, Any], **params: Any
+    ) -> Response:
         partner = self._partner(token_info, enterpriseId)
         rows = queries.list_settlements(
-            self.s.store, partner.id,
+            self.s.store,
+            partner.id,
             settlement_ids=_list(params.get("settlementIds")),
             external_ids=_list(params.get("externalIds")),
             party_ids=_list(params.get("partyConnectionIds")),
@@ -117,15 +129,19 @@ class PartnerRoutes:
         return json_response({"settlements": [presenters.settlement(r) for r in rows]})
 
     # GET /api/network/v1/enterprises/{enterpriseId}/partners/settlements/{settlementId}
-    async def v1PartnerSettlementGetRoute(self, enterpriseId: str, settlementId: str,
-                                          token_info: Mapping[str, Any], **params: Any) -> Response:
+    async def v1PartnerSettlementGetRoute(
+        self, enterpriseId: str, settlementId: str, token_info: Mapping[str, Any], **params: Any
+    ) -> Response:
         partner = self._partner(token_info, enterpriseId)
         row = self.s.store.settlement(settlementId)
         if row is None or row["partner_id"] != partner.id:
-            raise RuleViolation(rules.READ_NOT_FOUND, f"settlement {settlementId} does not exist "
-                                "or does not belong to this partner")
+            raise RuleViolation(
+                rules.READ_NOT_FOUND,
+                f"settlement {settlementId} does not exist or does not belong to this partner",
+            )
         transfers = queries.transfers_page(
-            self.s.store, settlementId,
+            self.s.store,
+            settlementId,
             source_network=_list(params.get("sourceNetworkAccountIds")),
             source_trading=_list(params.get("sourceTradingAccountIds")),
             destination_network=_list(params.get("destinationNetworkAccountIds")),
@@ -133,66 +149,91 @@ class PartnerRoutes:
             currencies=_list(params.get("currencies")),
             **_page(params),
         )
-        return json_response({
-            "settlement": presenters.settlement(row),
-            "settlementTransfers": [presenters.transfer(t) for t in transfers],
-            "settlingDisputes": [presenters.dispute(d)
-                                 for d in queries.settling_disputes(self.s.store, settlementId)],
-            "settlementDisputes": [presenters.dispute(d)
-                                   for d in queries.settlement_disputes(self.s.store, settlementId)],
-        })
+        return json_response(
+            {
+                "settlement": presenters.settlement(row),
+                "settlementTransfers": [presenters.transfer(t) for t in transfers],
+                "settlingDisputes": [
+                    presenters.dispute(d)
+                    for d in queries.settling_disputes(self.s.store, settlementId)
+                ],
+                "settlementDisputes": [
+                    presenters.dispute(d)
+                    for d in queries.settlement_disputes(self.s.store, settlementId)
+                ],
+            }
+        )
 
     # GET|POST /api/network/v1/enterprises/{enterpriseId}/partners/settlements-signing
-    async def v1PartnerSettlementSigningGetRoute(self, enterpriseId: str,
-                                                 token_info: Mapping[str, Any],
-                                                 **params: Any) -> Response:
+    async def v1PartnerSettlementSigningGetRoute(
+        self, enterpriseId: str, token_info: Mapping[str, Any], **params: Any
+    ) -> Response:
         self._partner(token_info, enterpriseId, active=True)
-        fields: dict[str, Any] = {k: params[k] for k in ("externalId", "notes", "nonce", "cutoffAt")
-                                  if params.get(k) is not None}
+        fields: dict[str, Any] = {
+            k: params[k]
+            for k in ("externalId", "notes", "nonce", "cutoffAt")
+            if params.get(k) is not None
+        }
         try:
             fields["settlementAmounts"] = json.loads(str(params.get("settlementAmounts")))
         except ValueError:
-            raise RuleViolation(rules.READ_QUERY, "settlementAmounts must be the JSON text of the "
-                                "amounts object") from None
+            raise RuleViolation(
+                rules.READ_QUERY, "settlementAmounts must be the JSON text of the amounts object"
+            ) from None
         if not isinstance(fields["settlementAmounts"], dict):
             raise RuleViolation(rules.READ_QUERY, "settlementAmounts must be a JSON object")
         return json_response({"payload": signing.canonical_payload(fields)})
 
-    async def v1PartnerSettlementsSigningPostRoute(self, enterpriseId: str, body: dict[str, Any],
-                                                   token_info: Mapping[str, Any]) -> Response:
+    async def v1PartnerSettlementsSigningPostRoute(
+        self, enterpriseId: str, body: dict[str, Any], token_info: Mapping[str, Any]
+    ) -> Response:
         self._partner(token_info, enterpriseId, write=True, active=True)
         return json_response({"payload": signing.canonical_payload(body)})
 
     # GET /api/network/v1/enterprises/{enterpriseId}/partners/balances
-    async def v1PartnerBalancesGetRoute(self, enterpriseId: str, token_info: Mapping[str, Any],
-                                        **params: Any) -> Response:
+    async def v1PartnerBalancesGetRoute(
+        self, enterpriseId: str, token_info: Mapping[str, Any], **params: Any
+    ) -> Response:
         partner = self._partner(token_info, enterpriseId)
         connections, balances, own = queries.partner_balances(
-            self.s.store, partner.id, connection_ids=_list(params.get("connectionIds")),
-            client_ids=_list(params.get("clientIds")), **_page(params))
+            self.s.store,
+            partner.id,
+            connection_ids=_list(params.get("connectionIds")),
+            client_ids=_list(params.get("clientIds")),
+            **_page(params),
+        )
         by_connection: dict[str, list[dict[str, Any]]] = {}
         for row in balances:
             by_connection.setdefault(row["connection_id"], []).append(row)
         network = {
-            c["id"]: {"clientId": c["client_id"], "partnerId": partner.id,
-                      "partnersConnectionId": c["partners_connection_id"],
-                      "balances": presenters.balance_record(partner, by_connection.get(c["id"], []))}
+            c["id"]: {
+                "clientId": c["client_id"],
+                "partnerId": partner.id,
+                "partnersConnectionId": c["partners_connection_id"],
+                "balances": presenters.balance_record(partner, by_connection.get(c["id"], [])),
+            }
             for c in connections
         }
-        return json_response({"networkBalances": network,
-                              "balances": presenters.balance_record(partner, own)})
+        return json_response(
+            {"networkBalances": network, "balances": presenters.balance_record(partner, own)}
+        )
 
     # GET /api/network/v1/enterprises/{enterpriseId}/partners/settlement/disputes
-    async def listPartnerSettlementDisputes(self, enterpriseId: str,
-                                            token_info: Mapping[str, Any],
-                                            **params: Any) -> Response:
+    async def listPartnerSettlementDisputes(
+        self, enterpriseId: str, token_info: Mapping[str, Any], **params: Any
+    ) -> Response:
         partner = self._partner(token_info, enterpriseId)
         rows = queries.disputes(
-            self.s.store, partner.id, settlement_ids=_list(params.get("settlementIds")),
+            self.s.store,
+            partner.id,
+            settlement_ids=_list(params.get("settlementIds")),
             settled_in_ids=_list(params.get("settledInSettlementIds")),
             connection_ids=_list(params.get("connectionIds")),
-            dispute_ids=_list(params.get("disputeIds")), closed=params.get("closed"),
-            show_retracted=bool(params.get("showRetracted")), **_page(params))
+            dispute_ids=_list(params.get("disputeIds")),
+            closed=params.get("closed"),
+            show_retracted=bool(params.get("showRetracted")),
+            **_page(params),
+        )
         return json_response({"disputes": [presenters.dispute(r) for r in rows]})
 
 
@@ -203,5 +244,6 @@ def _instant(value: object) -> str | None:
     try:
         return format_instant(parse_instant(str(value)))
     except (ValueError, OverflowError):  # a leap second, or out of range once moved to UTC
-        raise RuleViolation(rules.READ_QUERY, f"{value!r} is not an RFC 3339 date-time this "
-                            "server can represent") from None
+        raise RuleViolation(
+            rules.READ_QUERY, f"{value!r} is not an RFC 3339 date-time this server can represent"
+        ) from None

@@ -96,10 +96,14 @@ def dispute(row: Row) -> dict[str, Any]:
         "expectedTransfers": _loads(row["expected_transfers"]),
         "retracted": bool(row["retracted"]),
     }
-    for key, name in (("settled_in_settlement_id", "settledInSettlementId"), ("reason", "reason"),
-                      ("retracted_by", "retractedBy"), ("retracted_at", "retractedAt"),
-                      ("dispute_closure_id", "disputeClosureId"),
-                      ("retracted_reason", "retractedReason")):
+    for key, name in (
+        ("settled_in_settlement_id", "settledInSettlementId"),
+        ("reason", "reason"),
+        ("retracted_by", "retractedBy"),
+        ("retracted_at", "retractedAt"),
+        ("dispute_closure_id", "disputeClosureId"),
+        ("retracted_reason", "retractedReason"),
+    ):
         if row.get(key) is not None:
             out[name] = row[key]
     if row.get("closure"):
@@ -115,7 +119,7 @@ def to_partner_units(partner: Partner, bitgo_currency: str, amount: int) -> tupl
     if partner.amount_format != "fullUnits" or currency.decimals == 0:
         return currency.code, str(amount)
     sign = "-" if amount < 0 else ""
-    whole, fraction = divmod(abs(amount), 10 ** currency.decimals)
+    whole, fraction = divmod(abs(amount), 10**currency.decimals)
     text = f"{whole}.{fraction:0{currency.decimals}d}".rstrip("0").rstrip(".")
     return currency.code, sign + text
 

@@ -30,8 +30,11 @@ class SandboxRoutes:
 
     def _clock(self) -> dict[str, Any]:
         state = self.s.store.clock_state()
-        return {"now": format_instant(state.now(utcnow())), "mode": state.mode,
-                "speed": state.speed}
+        return {
+            "now": format_instant(state.now(utcnow())),
+            "mode": state.mode,
+            "speed": state.speed,
+        }
 
     async def sandboxReset(self) -> Response:
         reset(self.s.store)
@@ -54,19 +57,40 @@ class SandboxRoutes:
             with store.immediate():
                 state = store.clock_state()
                 target = parse_instant(body["now"]) if body.get("now") else None
-                advance = (timedelta(minutes=float(body["advanceMinutes"]))
-                           if body.get("advanceMinutes") is not None else None)
-                store.set_clock_state(state.set(utcnow(), now=target, mode=body.get("mode"),
-                                                speed=body.get("speed"), advance=advance))
+                advance = (
+                    timedelta(minutes=float(body["advanceMinutes"]))
+                    if body.get("advanceMinutes") is not None
+                    else None
+                )
+                store.set_clock_state(
+                    state.set(
+                        utcnow(),
+                        now=target,
+                        mode=body.get("mode"),
+                        speed=body.get("speed"),
+                        advance=advance,
+                    )
+                )
         except (ValueError, OverflowError) as exc:  # leap second; beyond datetime's range
             raise RuleViolation(SBX_INVALID, f"the clock cannot be set so: {exc}") from None
         return json_response({"clock": self._clock(), "jobsRun": self._run_jobs()})
 
     async def sandboxListJobs(self) -> Response:
-        return json_response({"jobs": [
-            {"id": j["id"], "kind": j["kind"], "settlementId": j["settlement_id"],
-             "dueAt": j["due_at"], "status": j["status"], "attempts": j["attempts"]}
-            for j in queries.jobs(self.s.store)]})
+        return json_response(
+            {
+                "jobs": [
+                    {
+                        "id": j["id"],
+                        "kind": j["kind"],
+                        "settlementId": j["settlement_id"],
+                        "dueAt": j["due_at"],
+                        "status": j["status"],
+                        "attempts": j["attempts"],
+                    }
+                    for j in queries.jobs(self.s.store)
+                ]
+            }
+        )
 
     async def sandboxRunJobs(self) -> Response:
         return json_response({"jobsRun": self._run_jobs()})
@@ -77,23 +101,42 @@ class SandboxRoutes:
 
     async def sandboxRaiseDispute(self, body: dict[str, Any]) -> Response:
         dispute_id = disputes.raise_dispute(
-            self.s.store, body["settlementId"], body["connectionId"], self.s.now(), self.s.new_id,
-            user_id=body.get("userId", "client-user"), reason=body.get("reason"),
-            expected=body.get("expectedTransfers"))
+            self.s.store,
+            body["settlementId"],
+            body["connectionId"],
+            self.s.now(),
+            self.s.new_id,
+            user_id=body.get("userId", "client-user"),
+            reason=body.get("reason"),
+            expected=body.get("expectedTransfers"),
+        )
         return self._dispute_view(dispute_id)
 
-    async def sandboxRetractDispute(self, disputeId: str, body: dict[str, Any] | None = None
-                                    ) -> Response:
+    async def sandboxRetractDispute(
+        self, disputeId: str, body: dict[str, Any] | None = None
+    ) -> Response:
         body = body or {}
-        disputes.retract(self.s.store, disputeId, self.s.now(),
-                         retracted=body.get("retracted", True), reason=body.get("reason"))
+        disputes.retract(
+            self.s.store,
+            disputeId,
+            self.s.now(),
+            retracted=body.get("retracted", True),
+            reason=body.get("reason"),
+        )
         return self._dispute_view(disputeId)
 
     async def sandboxCloseDispute(self, disputeId: str, body: dict[str, Any]) -> Response:
-        disputes.close(self.s.store, disputeId, self.s.now(), self.s.new_id,
-                       closed_by=body["closedBy"], status=body["status"], notes=body["notes"],
-                       adjusted=body.get("adjustedTransfers"),
-                       user_id=body.get("userId", "bitgo-admin"))
+        disputes.close(
+            self.s.store,
+            disputeId,
+            self.s.now(),
+            self.s.new_id,
+            closed_by=body["closedBy"],
+            status=body["status"],
+            notes=body["notes"],
+            adjusted=body.get("adjustedTransfers"),
+            user_id=body.get("userId", "bitgo-admin"),
+        )
         return self._dispute_view(disputeId)
 
     async def sandboxAdjustBalance(self, body: dict[str, Any]) -> Response:
@@ -101,15 +144,24 @@ class SandboxRoutes:
             amount = int(body["amount"])
         except ValueError:  # more digits than Python converts (4300); the schema sets no cap
             raise RuleViolation(SBX_INVALID, "amount has too many digits") from None
-        balance = funding.adjust(self.s.store, body["currency"], amount,
-                                 connection_id=body.get("connectionId"),
-                                 partner_id=body.get("partnerId"))
-        return json_response({"balance": {"available": str(balance.available),
-                                          "held": str(balance.held)}})
+        balance = funding.adjust(
+            self.s.store,
+            body["currency"],
+            amount,
+            connection_id=body.get("connectionId"),
+            partner_id=body.get("partnerId"),
+        )
+        return json_response(
+            {"balance": {"available": str(balance.available), "held": str(balance.held)}}
+        )
 
     async def sandboxAddFault(self, body: dict[str, Any]) -> Response:
-        self.s.store.add_fault(body["kind"], external_id=body.get("externalId"),
-                               milliseconds=body.get("milliseconds"), count=body.get("count", 1))
+        self.s.store.add_fault(
+            body["kind"],
+            external_id=body.get("externalId"),
+            milliseconds=body.get("milliseconds"),
+            count=body.get("count", 1),
+        )
         return await self.sandboxListFaults()
 
     async def sandboxListFaults(self) -> Response:
@@ -119,23 +171,52 @@ class SandboxRoutes:
         self.s.store.clear_faults()
         return json_response({"faults": []})
 
-    async def sandboxOutbox(self, type: str | None = None, settlementId: str | None = None
-                            ) -> Response:
+    async def sandboxOutbox(
+        self, type: str | None = None, settlementId: str | None = None
+    ) -> Response:
         rows = queries.outbox(self.s.store, event_type=type, settlement_id=settlementId)
-        return json_response({"events": [
-            {k: v for k, v in {"id": r["id"], "type": r["type"], "at": r["at"],
-                               "settlementId": r["settlement_id"], "clientId": r["client_id"],
-                               "connectionId": r["connection_id"],
-                               "data": json.loads(r["data"])}.items() if v is not None}
-            for r in rows]})
+        return json_response(
+            {
+                "events": [
+                    {
+                        k: v
+                        for k, v in {
+                            "id": r["id"],
+                            "type": r["type"],
+                            "at": r["at"],
+                            "settlementId": r["settlement_id"],
+                            "clientId": r["client_id"],
+                            "connectionId": r["connection_id"],
+                            "data": json.loads(r["data"]),
+                        }.items()
+                        if v is not None
+                    }
+                    for r in rows
+                ]
+            }
+        )
 
     async def sandboxRequests(self, limit: int = 100) -> Response:
         self.s.store.flush_request_log()
-        return json_response({"requests": [
-            {k: v for k, v in {"at": r["at"], "method": r["method"], "path": r["path"],
-                               "status": r["status"], "rule": r["rule"],
-                               "durationMs": r["duration_ms"]}.items() if v is not None}
-            for r in queries.requests(self.s.store, limit)]})
+        return json_response(
+            {
+                "requests": [
+                    {
+                        k: v
+                        for k, v in {
+                            "at": r["at"],
+                            "method": r["method"],
+                            "path": r["path"],
+                            "status": r["status"],
+                            "rule": r["rule"],
+                            "durationMs": r["duration_ms"],
+                        }.items()
+                        if v is not None
+                    }
+                    for r in queries.requests(self.s.store, limit)
+                ]
+            }
+        )
 
 
 def _fault(row: dict[str, Any]) -> dict[str, Any]:

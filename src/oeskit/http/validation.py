@@ -31,16 +31,22 @@ def _injected_components(key: str, value: t.Any) -> bool:
     # connexion's `with_definitions` writes the spec's whole `components` into the schemas it
     # validates, in place; with response validation on, a shared response schema then contains
     # components that contain it again (a cycle). Its $refs are already resolved: drop them.
-    return key == "components" and isinstance(value, dict) and (
-        "schemas" in value or "responses" in value)
+    return (
+        key == "components"
+        and isinstance(value, dict)
+        and ("schemas" in value or "responses" in value)
+    )
 
 
 def _openapi_to_jsonschema(schema: t.Any) -> t.Any:
     """OpenAPI 3.0 `nullable` is not JSON Schema: turn it into a type union."""
     if isinstance(schema, dict):
-        out = {k: _openapi_to_jsonschema(v) for k, v in schema.items()
-               if k not in ("example", "examples", "nullable", "x-oeskit-rules")
-               and not _injected_components(k, v)}
+        out = {
+            k: _openapi_to_jsonschema(v)
+            for k, v in schema.items()
+            if k not in ("example", "examples", "nullable", "x-oeskit-rules")
+            and not _injected_components(k, v)
+        }
         if schema.get("nullable") and "type" in out:
             out["type"] = [out["type"], "null"]
         return out
@@ -81,7 +87,9 @@ def parse_json(raw: bytes) -> t.Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise RuleViolation(rules.REQ_JSON, truncate(f"the body is not valid JSON: {exc}")) from None
+        raise RuleViolation(
+            rules.REQ_JSON, truncate(f"the body is not valid JSON: {exc}")
+        ) from None
 
 
 def compile_schema(schema: dict[str, t.Any]) -> jsonschema_rs.Validator:
@@ -123,31 +131,42 @@ class ReadableParameterValidator(ParameterValidator):
     (`?ids=a,b`), so UUIDs are checked here, item by item."""
 
     @staticmethod
-    def validate_parameter(parameter_type: str, value: t.Any, param: dict,
-                           param_name: str | None = None) -> str | None:
+    def validate_parameter(
+        parameter_type: str, value: t.Any, param: dict, param_name: str | None = None
+    ) -> str | None:
         error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         schema = param.get("schema", param)
         checks_uuid = param["name"] not in _FREE_FORM_IDS and "uuid" in (
-            schema.get("format"), schema.get("items", {}).get("format"))
+            schema.get("format"),
+            schema.get("items", {}).get("format"),
+        )
         if error is None and value is not None and checks_uuid:
             for item in value if isinstance(value, list) else [value]:
                 for part in str(item).split(","):
                     if part and _UUID.fullmatch(part) is None:
-                        return (f"{parameter_type} parameter {param['name']}: "
-                                f"{part[:80]!r} is not a UUID")
+                        return (
+                            f"{parameter_type} parameter {param['name']}: "
+                            f"{part[:80]!r} is not a UUID"
+                        )
         return error
 
     def validate(self, scope: Scope) -> None:
         try:
             super().validate(scope)
         except ProblemException as exc:
-            rule = SBX_INVALID if str(scope.get("path", "")).startswith("/sandbox") \
+            rule = (
+                SBX_INVALID
+                if str(scope.get("path", "")).startswith("/sandbox")
                 else rules.READ_QUERY
+            )
             detail = str(exc.detail or exc.title or "invalid parameter")
             raise RuleViolation(rule, truncate(re.sub(r"\s+", " ", detail), 400)) from None
 
 
 def validator_map() -> dict[str, t.Any]:
-    return {"parameter": ReadableParameterValidator,
-            "body": MediaTypeDict({"application/json": FastJSONBodyValidator,
-                                   "*/*json": FastJSONBodyValidator})}
+    return {
+        "parameter": ReadableParameterValidator,
+        "body": MediaTypeDict(
+            {"application/json": FastJSONBodyValidator, "*/*json": FastJSONBodyValidator}
+        ),
+    }

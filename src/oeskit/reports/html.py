@@ -59,15 +59,17 @@ def render(report: Report) -> str:
             )
         parts.append("</table>")
     parts.append("<h2>All scenarios</h2>")
-    parts += [_result(r, details=False) if r in attention else _result(r)
-              for r in report.results]
+    parts += [_result(r, details=False) if r in attention else _result(r) for r in report.results]
     parts.append("</body></html>")
     return Redactor(report.secrets).text("\n".join(parts)) or ""
 
 
 def _result(result: ScenarioResult, details: bool = True) -> str:
-    anchor = f" id='s-{escape(result.id)}'" if details or result.status not in (
-        Status.FAILED, Status.WARNING) else ""
+    anchor = (
+        f" id='s-{escape(result.id)}'"
+        if details or result.status not in (Status.FAILED, Status.WARNING)
+        else ""
+    )
     head = (
         f"<h3{anchor}>{escape(result.id)} <span "
         f"class='{result.status.value}'>{result.status.value}</span></h3>"

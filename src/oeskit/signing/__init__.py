@@ -68,9 +68,7 @@ class MalformedSignature(ValueError):
 def sign_message(message: bytes | str, key: SigningKey) -> str:
     """Sign `message` (a str is taken as its UTF-8 bytes) with the key's private key; return hex."""
     if key.private_key is None:
-        raise InvalidKey(
-            f"{key.scheme} key {key.public_key} has no private key to sign with"
-        )
+        raise InvalidKey(f"{key.scheme} key {key.public_key} has no private key to sign with")
     data = message.encode("utf-8") if isinstance(message, str) else message
     if key.scheme == ED25519:
         return ed25519.sign(data, key.private_key)
@@ -84,9 +82,7 @@ def sign_body(fields: Mapping[str, object], key: SigningKey) -> dict[str, object
     or `signature` already in `fields` is replaced.
     """
     payload = canonical_payload(fields)
-    body: dict[str, object] = {
-        name: fields[name] for name in SIGNED_FIELDS if name in fields
-    }
+    body: dict[str, object] = {name: fields[name] for name in SIGNED_FIELDS if name in fields}
     body.update(
         (name, value)
         for name, value in fields.items()
@@ -103,9 +99,7 @@ def check_well_formed(signature: str, scheme: str) -> None:
     A bitcoin-message header of 27..30 (uncompressed) is well formed but will never verify.
     """
     if scheme not in _SIGNATURE_LENGTHS:
-        raise ValueError(
-            f"unknown signing scheme {scheme!r}; expected one of {SCHEMES}"
-        )
+        raise ValueError(f"unknown signing scheme {scheme!r}; expected one of {SCHEMES}")
     raw = _decode_hex(signature)
     expected = _SIGNATURE_LENGTHS[scheme]
     if len(raw) != expected:
@@ -148,9 +142,7 @@ def verify(payload: str, signature: str, key: SigningKey) -> bool:
     return bitcoin_message.verify(message, signature_hex, public_key)
 
 
-def verify_any(
-    payload: str, signature: str, keys: Sequence[SigningKey]
-) -> SigningKey | None:
+def verify_any(payload: str, signature: str, keys: Sequence[SigningKey]) -> SigningKey | None:
     """Return the first registered key that verifies `signature` over `payload`, else None.
 
     The signature's length tells its scheme, so it is only tried against keys of that scheme.

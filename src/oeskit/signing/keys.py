@@ -39,9 +39,7 @@ class SigningKey:
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
-            raise InvalidKey(
-                f"unknown signing scheme {self.scheme!r}; expected one of {SCHEMES}"
-            )
+            raise InvalidKey(f"unknown signing scheme {self.scheme!r}; expected one of {SCHEMES}")
 
 
 def generate(scheme: str) -> SigningKey:
@@ -64,9 +62,7 @@ def key_from_private(scheme: str, private_hex: str) -> SigningKey:
         except ValueError as exc:
             raise InvalidKey(f"not a valid secp256k1 private key: {exc}") from exc
     else:
-        raise InvalidKey(
-            f"unknown signing scheme {scheme!r}; expected one of {SCHEMES}"
-        )
+        raise InvalidKey(f"unknown signing scheme {scheme!r}; expected one of {SCHEMES}")
     return SigningKey(scheme=scheme, public_key=public.hex(), private_key=secret.hex())
 
 

@@ -51,11 +51,7 @@ def canonical_payload(fields: Mapping[str, object]) -> str:
     Keys follow `SIGNED_FIELDS`; absent keys are skipped and any other key is ignored. A value
     of None is JSON `null` (present), as the body's own `null` would be.
     """
-    parts = [
-        f"{_string(name)}:{_value(fields[name])}"
-        for name in SIGNED_FIELDS
-        if name in fields
-    ]
+    parts = [f"{_string(name)}:{_value(fields[name])}" for name in SIGNED_FIELDS if name in fields]
     return "{" + ",".join(parts) + "}"
 
 
@@ -66,22 +62,16 @@ def parse_payload(payload: str) -> dict[str, object]:
     except (ValueError, TypeError) as exc:
         raise PayloadNotJSON(f"payload is not valid JSON: {exc}") from exc
     if not isinstance(parsed, dict):
-        raise PayloadNotJSON(
-            f"payload is JSON but not an object (got {type(parsed).__name__})"
-        )
+        raise PayloadNotJSON(f"payload is JSON but not an object (got {type(parsed).__name__})")
     return parsed
 
 
-def payload_mismatches(
-    payload_obj: Mapping[str, object], body: Mapping[str, object]
-) -> list[str]:
+def payload_mismatches(payload_obj: Mapping[str, object], body: Mapping[str, object]) -> list[str]:
     """Return the signed field names whose presence or value differs between payload and body."""
     mismatches = []
     for name in SIGNED_FIELDS:
         in_payload, in_body = name in payload_obj, name in body
-        if in_payload != in_body or (
-            in_payload and not _same(payload_obj[name], body[name])
-        ):
+        if in_payload != in_body or (in_payload and not _same(payload_obj[name], body[name])):
             mismatches.append(name)
     return mismatches
 
@@ -111,9 +101,7 @@ def json_equal(left: object, right: object) -> bool:
     if left is None or right is None:
         return left is None and right is None
     if isinstance(left, Mapping) and isinstance(right, Mapping):
-        return left.keys() == right.keys() and all(
-            json_equal(left[k], right[k]) for k in left
-        )
+        return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
     if _is_array(left) and _is_array(right):
         assert isinstance(left, Sequence) and isinstance(right, Sequence)
         return len(left) == len(right) and all(
@@ -157,9 +145,7 @@ def _object(obj: Mapping[object, object]) -> str:
     # other keys in insertion order; JSON.stringify inherits that order.
     indices = sorted((k for k in keys if _is_array_index(k)), key=int)
     others = [k for k in keys if not _is_array_index(k)]
-    return (
-        "{" + ",".join(f"{_string(k)}:{_value(obj[k])}" for k in indices + others) + "}"
-    )
+    return "{" + ",".join(f"{_string(k)}:{_value(obj[k])}" for k in indices + others) + "}"
 
 
 def _is_array_index(key: str) -> bool:
@@ -196,9 +182,7 @@ def _number(value: float) -> str:
     combined = whole + fraction
     digits = combined.lstrip("0")
     # point: where the decimal point sits relative to the first significant digit.
-    point = (
-        len(whole) + (int(exp_text) if exp_text else 0) - (len(combined) - len(digits))
-    )
+    point = len(whole) + (int(exp_text) if exp_text else 0) - (len(combined) - len(digits))
     digits = digits.rstrip("0")
     k, n = len(digits), point
     if k <= n <= 21:

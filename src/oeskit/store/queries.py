@@ -41,39 +41,67 @@ class Where:
         return " AND ".join(self.clauses) if self.clauses else "1"
 
 
-def list_settlements(store: SqliteStore, partner_id: str, *, settlement_ids: Sequence[str] = (),
-                     external_ids: Sequence[str] = (), party_ids: Sequence[str] = (),
-                     counterparty_ids: Sequence[str] = (), only_disputed: bool = False,
-                     created_from: str | None = None, created_before: str | None = None,
-                     updated_from: str | None = None, updated_before: str | None = None,
-                     page: int = 0, size: int = 100) -> list[Row]:
+def list_settlements(
+    store: SqliteStore,
+    partner_id: str,
+    *,
+    settlement_ids: Sequence[str] = (),
+    external_ids: Sequence[str] = (),
+    party_ids: Sequence[str] = (),
+    counterparty_ids: Sequence[str] = (),
+    only_disputed: bool = False,
+    created_from: str | None = None,
+    created_before: str | None = None,
+    updated_from: str | None = None,
+    updated_before: str | None = None,
+    page: int = 0,
+    size: int = 100,
+) -> list[Row]:
     where = Where()
     where.add("s.partner_id = ?", partner_id)
     where.any_of("s.id", settlement_ids)
     where.any_of("s.external_id", external_ids)
     if party_ids:
-        where.add("EXISTS (SELECT 1 FROM transfers t WHERE t.settlement_id = s.id AND "
-                  "t.destination_connection_id IN (SELECT value FROM json_each(?)))",
-                  _json(party_ids))
+        where.add(
+            "EXISTS (SELECT 1 FROM transfers t WHERE t.settlement_id = s.id AND "
+            "t.destination_connection_id IN (SELECT value FROM json_each(?)))",
+            _json(party_ids),
+        )
     if counterparty_ids:
-        where.add("EXISTS (SELECT 1 FROM transfers t WHERE t.settlement_id = s.id AND "
-                  "t.source_connection_id IN (SELECT value FROM json_each(?)))",
-                  _json(counterparty_ids))
+        where.add(
+            "EXISTS (SELECT 1 FROM transfers t WHERE t.settlement_id = s.id AND "
+            "t.source_connection_id IN (SELECT value FROM json_each(?)))",
+            _json(counterparty_ids),
+        )
     if only_disputed:
         where.add("s.disputed = 1")
-    for column, op, value in (("created_at", ">=", created_from), ("created_at", "<", created_before),
-                              ("updated_at", ">=", updated_from), ("updated_at", "<", updated_before)):
+    for column, op, value in (
+        ("created_at", ">=", created_from),
+        ("created_at", "<", created_before),
+        ("updated_at", ">=", updated_from),
+        ("updated_at", "<", updated_before),
+    ):
         if value is not None:
             where.add(f"s.{column} {op} ?", value)
     return store._all(
         f"SELECT s.* FROM settlements s WHERE {where.sql()} ORDER BY s.created_at, s.id "
-        "LIMIT ? OFFSET ?", [*where.params, size, _offset(page, size)])
+        "LIMIT ? OFFSET ?",
+        [*where.params, size, _offset(page, size)],
+    )
 
 
-def transfers_page(store: SqliteStore, settlement_id: str, *,
-                   source_network: Sequence[str] = (), source_trading: Sequence[str] = (),
-                   destination_network: Sequence[str] = (), destination_trading: Sequence[str] = (),
-                   currencies: Sequence[str] = (), page: int = 0, size: int = 100) -> list[Row]:
+def transfers_page(
+    store: SqliteStore,
+    settlement_id: str,
+    *,
+    source_network: Sequence[str] = (),
+    source_trading: Sequence[str] = (),
+    destination_network: Sequence[str] = (),
+    destination_trading: Sequence[str] = (),
+    currencies: Sequence[str] = (),
+    page: int = 0,
+    size: int = 100,
+) -> list[Row]:
     where = Where()
     where.add("settlement_id = ?", settlement_id)
     where.any_of("source_network_account_id", source_network)
@@ -81,14 +109,25 @@ def transfers_page(store: SqliteStore, settlement_id: str, *,
     where.any_of("destination_network_account_id", destination_network)
     where.any_of("destination_trading_account_id", destination_trading)
     where.any_of("currency", currencies)
-    return store._all(f"SELECT * FROM transfers WHERE {where.sql()} ORDER BY seq LIMIT ? OFFSET ?",
-                      [*where.params, size, _offset(page, size)])
+    return store._all(
+        f"SELECT * FROM transfers WHERE {where.sql()} ORDER BY seq LIMIT ? OFFSET ?",
+        [*where.params, size, _offset(page, size)],
+    )
 
 
-def disputes(store: SqliteStore, partner_id: str, *, settlement_ids: Sequence[str] = (),
-             settled_in_ids: Sequence[str] = (), connection_ids: Sequence[str] = (),
-             dispute_ids: Sequence[str] = (), closed: bool | None = None,
-             show_retracted: bool = False, page: int = 0, size: int = 100) -> list[Row]:
+def disputes(
+    store: SqliteStore,
+    partner_id: str,
+    *,
+    settlement_ids: Sequence[str] = (),
+    settled_in_ids: Sequence[str] = (),
+    connection_ids: Sequence[str] = (),
+    dispute_ids: Sequence[str] = (),
+    closed: bool | None = None,
+    show_retracted: bool = False,
+    page: int = 0,
+    size: int = 100,
+) -> list[Row]:
     """Disputes on this partner's settlements, each with its closure (or None)."""
     where = Where()
     where.add("s.partner_id = ?", partner_id)
@@ -105,7 +144,8 @@ def disputes(store: SqliteStore, partner_id: str, *, settlement_ids: Sequence[st
     rows = store._all(
         f"SELECT d.* FROM disputes d JOIN settlements s ON s.id = d.disputed_settlement_id "
         f"WHERE {where.sql()} ORDER BY d.created_at, d.id LIMIT ? OFFSET ?",
-        [*where.params, size, _offset(page, size)])
+        [*where.params, size, _offset(page, size)],
+    )
     return with_closures(store, rows)
 
 
@@ -113,12 +153,17 @@ def with_closures(store: SqliteStore, rows: list[Row]) -> list[Row]:
     closure_ids = [r["dispute_closure_id"] for r in rows if r["dispute_closure_id"]]
     closures: dict[str, Row] = {}
     if closure_ids:
-        for c in store._all("SELECT * FROM closures WHERE id IN (SELECT value FROM json_each(?))",
-                            (_json(closure_ids),)):
+        for c in store._all(
+            "SELECT * FROM closures WHERE id IN (SELECT value FROM json_each(?))",
+            (_json(closure_ids),),
+        ):
             c["transfers"] = []
             closures[c["id"]] = c
-        for t in store._all("SELECT * FROM transfers WHERE dispute_closure_id IN "
-                            "(SELECT value FROM json_each(?)) ORDER BY seq", (_json(closure_ids),)):
+        for t in store._all(
+            "SELECT * FROM transfers WHERE dispute_closure_id IN "
+            "(SELECT value FROM json_each(?)) ORDER BY seq",
+            (_json(closure_ids),),
+        ):
             closures[t["dispute_closure_id"]]["transfers"].append(t)
     for r in rows:
         r["closure"] = closures.get(r["dispute_closure_id"]) if r["dispute_closure_id"] else None
@@ -126,35 +171,51 @@ def with_closures(store: SqliteStore, rows: list[Row]) -> list[Row]:
 
 
 def settling_disputes(store: SqliteStore, settlement_id: str) -> list[Row]:
-    return with_closures(store, store._all(
-        "SELECT * FROM disputes WHERE settled_in_settlement_id = ? ORDER BY created_at, id",
-        (settlement_id,)))
+    return with_closures(
+        store,
+        store._all(
+            "SELECT * FROM disputes WHERE settled_in_settlement_id = ? ORDER BY created_at, id",
+            (settlement_id,),
+        ),
+    )
 
 
 def settlement_disputes(store: SqliteStore, settlement_id: str) -> list[Row]:
     return with_closures(store, store.disputes_on(settlement_id))
 
 
-def partner_balances(store: SqliteStore, partner_id: str, *, connection_ids: Sequence[str] = (),
-                     client_ids: Sequence[str] = (), page: int = 0, size: int = 100
-                     ) -> tuple[list[Row], list[Row], list[Row]]:
+def partner_balances(
+    store: SqliteStore,
+    partner_id: str,
+    *,
+    connection_ids: Sequence[str] = (),
+    client_ids: Sequence[str] = (),
+    page: int = 0,
+    size: int = 100,
+) -> tuple[list[Row], list[Row], list[Row]]:
     """(connections page, their balance rows, the partner's own balance rows)."""
     where = Where()
     where.add("partner_id = ?", partner_id)
     where.any_of("id", connection_ids)
     where.any_of("client_id", client_ids)
-    connections = store._all(f"SELECT * FROM connections WHERE {where.sql()} ORDER BY id "
-                             "LIMIT ? OFFSET ?", [*where.params, size, _offset(page, size)])
+    connections = store._all(
+        f"SELECT * FROM connections WHERE {where.sql()} ORDER BY id LIMIT ? OFFSET ?",
+        [*where.params, size, _offset(page, size)],
+    )
     balances = store._all(
         "SELECT * FROM balances WHERE connection_id IN (SELECT value FROM json_each(?)) "
-        "ORDER BY connection_id, currency", (_json([c["id"] for c in connections]),))
-    own = store._all("SELECT * FROM partner_balances WHERE partner_id = ? ORDER BY currency",
-                     (partner_id,))
+        "ORDER BY connection_id, currency",
+        (_json([c["id"] for c in connections]),),
+    )
+    own = store._all(
+        "SELECT * FROM partner_balances WHERE partner_id = ? ORDER BY currency", (partner_id,)
+    )
     return connections, balances, own
 
 
-def outbox(store: SqliteStore, *, event_type: str | None = None,
-           settlement_id: str | None = None) -> list[Row]:
+def outbox(
+    store: SqliteStore, *, event_type: str | None = None, settlement_id: str | None = None
+) -> list[Row]:
     where = Where()
     if event_type:
         where.add("type = ?", event_type)

@@ -79,9 +79,25 @@ MIGRATIONS: list[str] = [
 ]
 
 STATE_TABLES = (
-    "enterprises", "users", "memberships", "tokens", "partners", "partner_balances", "clients",
-    "connections", "balances", "settlements", "transfers", "holds", "disputes", "closures",
-    "outbox", "jobs", "request_log", "faults", "meta",
+    "enterprises",
+    "users",
+    "memberships",
+    "tokens",
+    "partners",
+    "partner_balances",
+    "clients",
+    "connections",
+    "balances",
+    "settlements",
+    "transfers",
+    "holds",
+    "disputes",
+    "closures",
+    "outbox",
+    "jobs",
+    "request_log",
+    "faults",
+    "meta",
 )
 
 
@@ -98,9 +114,7 @@ def migrate(conn: sqlite3.Connection) -> int:
                 continue
             for statement in filter(str.strip, script.split(";")):
                 conn.execute(statement)
-            conn.execute(
-                "INSERT INTO migrations VALUES (?, datetime('now'))", (version,)
-            )
+            conn.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (version,))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -24,8 +24,9 @@ def reset(store: SqliteStore) -> None:
         store.bump_generation()
 
 
-def load_world(store: SqliteStore, world: Mapping[str, Any], real_now: datetime,
-               clock_option: str = "wall") -> dict[str, int]:
+def load_world(
+    store: SqliteStore, world: Mapping[str, Any], real_now: datetime, clock_option: str = "wall"
+) -> dict[str, int]:
     """Replace the state with `world` in one transaction; return what was loaded, by kind."""
     db = store.db
     with store.immediate():
@@ -37,60 +38,99 @@ def load_world(store: SqliteStore, world: Mapping[str, Any], real_now: datetime,
         store.set_clock_state(ClockState.from_option(option, real_now, start))
         db["enterprises"].insert_all(
             {"id": e["id"], "oes_license": int(bool(e.get("oesLicense", False)))}
-            for e in world.get("enterprises", []))
+            for e in world.get("enterprises", [])
+        )
         db["users"].insert_all({"id": u["id"]} for u in world.get("users", []))
         db["memberships"].insert_all(
             {"user_id": u["id"], "enterprise_id": e}
-            for u in world.get("users", []) for e in u.get("enterprises", []))
+            for u in world.get("users", [])
+            for e in u.get("enterprises", [])
+        )
         db["tokens"].insert_all(
-            {"token": token_digest(t["token"]), "user_id": t["user"], "scopes": _dumps(list(t.get("scopes", [])))}
-            for t in world.get("tokens", []))
+            {
+                "token": token_digest(t["token"]),
+                "user_id": t["user"],
+                "scopes": _dumps(list(t.get("scopes", []))),
+            }
+            for t in world.get("tokens", [])
+        )
         for p in world.get("partners", []):
-            db["partners"].insert({
-                "id": p["id"], "enterprise_id": p["enterpriseId"], "name": p.get("name", p["id"]),
-                "active": int(p.get("active", True)), "broker": int(p.get("broker", False)),
-                "dispute_window": p.get("clientDisputeWindowMinutes"),
-                "top_up_window": p.get("topUpWindowMinutes"),
-                "amount_format": p.get("amountFormat", "baseUnits"),
-                "enforce_unique_nonce": int(p.get("enforceUniqueNonce", False)),
-                "trading_account_id": p.get("tradingAccountId", f"{p['id']}-go-account"),
-                "currencies": _dumps(p.get("currencies", [])),
-                "keys": _dumps([{"scheme": k.get("scheme", "ed25519"), "publicKey": k["publicKey"]}
-                                for k in p.get("signingKeys", [])]),
-            })
+            db["partners"].insert(
+                {
+                    "id": p["id"],
+                    "enterprise_id": p["enterpriseId"],
+                    "name": p.get("name", p["id"]),
+                    "active": int(p.get("active", True)),
+                    "broker": int(p.get("broker", False)),
+                    "dispute_window": p.get("clientDisputeWindowMinutes"),
+                    "top_up_window": p.get("topUpWindowMinutes"),
+                    "amount_format": p.get("amountFormat", "baseUnits"),
+                    "enforce_unique_nonce": int(p.get("enforceUniqueNonce", False)),
+                    "trading_account_id": p.get("tradingAccountId", f"{p['id']}-go-account"),
+                    "currencies": _dumps(p.get("currencies", [])),
+                    "keys": _dumps(
+                        [
+                            {"scheme": k.get("scheme", "ed25519"), "publicKey": k["publicKey"]}
+                            for k in p.get("signingKeys", [])
+                        ]
+                    ),
+                }
+            )
             db["partner_balances"].insert_all(
                 {"partner_id": p["id"], "currency": cur, "available": str(amount)}
-                for cur, amount in (p.get("balances") or {}).items())
+                for cur, amount in (p.get("balances") or {}).items()
+            )
         db["clients"].insert_all(
-            {"id": c["id"], "enterprise_id": c.get("enterpriseId", ""),
-             "trading_account_id": c.get("tradingAccountId", f"{c['id']}-go-account")}
-            for c in world.get("clients", []))
+            {
+                "id": c["id"],
+                "enterprise_id": c.get("enterpriseId", ""),
+                "trading_account_id": c.get("tradingAccountId", f"{c['id']}-go-account"),
+            }
+            for c in world.get("clients", [])
+        )
         for c in world.get("connections", []):
-            db["connections"].insert({
-                "id": c["id"], "partner_id": c["partnerId"], "client_id": c["clientId"],
-                "network_account_id": c["networkAccountId"], "active": int(c.get("active", True)),
-                "partners_connection_id": c.get("partnersConnectionId"),
-            })
+            db["connections"].insert(
+                {
+                    "id": c["id"],
+                    "partner_id": c["partnerId"],
+                    "client_id": c["clientId"],
+                    "network_account_id": c["networkAccountId"],
+                    "active": int(c.get("active", True)),
+                    "partners_connection_id": c.get("partnersConnectionId"),
+                }
+            )
             db["balances"].insert_all(
-                {"connection_id": c["id"], "currency": cur,
-                 "available": str(b.get("available", "0")), "held": str(b.get("held", "0"))}
-                for cur, b in (c.get("balances") or {}).items())
+                {
+                    "connection_id": c["id"],
+                    "currency": cur,
+                    "available": str(b.get("available", "0")),
+                    "held": str(b.get("held", "0")),
+                }
+                for cur, b in (c.get("balances") or {}).items()
+            )
         for s in world.get("settlements", []):
             _load_settlement(store, s)
         for d in world.get("disputes", []):
             _load_dispute(store, d)
     return {
-        "enterprises": len(world.get("enterprises", [])), "users": len(world.get("users", [])),
-        "tokens": len(world.get("tokens", [])), "partners": len(world.get("partners", [])),
-        "clients": len(world.get("clients", [])), "connections": len(world.get("connections", [])),
-        "settlements": len(world.get("settlements", [])), "disputes": len(world.get("disputes", [])),
+        "enterprises": len(world.get("enterprises", [])),
+        "users": len(world.get("users", [])),
+        "tokens": len(world.get("tokens", [])),
+        "partners": len(world.get("partners", [])),
+        "clients": len(world.get("clients", [])),
+        "connections": len(world.get("connections", [])),
+        "settlements": len(world.get("settlements", [])),
+        "disputes": len(world.get("disputes", [])),
     }
 
 
-def _accounts(store: SqliteStore, partner_id: str, connection_id: str | None) -> tuple[str, str | None]:
+def _accounts(
+    store: SqliteStore, partner_id: str, connection_id: str | None
+) -> tuple[str, str | None]:
     if connection_id is None:
-        row = store.conn.execute("SELECT trading_account_id FROM partners WHERE id = ?",
-                                 (partner_id,)).fetchone()
+        row = store.conn.execute(
+            "SELECT trading_account_id FROM partners WHERE id = ?", (partner_id,)
+        ).fetchone()
         return row[0], None
     conn = store.connections(partner_id, [connection_id])[connection_id]
     return conn.trading_account_id, conn.network_account_id
@@ -103,30 +143,50 @@ def _instant(value: str | None, default: str) -> str:
 def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
     created = _instant(s.get("createdAt"), "2026-01-01T00:00:00.000Z")
     status = s.get("status", "completed")
-    store.db["settlements"].insert({
-        "id": s["id"], "partner_id": s["partnerId"], "external_id": s["externalId"],
-        "status": status, "initiated_by": s.get("initiatedBy", "world-loader"),
-        "notes": s.get("notes"), "cutoff_at": _instant(s.get("cutoffAt"), created),
-        "created_at": created, "updated_at": _instant(s.get("updatedAt"), created),
-        "finalized_at": _instant(s.get("finalizedAt"), created) if status == "completed" else None,
-        "reason": s.get("reason"), "disputed": int(bool(s.get("disputed", False))),
-        "dispute_window_ends_at": created, "execute_at": created, "window_closed_at": created,
-        "fingerprint": "world:" + s["id"],
-    })
+    store.db["settlements"].insert(
+        {
+            "id": s["id"],
+            "partner_id": s["partnerId"],
+            "external_id": s["externalId"],
+            "status": status,
+            "initiated_by": s.get("initiatedBy", "world-loader"),
+            "notes": s.get("notes"),
+            "cutoff_at": _instant(s.get("cutoffAt"), created),
+            "created_at": created,
+            "updated_at": _instant(s.get("updatedAt"), created),
+            "finalized_at": _instant(s.get("finalizedAt"), created)
+            if status == "completed"
+            else None,
+            "reason": s.get("reason"),
+            "disputed": int(bool(s.get("disputed", False))),
+            "dispute_window_ends_at": created,
+            "execute_at": created,
+            "window_closed_at": created,
+            "fingerprint": "world:" + s["id"],
+        }
+    )
     for seq, t in enumerate(s.get("transfers", [])):
         src_trading, src_network = _accounts(store, s["partnerId"], t.get("sourceConnectionId"))
         dst_trading, dst_network = _accounts(store, s["partnerId"], t["destinationConnectionId"])
-        store.db["transfers"].insert({
-            "id": t.get("id") or str(uuid.uuid4()), "settlement_id": s["id"], "seq": seq,
-            "source_connection_id": t.get("sourceConnectionId"),
-            "destination_connection_id": t["destinationConnectionId"],
-            "source_trading_account_id": src_trading, "source_network_account_id": src_network,
-            "destination_trading_account_id": dst_trading,
-            "destination_network_account_id": dst_network, "currency": t["currency"],
-            "quantity": str(t["quantity"]), "status": t.get("status", status),
-            "tx_ids": _dumps([str(uuid.uuid4())] if status == "completed" else []),
-            "created_at": created, "updated_at": created,
-        })
+        store.db["transfers"].insert(
+            {
+                "id": t.get("id") or str(uuid.uuid4()),
+                "settlement_id": s["id"],
+                "seq": seq,
+                "source_connection_id": t.get("sourceConnectionId"),
+                "destination_connection_id": t["destinationConnectionId"],
+                "source_trading_account_id": src_trading,
+                "source_network_account_id": src_network,
+                "destination_trading_account_id": dst_trading,
+                "destination_network_account_id": dst_network,
+                "currency": t["currency"],
+                "quantity": str(t["quantity"]),
+                "status": t.get("status", status),
+                "tx_ids": _dumps([str(uuid.uuid4())] if status == "completed" else []),
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
 
 
 def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
@@ -134,32 +194,50 @@ def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
     assert settlement is not None
     created = _instant(d.get("createdAt"), settlement["created_at"])
     closure = d.get("closure")
-    store.db["disputes"].insert({
-        "id": d["id"], "disputed_settlement_id": d["settlementId"],
-        "connection_id": d["connectionId"], "user_id": d.get("userId", "client-user"),
-        "reason": d.get("reason"), "expected_transfers": _dumps(d.get("expectedTransfers") or {}),
-        "retracted": int(bool(d.get("retracted", False))),
-        "dispute_closure_id": closure["id"] if closure else None,
-        "settled_in_settlement_id": d.get("settledInSettlementId"),
-        "created_at": created, "updated_at": created,
-    })
+    store.db["disputes"].insert(
+        {
+            "id": d["id"],
+            "disputed_settlement_id": d["settlementId"],
+            "connection_id": d["connectionId"],
+            "user_id": d.get("userId", "client-user"),
+            "reason": d.get("reason"),
+            "expected_transfers": _dumps(d.get("expectedTransfers") or {}),
+            "retracted": int(bool(d.get("retracted", False))),
+            "dispute_closure_id": closure["id"] if closure else None,
+            "settled_in_settlement_id": d.get("settledInSettlementId"),
+            "created_at": created,
+            "updated_at": created,
+        }
+    )
     if not closure:
         return
     closed_at = _instant(closure.get("createdAt"), created)
-    store.db["closures"].insert({
-        "id": closure["id"], "dispute_id": d["id"], "closed_by": closure.get("closedBy", "admin"),
-        "user_id": closure.get("userId", "bitgo-admin"), "notes": closure.get("notes", ""),
-        "status": closure.get("status", "approved"),
-        "adjusted_transfers": _dumps(closure.get("adjustedTransfers") or {}),
-        "created_at": closed_at,
-    })
+    store.db["closures"].insert(
+        {
+            "id": closure["id"],
+            "dispute_id": d["id"],
+            "closed_by": closure.get("closedBy", "admin"),
+            "user_id": closure.get("userId", "bitgo-admin"),
+            "notes": closure.get("notes", ""),
+            "status": closure.get("status", "approved"),
+            "adjusted_transfers": _dumps(closure.get("adjustedTransfers") or {}),
+            "created_at": closed_at,
+        }
+    )
     assigned = d.get("settledInSettlementId")
     store.insert_closure_transfers(
-        closure["id"], settlement["partner_id"], d["connectionId"],
-        [(cur, int(q), str(uuid.uuid4())) for cur, q in (closure.get("adjustedTransfers") or {}).items()],
-        parse_instant(closed_at))
+        closure["id"],
+        settlement["partner_id"],
+        d["connectionId"],
+        [
+            (cur, int(q), str(uuid.uuid4()))
+            for cur, q in (closure.get("adjustedTransfers") or {}).items()
+        ],
+        parse_instant(closed_at),
+    )
     if assigned:
-        store.conn.execute("UPDATE transfers SET settlement_id = ?, status = 'completed' "
-                           "WHERE dispute_closure_id = ?", (assigned, closure["id"]))
-
-
+        store.conn.execute(
+            "UPDATE transfers SET settlement_id = ?, status = 'completed' "
+            "WHERE dispute_closure_id = ?",
+            (assigned, closure["id"]),
+        )
