@@ -150,7 +150,7 @@ def serve(
     """Run the reference sandbox."""
     import uvicorn
 
-    from oeskit.http.app import create_app, open_store
+    from oeskit.http.app import create_app, freeze_startup_objects, open_store
 
     if workers > 1 and db == ":memory:":
         raise click.UsageError("--workers > 1 needs a database file, not ':memory:'")
@@ -179,9 +179,8 @@ def serve(
     base_url = f"http://{host}:{port}"
     _banner(base_url, settings, world)
     if workers == 1:
-        uvicorn.run(
-            create_app(settings, store), host=host, port=port, log_level=log_level, access_log=False
-        )
+        app = freeze_startup_objects(create_app(settings, store))
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
         return
     store.close()
     settings.export()
