@@ -95,9 +95,16 @@ def parse_amount(text: str, *, amount_format: str, decimals: int, where: str) ->
     return value
 
 
-def _connection(connections: Mapping[str, Connection] | None, conn_id: str, where: str) -> None:
+def _where(*keys: str) -> str:
+    return "settlementAmounts" + "".join(f"[{key!r}]" for key in keys)
+
+
+def _connection(connections: Mapping[str, Connection] | None, conn_id: str, *path: str) -> None:
+    """Refuse an id that is not one of the partner's connections. `path` locates it in the
+    body; the message is only built on failure (this runs once per connection)."""
     if connections is None or conn_id in connections:  # None: the caller checks ids elsewhere
         return
+    where = _where(*path)
     try:
         uuid.UUID(conn_id)
     except ValueError:
@@ -110,19 +117,38 @@ def _connection(connections: Mapping[str, Connection] | None, conn_id: str, wher
     )
 
 
-def _leaf(partner: Partner, code: str, text: str, where: str) -> tuple[str, int]:
-    currency = partner.currency(code)
-    if currency is None:
-        supported = ", ".join(c.code for c in partner.currencies) or "none"
-        raise RuleViolation(
-            rules.AMT_CURRENCY,
-            f"{where}: currency {_shown(code)} is not supported by this partner (supported: "
-            f"{supported})",
+class _Leaves:
+    """Parses the amount leaves of one request: currencies looked up in a dict, canonical
+    base-unit integers taken by a fast path, and error messages built only for the leaf that
+    fails (a 50,000-leaf settlement spent most of its parsing time formatting paths)."""
+
+    def __init__(self, partner: Partner) -> None:
+        self.partner = partner
+        self.currencies = {c.code: c for c in partner.currencies}
+        self.base_units = partner.amount_format != "fullUnits"
+
+    def parse(self, code: str, text: str, *path: str) -> tuple[str, int]:
+        currency = self.currencies.get(code)
+        if currency is None:
+            supported = ", ".join(c.code for c in self.partner.currencies) or "none"
+            raise RuleViolation(
+                rules.AMT_CURRENCY,
+                f"{_where(*path)}: currency {_shown(code)} is not supported by this partner "
+                f"(supported: {supported})",
+            )
+        if self.base_units and len(text) <= MAX_AMOUNT_LENGTH and text.isascii():
+            digits = text[1:] if text[:1] == "-" else text
+            if digits.isdigit():
+                value = int(text)
+                if value:
+                    return currency.bitgo, value
+        quantity = parse_amount(
+            text,
+            amount_format=self.partner.amount_format,
+            decimals=currency.decimals,
+            where=_where(*path),
         )
-    quantity = parse_amount(
-        text, amount_format=partner.amount_format, decimals=currency.decimals, where=where
-    )
-    return currency.bitgo, quantity
+        return currency.bitgo, quantity
 
 
 def connection_ids(amounts: Mapping[str, object], shape: str) -> set[str]:
@@ -145,27 +171,27 @@ def instructions(
     With `connections` None the ids are not checked (a replay compares against a settlement
     whose ids were checked when it was staged)."""
     out: list[Instruction] = []
+    leaves_of = _Leaves(partner)
     if shape == PARTY:
         for conn_id, leaves in amounts.items():
-            _connection(connections, conn_id, f"settlementAmounts[{conn_id!r}]")
+            _connection(connections, conn_id, conn_id)
             for code, text in leaves.items():  # type: ignore[attr-defined]
-                where = f"settlementAmounts[{conn_id!r}][{code!r}]"
-                bitgo, quantity = _leaf(partner, code, text, where)
+                bitgo, quantity = leaves_of.parse(code, text, conn_id, code)
                 out.append(Instruction(None, conn_id, bitgo, quantity))
         if partner.broker:
             _check_nets_to_zero(out)
         return out
     for source, middle in amounts.items():
-        _connection(connections, source, f"settlementAmounts[{source!r}]")
+        _connection(connections, source, source)
         for destination, leaves in middle.items():  # type: ignore[attr-defined]
-            where = f"settlementAmounts[{source!r}][{destination!r}]"
-            _connection(connections, destination, where)
+            _connection(connections, destination, source, destination)
             if destination == source:
                 raise RuleViolation(
-                    rules.AMT_SELF_PAIR, f"{where}: a connection cannot settle with itself"
+                    rules.AMT_SELF_PAIR,
+                    f"{_where(source, destination)}: a connection cannot settle with itself",
                 )
             for code, text in leaves.items():
-                bitgo, quantity = _leaf(partner, code, text, f"{where}[{code!r}]")
+                bitgo, quantity = leaves_of.parse(code, text, source, destination, code)
                 out.append(Instruction(source, destination, bitgo, quantity))
     return out
 
