@@ -250,16 +250,9 @@ class _ProblemRewriter:
             parsed = {}
         if self.problem or not isinstance(parsed, dict) or "rule" not in parsed:
             rule = _PROBLEM_RULES.get(status, rules.SRV_INTERNAL)
-            detail = parsed.get("detail") if isinstance(parsed, dict) else None
-            body = error_body(
-                str(
-                    detail or parsed.get("title", "")
-                    if isinstance(parsed, dict)
-                    else "request failed"
-                )
-                or "request failed",
-                rule,
-            )
+            problem = parsed if isinstance(parsed, dict) else {}
+            message = problem.get("detail") or problem.get("title") or "request failed"
+            body = error_body(str(message), rule)
             parsed = {"rule": rule}
         self.seen["rule"] = parsed.get("rule")
         headers += [

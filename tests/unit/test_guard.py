@@ -1,0 +1,82 @@
+"""The Guard's last line of defence: no problem+json or rule-less error body leaves the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from oeskit.http.errors import ErrorMapper
+from oeskit.http.guard import Guard
+from oeskit.http.services import Services
+from oeskit.settings import Settings
+from oeskit.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.anyio
+
+
+def _app(status: int, content_type: bytes, body: bytes) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type)],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body", "rule", "message"),
+    [
+        (
+            400,
+            b"application/problem+json",
+            b'{"title":"Bad Request","detail":"bad thing"}',
+            "OES-REQ-002",
+            "bad thing",
+        ),
+        (404, b"text/plain", b"Not Found", "OES-REQ-004", "request failed"),
+        (500, b"application/json", b'{"error":"no rule here"}', "OES-SRV-001", "request failed"),
+    ],
+    ids=["problem-json", "plain-text-404", "error-without-rule"],
+)
+async def test_error_bodies_are_rewritten(
+    tmp_path: Path, status: int, content_type: bytes, body: bytes, rule: str, message: str
+) -> None:
+    """An inner error response without our shape reaches the client as {error, rule}."""
+    store = SqliteStore(str(tmp_path / "g.db"))
+    guard = Guard(
+        _app(status, content_type, body),
+        Services(Settings(db=str(tmp_path / "g.db")), store, ErrorMapper({})),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=guard), base_url="http://t"
+    ) as client:
+        response = await client.get("/anything")
+    store.close()
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert orjson.loads(response.content) == {"error": message, "rule": rule}
+
+
+async def test_bodies_that_carry_a_rule_pass_unchanged(tmp_path: Path) -> None:
+    """An error body that already has a rule id is passed through byte for byte."""
+    original = b'{"error":"x","rule":"OES-AMT-005"}'
+    store = SqliteStore(str(tmp_path / "g.db"))
+    guard = Guard(
+        _app(400, b"application/json", original),
+        Services(Settings(db=str(tmp_path / "g.db")), store, ErrorMapper({})),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=guard), base_url="http://t"
+    ) as client:
+        response = await client.get("/anything")
+    store.close()
+    assert response.content == original
