@@ -1,8 +1,5 @@
-"""Start the sandbox for the benchmark: like `oeskit serve`, with a body limit of our choosing.
-
-`oeskit serve` does not take a body limit for its single-worker path, so this builds Settings
-itself, then runs uvicorn the way the CLI does (one worker: the app object; N workers: the
-factory, which reads the same settings from OESKIT_* in every worker). Loopback only.
+"""Start the sandbox for the benchmark: exactly `oeskit serve`, with a body limit big enough
+for the 50,000-connection settlements. Loopback only.
 
     python -m bench.launch --port 8123 --db /tmp/x.db --workers 2 --admin-token T
 """
@@ -12,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from oeskit.settings import Settings, is_loopback
+from oeskit.settings import is_loopback
 
 BODY_LIMIT = 200_000_000
 
@@ -32,40 +29,26 @@ def main(argv: list[str] | None = None) -> None:
     if not is_loopback(args.host):
         parser.error("the benchmark binds to loopback only")
 
-    import uvicorn
+    from oeskit.cli import main as oeskit
 
-    from oeskit.http.app import create_app, open_store
-
-    settings = Settings(
-        host=args.host,
-        port=args.port,
-        db=args.db,
-        world=args.world,
-        workers=args.workers,
-        admin_token=args.admin_token,
-        body_limit=args.body_limit,
-    )
-    store = open_store(settings)  # migrate (and load the world) once, before any worker starts
-    if args.workers == 1:
-        uvicorn.run(
-            create_app(settings, store),
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            access_log=False,
-        )
-        return
-    store.close()
-    os.environ.update(settings.to_env())
-    uvicorn.run(
-        "oeskit.http.app:create_app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-        access_log=False,
-    )
+    command = [
+        "serve",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--db",
+        args.db,
+        "--workers",
+        str(args.workers),
+        "--admin-token",
+        args.admin_token,
+        "--body-limit",
+        str(args.body_limit),
+    ]
+    if args.world:
+        command += ["--world", args.world]
+    oeskit(command, standalone_mode=True)
 
 
 if __name__ == "__main__":
