@@ -25,9 +25,10 @@ test: $(STAMP)  ## the whole suite (what CI runs)
 test-fast: $(STAMP)  ## everything but the tests marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: $(STAMP)  ## ruff (lint + format) and the import-linter contracts
+lint: $(STAMP)  ## ruff (lint + format), mypy --strict on src, and the import contracts
 	$(BIN)/ruff check src tests bench soak
 	$(BIN)/ruff format --check src tests bench soak
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## benchmarks; never part of `make test`

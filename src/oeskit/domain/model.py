@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from oeskit.signing import SigningKey
+
 READ_SCOPE = "settlement_network_read"
 WRITE_SCOPE = "settlement_network_write"
 PARTNER_ACCOUNT = None  # the partner's own Go Account as a transfer side (it has no connection)
@@ -33,12 +35,6 @@ class Currency:
 
 
 @dataclass(frozen=True, slots=True)
-class Key:
-    scheme: str
-    public_key: str
-
-
-@dataclass(frozen=True, slots=True)
 class Partner:
     id: str
     enterprise_id: str
@@ -51,7 +47,7 @@ class Partner:
     enforce_unique_nonce: bool
     trading_account_id: str
     currencies: tuple[Currency, ...]
-    keys: tuple[Key, ...]
+    keys: tuple[SigningKey, ...]  # public halves only
 
     @property
     def disputes_enabled(self) -> bool:

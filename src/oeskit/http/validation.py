@@ -59,9 +59,9 @@ class FastJSONBodyValidator(JSONRequestBodyValidator):
     # connexion builds a validator object per request; compiling the schema each time cost
     # ~12 ms a request. The compiled validator is memoized per schema object (a pure function
     # of it; the schema dicts live as long as the app's operations).
-    _compiled: t.ClassVar[dict[int, tuple[dict, jsonschema_rs.Validator]]] = {}
+    _compiled: t.ClassVar[dict[int, tuple[dict[str, t.Any], jsonschema_rs.Validator]]] = {}
 
-    def __init__(self, *, schema: dict, **kwargs: t.Any) -> None:
+    def __init__(self, *, schema: dict[str, t.Any], **kwargs: t.Any) -> None:
         super().__init__(schema=schema, **kwargs)
         cached = self._compiled.get(id(schema))
         if cached is None or cached[0] is not schema:
@@ -73,7 +73,7 @@ class FastJSONBodyValidator(JSONRequestBodyValidator):
         raw = b"".join([chunk async for chunk in stream])
         return parse_json(raw) if raw else None
 
-    def _validate(self, body: t.Any) -> dict | None:
+    def _validate(self, body: t.Any) -> dict[str, t.Any] | None:
         if body is None:
             if self._nullable:
                 return None
@@ -132,9 +132,11 @@ class ReadableParameterValidator(ParameterValidator):
 
     @staticmethod
     def validate_parameter(
-        parameter_type: str, value: t.Any, param: dict, param_name: str | None = None
+        parameter_type: str, value: t.Any, param: dict[str, t.Any], param_name: str | None = None
     ) -> str | None:
-        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+        error: str | None = ParameterValidator.validate_parameter(
+            parameter_type, value, param, param_name
+        )
         schema = param.get("schema", param)
         checks_uuid = param["name"] not in _FREE_FORM_IDS and "uuid" in (
             schema.get("format"),

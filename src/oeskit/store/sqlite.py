@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 import sqlite_utils
@@ -35,6 +35,7 @@ from oeskit.signing import SigningKey
 from oeskit.store.schema import migrate
 
 _MISSING = object()
+_T = TypeVar("_T")
 _LOCKED = ("database is locked", "database is busy", "database table is locked")
 
 
@@ -155,16 +156,16 @@ class SqliteStore:
         self._cache.clear()
         self._clock_raw = None
 
-    def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
+    def _cached(self, kind: str, key: str, load: Callable[[], _T]) -> _T:
         hit = self._cache.get((kind, key), _MISSING)
         if hit is _MISSING:
             hit = self._cache[(kind, key)] = load()
-        return hit
+        return cast(_T, hit)
 
     # --- who is calling ------------------------------------------------------------------------
     def caller(self, token: str) -> Caller | None:
         # Tokens are kept as SHA-256 digests: the lookup's timing says nothing about the secret.
-        return self._cached("caller", token_digest(token), lambda: self._caller(token))  # type: ignore[no-any-return]
+        return self._cached("caller", token_digest(token), lambda: self._caller(token))
 
     def _caller(self, token: str) -> Caller | None:
         row = self._one(
@@ -177,7 +178,7 @@ class SqliteStore:
     def enterprise(self, enterprise_id: str) -> Enterprise | None:
         return self._cached(
             "enterprise",
-            enterprise_id,  # type: ignore[no-any-return]
+            enterprise_id,
             lambda: self._enterprise(enterprise_id),
         )
 
@@ -221,7 +222,7 @@ class SqliteStore:
             "partner_of",
             enterprise_id,
             lambda: self._partner(
-                self._one(  # type: ignore[no-any-return]
+                self._one(
                     "SELECT * FROM partners WHERE enterprise_id = ? ORDER BY id LIMIT 1",
                     (enterprise_id,),
                 )
@@ -232,11 +233,7 @@ class SqliteStore:
         return self._cached(
             "partner",
             partner_id,
-            lambda: self._partner(
-                self._one(  # type: ignore[no-any-return]
-                    "SELECT * FROM partners WHERE id = ?", (partner_id,)
-                )
-            ),
+            lambda: self._partner(self._one("SELECT * FROM partners WHERE id = ?", (partner_id,))),
         )
 
     def connections(
@@ -563,13 +560,17 @@ class SqliteStore:
         return self._one("SELECT * FROM disputes WHERE id = ?", (dispute_id,))
 
     def insert_dispute(self, row: Row) -> None:
-        self.db["disputes"].insert({**row, "expected_transfers": _dumps(row["expected_transfers"])})
+        self.db.table("disputes").insert(
+            {**row, "expected_transfers": _dumps(row["expected_transfers"])}
+        )
 
     def update_dispute(self, dispute_id: str, changes: Row) -> None:
-        self.db["disputes"].update(dispute_id, changes)
+        self.db.table("disputes").update(dispute_id, changes)
 
     def insert_closure(self, row: Row) -> None:
-        self.db["closures"].insert({**row, "adjusted_transfers": _dumps(row["adjusted_transfers"])})
+        self.db.table("closures").insert(
+            {**row, "adjusted_transfers": _dumps(row["adjusted_transfers"])}
+        )
 
     def insert_closure_transfers(
         self,
@@ -616,10 +617,7 @@ class SqliteStore:
             if row is None:
                 return ClockState()
             raw = row[0]
-        cached = self._cache.get(("clock", raw))
-        if cached is None:
-            cached = self._cache[("clock", raw)] = self._parse_clock(raw)
-        return cached  # type: ignore[no-any-return]
+        return self._cached("clock", raw, lambda: self._parse_clock(raw))
 
     def end_request(self) -> None:
         """Forget what `begin_request` read; later reads go to the database again."""
@@ -662,7 +660,7 @@ class SqliteStore:
         count: int = 1,
     ) -> None:
         with self.immediate():
-            self.db["faults"].insert(
+            self.db.table("faults").insert(
                 {
                     "kind": kind,
                     "external_id": external_id,

@@ -36,17 +36,17 @@ def load_world(
         start = parse_instant(world["clock"]) if world.get("clock") else None
         option = "frozen" if start is not None and clock_option == "wall" else clock_option
         store.set_clock_state(ClockState.from_option(option, real_now, start))
-        db["enterprises"].insert_all(
+        db.table("enterprises").insert_all(
             {"id": e["id"], "oes_license": int(bool(e.get("oesLicense", False)))}
             for e in world.get("enterprises", [])
         )
-        db["users"].insert_all({"id": u["id"]} for u in world.get("users", []))
-        db["memberships"].insert_all(
+        db.table("users").insert_all({"id": u["id"]} for u in world.get("users", []))
+        db.table("memberships").insert_all(
             {"user_id": u["id"], "enterprise_id": e}
             for u in world.get("users", [])
             for e in u.get("enterprises", [])
         )
-        db["tokens"].insert_all(
+        db.table("tokens").insert_all(
             {
                 "token": token_digest(t["token"]),
                 "user_id": t["user"],
@@ -55,7 +55,7 @@ def load_world(
             for t in world.get("tokens", [])
         )
         for p in world.get("partners", []):
-            db["partners"].insert(
+            db.table("partners").insert(
                 {
                     "id": p["id"],
                     "enterprise_id": p["enterpriseId"],
@@ -76,11 +76,11 @@ def load_world(
                     ),
                 }
             )
-            db["partner_balances"].insert_all(
+            db.table("partner_balances").insert_all(
                 {"partner_id": p["id"], "currency": cur, "available": str(amount)}
                 for cur, amount in (p.get("balances") or {}).items()
             )
-        db["clients"].insert_all(
+        db.table("clients").insert_all(
             {
                 "id": c["id"],
                 "enterprise_id": c.get("enterpriseId", ""),
@@ -89,7 +89,7 @@ def load_world(
             for c in world.get("clients", [])
         )
         for c in world.get("connections", []):
-            db["connections"].insert(
+            db.table("connections").insert(
                 {
                     "id": c["id"],
                     "partner_id": c["partnerId"],
@@ -99,7 +99,7 @@ def load_world(
                     "partners_connection_id": c.get("partnersConnectionId"),
                 }
             )
-            db["balances"].insert_all(
+            db.table("balances").insert_all(
                 {
                     "connection_id": c["id"],
                     "currency": cur,
@@ -143,7 +143,7 @@ def _instant(value: str | None, default: str) -> str:
 def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
     created = _instant(s.get("createdAt"), "2026-01-01T00:00:00.000Z")
     status = s.get("status", "completed")
-    store.db["settlements"].insert(
+    store.db.table("settlements").insert(
         {
             "id": s["id"],
             "partner_id": s["partnerId"],
@@ -168,7 +168,7 @@ def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
     for seq, t in enumerate(s.get("transfers", [])):
         src_trading, src_network = _accounts(store, s["partnerId"], t.get("sourceConnectionId"))
         dst_trading, dst_network = _accounts(store, s["partnerId"], t["destinationConnectionId"])
-        store.db["transfers"].insert(
+        store.db.table("transfers").insert(
             {
                 "id": t.get("id") or str(uuid.uuid4()),
                 "settlement_id": s["id"],
@@ -194,7 +194,7 @@ def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
     assert settlement is not None
     created = _instant(d.get("createdAt"), settlement["created_at"])
     closure = d.get("closure")
-    store.db["disputes"].insert(
+    store.db.table("disputes").insert(
         {
             "id": d["id"],
             "disputed_settlement_id": d["settlementId"],
@@ -212,7 +212,7 @@ def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
     if not closure:
         return
     closed_at = _instant(closure.get("createdAt"), created)
-    store.db["closures"].insert(
+    store.db.table("closures").insert(
         {
             "id": closure["id"],
             "dispute_id": d["id"],
