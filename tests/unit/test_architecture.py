@@ -54,3 +54,12 @@ def test_ruff_is_clean() -> None:
             cwd=root,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    """`mypy --strict` finds nothing in src/ (STYLE.md: types everywhere)."""
+    mypy = Path(sys.executable).with_name("mypy")
+    result = subprocess.run(
+        [str(mypy)], capture_output=True, text=True, check=False, cwd=SRC.parents[1]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
