@@ -4,6 +4,7 @@ write the reports, and exit non-zero when anything FAILED."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -134,18 +135,7 @@ def _profile(path: str | None, sandbox_token: str | None) -> Profile:
             )
         return sandbox_profile(sandbox_token)
     profile = load_profile(path)
-    if sandbox_token:
-        return Profile(
-            profile.base_url,
-            sandbox_token,
-            profile.capabilities,
-            profile.enterprises,
-            profile.tokens,
-            profile.keys,
-            profile.connections,
-            profile.ids,
-        )
-    return profile
+    return replace(profile, sandbox_token=sandbox_token) if sandbox_token else profile
 
 
 def _run_with_progress(config: RunConfig, console: Console) -> Report:

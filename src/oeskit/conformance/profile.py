@@ -3,7 +3,7 @@ target, and which capabilities it declares. Loading and lookups only; no HTTP.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,14 +110,4 @@ def profile_from_dict(data: dict[str, Any], where: str = "profile") -> Profile:
 
 def sandbox_profile(sandbox_token: str) -> Profile:
     """The profile of an oeskit sandbox seeded with the demo world (fixtures/profiles/demo.yaml)."""
-    profile = load_profile(_FIXTURES / "profiles" / "demo.yaml")
-    return Profile(
-        profile.base_url,
-        sandbox_token,
-        profile.capabilities,
-        profile.enterprises,
-        profile.tokens,
-        profile.keys,
-        profile.connections,
-        profile.ids,
-    )
+    return replace(load_profile(_FIXTURES / "profiles" / "demo.yaml"), sandbox_token=sandbox_token)
