@@ -152,6 +152,7 @@ def serve(
 
     from oeskit.http.app import create_app, freeze_startup_objects, open_store
 
+    _check_clock_option(clock)
     if workers > 1 and db == ":memory:":
         raise click.UsageError("--workers > 1 needs a database file, not ':memory:'")
     world: dict[str, Any] | None = None
@@ -176,6 +177,10 @@ def serve(
     if fresh and db != ":memory:" and Path(db).exists():
         _empty(settings)
     store = open_store(settings)  # migrate and load once, before any worker starts
+    if clock != "wall":
+        # An explicit --clock applies to a database that already had state, too: re-anchor
+        # at its current sandbox time in the requested mode.
+        _apply_clock(store, clock)
     base_url = f"http://{host}:{port}"
     _banner(base_url, settings, world)
     if workers == 1:
@@ -193,6 +198,27 @@ def serve(
         log_level=log_level,
         access_log=False,
     )
+
+
+def _check_clock_option(option: str) -> None:
+    from oeskit.clock import ClockState, utcnow
+
+    try:
+        ClockState.from_option(option, utcnow())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--clock") from None
+
+
+def _apply_clock(store: Any, option: str) -> None:
+    from oeskit.clock import ClockState, utcnow
+
+    real = utcnow()
+    try:
+        state = ClockState.from_option(option, real, store.clock_state().now(real))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--clock") from None
+    with store.immediate():
+        store.set_clock_state(state)
 
 
 def _empty(settings: Settings) -> None:
