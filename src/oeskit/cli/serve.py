@@ -176,7 +176,10 @@ def serve(
     )
     if fresh and db != ":memory:" and Path(db).exists():
         _empty(settings)
-    store = open_store(settings)  # migrate and load once, before any worker starts
+    try:
+        store = open_store(settings)  # migrate and load once, before any worker starts
+    except WorldError as exc:
+        raise click.ClickException(f"{world_path}: {exc}") from None
     if clock != "wall":
         # An explicit --clock applies to a database that already had state, too: re-anchor
         # at its current sandbox time in the requested mode.

@@ -41,6 +41,8 @@ def load(path: str, db: str, clock: str) -> None:
     store = SqliteStore(db)
     try:
         loaded = load_world(store, data, utcnow(), clock)
+    except WorldError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
     finally:
         store.close()
     click.echo(f"loaded {path} into {db}: " + ", ".join(f"{v} {k}" for k, v in loaded.items()))

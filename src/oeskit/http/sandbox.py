@@ -43,9 +43,9 @@ class SandboxRoutes:
     async def sandboxLoadWorld(self, body: dict[str, Any]) -> Response:
         try:
             world = validate_world(body)
+            loaded = load_world(self.s.store, world, utcnow(), self.s.settings.clock)
         except WorldError as exc:
             raise RuleViolation(SBX_INVALID, f"invalid world: {exc}") from None
-        loaded = load_world(self.s.store, world, utcnow(), self.s.settings.clock)
         return json_response({"loaded": loaded})
 
     async def sandboxGetClock(self) -> Response:

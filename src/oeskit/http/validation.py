@@ -70,6 +70,8 @@ class FastJSONBodyValidator(JSONRequestBodyValidator):
         self._rs = cached[1]
 
     async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
+        # connexion builds one validator per request, so the route can be remembered here.
+        self._sandbox = str(scope.get("path", "")).startswith("/sandbox")
         raw = b"".join([chunk async for chunk in stream])
         return parse_json(raw) if raw else None
 
@@ -78,7 +80,12 @@ class FastJSONBodyValidator(JSONRequestBodyValidator):
             if self._nullable:
                 return None
             raise RuleViolation(rules.REQ_SCHEMA, "a JSON request body is required")
-        check_body(self._rs, body)
+        try:
+            check_body(self._rs, body)
+        except RuleViolation as exc:
+            if getattr(self, "_sandbox", False):  # the control plane's own rule id
+                raise RuleViolation(SBX_INVALID, exc.message) from None
+            raise
         return None
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from oeskit.clock import ClockState, format_instant, parse_instant
+from oeskit.domain.amounts import liabilities
+from oeskit.domain.model import Instruction
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore, token_digest
+from oeskit.worlds import WorldError
 
 
 def _dumps(value: object) -> str:
@@ -165,6 +168,8 @@ def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
             "fingerprint": "world:" + s["id"],
         }
     )
+    if status == "pending":
+        _schedule_pending(store, s, created)
     for seq, t in enumerate(s.get("transfers", [])):
         src_trading, src_network = _accounts(store, s["partnerId"], t.get("sourceConnectionId"))
         dst_trading, dst_network = _accounts(store, s["partnerId"], t["destinationConnectionId"])
@@ -187,6 +192,51 @@ def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
                 "updated_at": created,
             }
         )
+
+
+def _schedule_pending(store: SqliteStore, s: Mapping[str, Any], created: str) -> None:
+    """A pending settlement in a world is one staged before the world's `now`: it gets its
+    windows and finalize jobs, and its connections' liabilities move from available to held
+    (world balances are written as they stood before the settlement), as staging would."""
+    partner = store.partner(s["partnerId"])
+    assert partner is not None
+    start = parse_instant(created)
+    window_end = start + timedelta(minutes=partner.dispute_window_minutes or 0)
+    execute_at = window_end + timedelta(minutes=partner.top_up_window_minutes or 0)
+    store.update_settlement(
+        s["id"],
+        {
+            "dispute_window_ends_at": format_instant(window_end),
+            "execute_at": format_instant(execute_at),
+            "window_closed_at": None,
+        },
+    )
+    store.add_job("close_dispute_window", s["id"], window_end)
+    store.add_job("execute", s["id"], execute_at)
+    pending = [
+        Instruction(
+            t.get("sourceConnectionId"),
+            t["destinationConnectionId"],
+            t["currency"],
+            int(t["quantity"]),
+        )
+        for t in s.get("transfers", [])
+        if t.get("status", "pending") == "pending"
+    ]
+    owed = liabilities(pending)
+    balances = store.balances(owed)
+    for (connection_id, currency), amount in sorted(owed.items()):
+        available = (
+            balances[(connection_id, currency)].available
+            if (connection_id, currency) in balances
+            else 0
+        )
+        if amount > available:
+            raise WorldError(
+                f"settlements[{s['id']}]: this pending settlement holds {amount} {currency} of "
+                f"connection {connection_id}, which has only {available} available"
+            )
+    store.add_holds(s["id"], owed, balances)
 
 
 def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
