@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from oeskit.domain import rules
 from oeskit.domain.model import READ_SCOPE, WRITE_SCOPE, Caller, Partner
-from oeskit.domain.ports import Store
+from oeskit.domain.ports import Row, Store
 from oeskit.errors import RuleViolation
 
 
@@ -56,3 +56,14 @@ def authorize(
             "v1 route (POST /api/network/v1/enterprises/{enterpriseId}/partners/settlements)",
         )
     return partner
+
+
+def owned_settlement(store: Store, partner: Partner, settlement_id: str) -> Row:
+    """The partner's settlement; another partner's is answered as if it did not exist."""
+    row = store.settlement(settlement_id)
+    if row is None or row["partner_id"] != partner.id:
+        raise RuleViolation(
+            rules.READ_NOT_FOUND,
+            f"settlement {settlement_id} does not exist or does not belong to this partner",
+        )
+    return row

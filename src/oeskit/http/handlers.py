@@ -133,12 +133,7 @@ class PartnerRoutes:
         self, enterpriseId: str, settlementId: str, token_info: Mapping[str, Any], **params: Any
     ) -> Response:
         partner = self._partner(token_info, enterpriseId)
-        row = self.s.store.settlement(settlementId)
-        if row is None or row["partner_id"] != partner.id:
-            raise RuleViolation(
-                rules.READ_NOT_FOUND,
-                f"settlement {settlementId} does not exist or does not belong to this partner",
-            )
+        row = access.owned_settlement(self.s.store, partner, settlementId)
         transfers = queries.transfers_page(
             self.s.store,
             settlementId,
