@@ -3,9 +3,7 @@ domain, present. No business `if`s here."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +14,7 @@ from oeskit import signing
 from oeskit.clock import format_instant, parse_instant
 from oeskit.domain import access, rules, signatures, staging
 from oeskit.domain.model import Caller, Partner
-from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.errors import RuleViolation
 from oeskit.http import presenters
 from oeskit.http.services import Services
 from oeskit.store import queries
@@ -60,35 +58,25 @@ class PartnerRoutes:
     async def v2PartnerSettlementsPostRoute(
         self, enterpriseId: str, body: dict[str, Any], token_info: Mapping[str, Any]
     ) -> Response:
-        return json_response(await self.stage_retrying(enterpriseId, body, token_info["caller"]))
+        return json_response(await self.stage(enterpriseId, body, token_info["caller"]))
 
-    async def stage_retrying(
+    async def stage(
         self, enterprise_id: str, body: dict[str, Any], caller: Caller
     ) -> dict[str, Any]:
-        """`stage`, retried while another worker holds the write lock.
-
-        The wait is an async sleep, not SQLite's busy handler (which would stall every request
-        of this worker); a busy BEGIN changed nothing, so trying again is safe. Past the busy
-        timeout the StoreBusy propagates and the caller answers 503 with Retry-After.
-        """
-        deadline = time.monotonic() + self.s.settings.busy_timeout_ms / 1000
-        delay = 0.0005
-        while True:
-            try:
-                with self.s.store.no_wait():
-                    return self.stage(enterprise_id, body, caller)
-            except StoreBusy:
-                if time.monotonic() >= deadline:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.02)
-
-    def stage(self, enterprise_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
         """Steps 3 to 10 of the staging path for a body that already matches the contract;
-        shared by the connexion route and the fast lane (`http/fastlane.py`)."""
+        shared by the connexion route and the fast lane (`http/fastlane.py`).
+
+        Access and the signature are checked here, outside any transaction; the staging itself
+        joins this worker's next group commit (`store/group.py`), which answers once it is
+        committed and waits with an async sleep while another worker holds the write lock.
+        """
         partner = access.authorize(self.s.store, caller, enterprise_id, write=True, staging=True)
         signatures.check(partner, body)
-        staged = staging.stage(self.s.store, partner, caller, body, self.s.now(), self.s.new_id)
+        now = self.s.now()
+        store = self.s.store
+        staged = await self.s.group.run(
+            lambda: staging.stage(store, partner, caller, body, now, self.s.new_id)
+        )
         self._fault_after_commit(str(body["externalId"]), staged.replay)
         if staged.row is not None:  # fresh and carrying no dispute: nothing to re-read
             return {"settlement": {**presenters.settlement(staged.row), "settlingDisputes": []}}

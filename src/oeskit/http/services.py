@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from oeskit import ids
 from oeskit.clock import utcnow
 from oeskit.http.errors import ErrorMapper
 from oeskit.settings import Settings
+from oeskit.store.group import GroupCommit
 from oeskit.store.sqlite import SqliteStore
 
 
@@ -17,6 +18,11 @@ class Services:
     settings: Settings
     store: SqliteStore
     errors: ErrorMapper
+    group: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Stagings of one event-loop tick share a transaction (store/group.py).
+        self.group = GroupCommit(self.store, busy_timeout_s=self.settings.busy_timeout_ms / 1000)
 
     def now(self) -> datetime:
         """Sandbox time; the clock's state lives in the database so every worker agrees."""
@@ -24,4 +30,4 @@ class Services:
 
     @staticmethod
     def new_id() -> str:
-        return str(uuid.uuid4())
+        return ids.new_id()

@@ -11,13 +11,13 @@ from datetime import datetime
 from oeskit.clock import format_instant
 from oeskit.domain.model import Balance, Connection, Instruction, Partner
 from oeskit.domain.ports import Row
+from oeskit.ids import new_id, new_ids
 from oeskit.store.connection import dumps as _dumps
-from oeskit.store.connection import new_uuid as _uuid
-from oeskit.store.connection import token_digest, uuid4_batch
+from oeskit.store.connection import token_digest
 from oeskit.store.directory import Directory
 from oeskit.store.sandbox_state import SandboxState
 
-__all__ = ["SqliteStore", "token_digest", "uuid4_batch"]
+__all__ = ["SqliteStore", "token_digest"]
 
 
 class SqliteStore(Directory, SandboxState):
@@ -98,7 +98,7 @@ class SqliteStore(Directory, SandboxState):
     ) -> None:
         stamp = format_instant(now)
         rows = []
-        ids = uuid4_batch(len(items))
+        ids = new_ids(len(items))
         for seq, item in enumerate(items):
             dest = connections[item.destination]
             source = connections[item.source] if item.source is not None else None
@@ -194,7 +194,7 @@ class SqliteStore(Directory, SandboxState):
         self._insert(
             "jobs",
             {
-                "id": _uuid(),
+                "id": new_id(),
                 "kind": kind,
                 "settlement_id": settlement_id,
                 "due_at": format_instant(due_at),
