@@ -115,8 +115,9 @@ def stage(
         store.add_outbox(
             _notifications(settlement_id, external_id, items + adjusted, connections, now)
         )
-        store.add_job("close_dispute_window", settlement_id, window_end)
-        store.add_job("execute", settlement_id, execute_at)
+        store.add_jobs(
+            settlement_id, [("close_dispute_window", window_end), ("execute", execute_at)]
+        )
         return Staged(settlement_id, replay=False, row=None if disputes else row)
 
 

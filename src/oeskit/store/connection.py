@@ -30,6 +30,17 @@ def dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+SMALL_IN = 32
+
+
+def in_list(values: Sequence[object]) -> tuple[str, list[object]]:
+    """`IN <sql>` and its parameters. A few values get placeholders (the planner walks the
+    index directly, nothing to parse); many get one json_each parameter (no variable limit)."""
+    if len(values) <= SMALL_IN:
+        return "(" + ",".join("?" * len(values)) + ")", list(values)
+    return "(SELECT value FROM json_each(?))", [dumps(list(values))]
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -71,6 +82,8 @@ class SqliteBase:
         self._faults_armed = True
         self._clock_raw: str | None = None
         self._request_log: list[tuple[object, ...]] = []
+        self._meta: dict[str, str] | None = None  # begin_request's snapshot of meta
+        self._data_version = -1
 
     def close(self) -> None:
         self.conn.close()
@@ -152,12 +165,20 @@ class SqliteBase:
         return [dict(row) for row in self.conn.execute(sql, params)]
 
     def begin_request(self) -> None:
-        """Drop cached lookups if another process (or a world load) changed the state."""
-        values = dict(
-            self.conn.execute(
-                "SELECT key, value FROM meta WHERE key IN ('generation', 'faults', 'clock')"
-            ).fetchall()
-        )
+        """Drop cached lookups if another process (or a world load) changed the state.
+
+        The meta rows are re-read only when `PRAGMA data_version` says another connection
+        committed since the last read (this connection's own meta writes forget them at once):
+        with one worker that is never, and the pragma costs a third of the read."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._meta is None or version != self._data_version:
+            self._meta = dict(
+                self.conn.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('generation', 'faults', 'clock')"
+                ).fetchall()
+            )
+            self._data_version = version
+        values = self._meta
         self._clock_raw = values.get("clock")
         generation = values.get("generation", "")
         if generation != self._generation:
@@ -174,6 +195,7 @@ class SqliteBase:
         )
         self._cache.clear()
         self._clock_raw = None
+        self._meta = None
 
     def _cached(self, kind: str, key: str, load: Callable[[], _T]) -> _T:
         hit = self._cache.get((kind, key), _MISSING)

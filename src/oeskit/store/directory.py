@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from oeskit.domain.model import Caller, Connection, Currency, Enterprise, Partner
 from oeskit.domain.ports import Row
 from oeskit.signing import SigningKey
-from oeskit.store.connection import SqliteBase, token_digest
-from oeskit.store.connection import dumps as _dumps
+from oeskit.store.connection import SqliteBase, in_list, token_digest
 
 
 class Directory(SqliteBase):
@@ -100,9 +99,9 @@ class Directory(SqliteBase):
             wanted = list(ids)
             if not wanted:
                 return {}
-            # json_each keeps one statement for any number of ids (no 999-variable limit).
-            sql += " AND c.id IN (SELECT value FROM json_each(?))"
-            params.append(_dumps(wanted))
+            members, values = in_list(wanted)
+            sql += " AND c.id IN " + members
+            params += values
         return {
             r["id"]: Connection(
                 r["id"],

@@ -48,6 +48,7 @@ class SandboxState(SqliteBase):
             (value,),
         )
         self._clock_raw = None
+        self._meta = None
 
     def add_fault(
         self,
@@ -76,6 +77,7 @@ class SandboxState(SqliteBase):
             (str(armed),),
         )
         self._faults_armed = armed > 0
+        self._meta = None
 
     def faults(self) -> list[Row]:
         return self._all("SELECT * FROM faults WHERE remaining > 0 ORDER BY id")

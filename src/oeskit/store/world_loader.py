@@ -211,8 +211,7 @@ def _schedule_pending(store: SqliteStore, s: Mapping[str, Any], created: str) ->
             "window_closed_at": None,
         },
     )
-    store.add_job("close_dispute_window", s["id"], window_end)
-    store.add_job("execute", s["id"], execute_at)
+    store.add_jobs(s["id"], [("close_dispute_window", window_end), ("execute", execute_at)])
     pending = [
         Instruction(
             t.get("sourceConnectionId"),
