@@ -171,6 +171,8 @@ def _notifications(
     now: datetime,
 ) -> list[Row]:
     seen: dict[str, Row] = {}
+    at = format_instant(now)
+    data = {"externalId": external_id}  # one object for every event: the store encodes it once
     for item in items:
         for conn_id in (item.source, item.destination):
             if conn_id is None or conn_id in seen:
@@ -181,8 +183,8 @@ def _notifications(
                 "settlement_id": settlement_id,
                 "connection_id": conn_id,
                 "client_id": getattr(connection, "client_id", None),
-                "at": format_instant(now),
-                "data": {"externalId": external_id},
+                "at": at,
+                "data": data,
             }
     return list(seen.values())
 

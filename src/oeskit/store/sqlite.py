@@ -175,6 +175,17 @@ class SqliteStore(Directory, SandboxState):
         )
 
     def add_outbox(self, events: Iterable[Row]) -> None:
+        # Events of one settlement share their data object: encode it once. The object is kept
+        # beside its text so its id cannot be reused while the map lives.
+        encoded: dict[int, tuple[object, str]] = {}
+
+        def data(event: Row) -> str:
+            value = event.get("data", {})
+            hit = encoded.get(id(value))
+            if hit is None:
+                hit = encoded[id(value)] = (value, _dumps(value))
+            return hit[1]
+
         self.conn.executemany(
             "INSERT INTO outbox (type, settlement_id, connection_id, client_id, at, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -185,7 +196,7 @@ class SqliteStore(Directory, SandboxState):
                     e.get("connection_id"),
                     e.get("client_id"),
                     e["at"],
-                    _dumps(e.get("data", {})),
+                    data(e),
                 )
                 for e in events
             ],
