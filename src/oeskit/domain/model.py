@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from oeskit.signing import SigningKey
 
@@ -66,8 +67,9 @@ class Partner:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
+# Connection, Instruction and Balance are NamedTuples: a 50,000-transfer settlement makes one
+# of each per row, and a tuple is built ~4x faster than a frozen dataclass.
+class Connection(NamedTuple):
     id: str
     partner_id: str
     client_id: str
@@ -76,8 +78,7 @@ class Connection:
     active: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Instruction:
+class Instruction(NamedTuple):
     """One leaf of settlementAmounts after mapping: `quantity` base units from source to dest.
 
     `source` is None for the partner's own account (exchange shape and dispute closures).
@@ -91,8 +92,7 @@ class Instruction:
     transfer_id: str | None = None  # set for transfers that already exist (dispute closures)
 
 
-@dataclass(frozen=True, slots=True)
-class Balance:
+class Balance(NamedTuple):
     available: int
     held: int
 

@@ -26,6 +26,7 @@ When another process holds the write lock the group waits with an async sleep (d
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +81,11 @@ class GroupCommit:
         batch, self._queue = self._queue, []
         self._delay = FIRST_DELAY_S
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        # No cyclic garbage collection while the group runs: a 50,000-transfer staging makes
+        # ~10^6 short-lived tuples and dicts (none in cycles), which set off several full
+        # collections over every live object, ~40 % of its time. Collection resumes after.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             for unit in batch:
                 try:
@@ -95,6 +101,9 @@ class GroupCommit:
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            if collecting:
+                gc.enable()
         self.groups += 1
         self.units += len(batch)
         for future, value, error in outcomes:
