@@ -19,8 +19,10 @@ stays open across an `await`, so the other routes and the job loop, which use th
 connection between callbacks, never see it.
 
 When another process holds the write lock the group waits with an async sleep (doubling from
-0.5 ms to 20 ms) and requests that have waited longer than the busy timeout get StoreBusy
-(the HTTP layer answers 503 with Retry-After).
+0.5 ms to 4 ms; new requests join it meanwhile) and requests that have waited longer than the
+busy timeout get StoreBusy (the HTTP layer answers 503 with Retry-After). Another worker's
+group holds the lock for a few milliseconds: with a 20 ms ceiling, 2 workers at 32 connections
+had a p99 of ~95 ms, with 4 ms ~40 ms and ~6 % more requests a second.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from oeskit.store.connection import SqliteBase
 
 _T = TypeVar("_T")
 FIRST_DELAY_S = 0.0005
-MAX_DELAY_S = 0.02
+MAX_DELAY_S = 0.004
 
 
 @dataclass(slots=True)
