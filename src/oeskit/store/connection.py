@@ -71,6 +71,8 @@ class SqliteBase:
         # (store/maintenance.py), and this high threshold is only the safety net for others.
         self.conn.execute("PRAGMA wal_autocheckpoint = 20000")
         self.conn.execute("PRAGMA foreign_keys = OFF")
+        # Savepoints (one per staging in a commit group) copy the pages they change to a
+        # sub-journal; in memory, not a temp file (measured: the inserts of a group ~1.5x faster).
         self.conn.execute("PRAGMA temp_store = MEMORY")
         self.db = sqlite_utils.Database(self.conn)
         migrate(self.conn)
