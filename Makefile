@@ -35,7 +35,7 @@ bench: $(STAMP)  ## benchmarks; never part of `make test`
 	$(BIN)/python -m bench
 
 soak: $(STAMP)  ## 60 s of mixed load at 16 connections, then oeskit doctor
-	$(BIN)/python soak/run.py --seconds 60 --connections 16
+	$(BIN)/python -m soak --seconds 60 --connections 16
 
 clean:
 	rm -rf $(VENV) .oeskit .pytest_cache .hypothesis

@@ -116,7 +116,7 @@ class Server:
                 self.process.wait()
 
 
-def _spawn(
+def spawn(
     name: str, command: list[str], workdir: Path, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = workdir / f"{name}.log"
@@ -157,7 +157,7 @@ def start_sandbox(
     if world is not None:
         command += ["--world", str(world)]
     started = time.perf_counter()
-    process, log_path = _spawn(name, command, workdir)
+    process, log_path = spawn(name, command, workdir)
     server = Server(
         name,
         process,
@@ -208,7 +208,7 @@ def startup_ms(workdir: Path, repeats: int = 3) -> list[float]:
             ADMIN,
         ]
         started = time.perf_counter()
-        process, log_path = _spawn(f"startup-{i}", command, workdir)
+        process, log_path = spawn(f"startup-{i}", command, workdir)
         server = Server(
             f"startup-{i}",
             process,
@@ -256,7 +256,7 @@ def start_prism(binary: Path, workdir: Path) -> Server:
     port = free_port()
     command = [str(binary), "mock", str(CONTRACT), "-p", str(port), "-h", HOST, "-v", "warn"]
     started = time.perf_counter()
-    process, log_path = _spawn("prism", command, workdir)
+    process, log_path = spawn("prism", command, workdir)
     server = Server(
         "prism",
         process,

@@ -1,4 +1,4 @@
-"""`python -m soak`: same as `python soak/run.py`."""
+"""`python -m soak` (from the repository root: it shares bench/servers.py)."""
 
 from soak.run import main
 

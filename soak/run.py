@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +22,7 @@ from typing import Any
 
 import httpx
 import yaml
+from bench.servers import Server, free_port, spawn
 
 from oeskit import signing
 
@@ -46,36 +45,9 @@ class Tally:
     ids: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _rss_kib(pid: int) -> int:
-    """Resident memory of `pid` and its direct children (uvicorn's workers), in KiB."""
-    pids = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                pids.append(int(entry.name))
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
-
-
-def _start(db: Path, workers: int, admin: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+def _start(db: Path, workers: int, admin: str, workdir: Path) -> Server:
+    """`oeskit serve` itself (the CLI partners run), fresh, on the demo world, ready."""
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -95,26 +67,16 @@ def _start(db: Path, workers: int, admin: str, log: Path) -> tuple[subprocess.Po
         "--admin-token",
         admin,
     ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(log.read_text())
-        try:
-            if (
-                httpx.get(
-                    base + "/sandbox/clock", timeout=1, headers={"Authorization": f"Bearer {admin}"}
-                ).status_code
-                == 200
-            ):
-                return process, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("oeskit serve did not answer within 60 s")
+    process, log = spawn("soak-server", command, workdir)
+    server = Server(
+        "oeskit serve",
+        process,
+        f"http://127.0.0.1:{port}",
+        log,
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    server.wait_ready("/sandbox/clock")
+    return server
 
 
 class Load:
@@ -235,7 +197,7 @@ def run(
     admin = secrets.token_urlsafe(18)
     with tempfile.TemporaryDirectory(prefix="oeskit-soak-") as tmp:
         db = Path(tmp) / "soak.db"
-        process, base = _start(db, workers, admin, Path(tmp) / "server.log")
+        server = _start(db, workers, admin, Path(tmp))
         rss: dict[str, int] = {}
         tally = Tally()
         began = time.monotonic()
@@ -243,25 +205,20 @@ def run(
             warmup = min(5.0, seconds * 0.15)
             asyncio.run(
                 _drive(
-                    base,
+                    server.base_url,
                     admin,
                     seconds,
                     connections,
                     max_requests,
                     tally,
                     warmup,
-                    lambda: rss.setdefault("start", _rss_kib(process.pid)),
+                    lambda: rss.setdefault("start", server.rss_kb()),
                 )
             )
-            rss.setdefault("start", _rss_kib(process.pid))
-            rss["end"] = _rss_kib(process.pid)
+            rss.setdefault("start", server.rss_kb())
+            rss["end"] = server.rss_kb()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            server.stop()
         elapsed = time.monotonic() - began
         doctor = subprocess.run(
             [sys.executable, "-m", "oeskit", "doctor", "--db", str(db)],
@@ -313,7 +270,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if str(ROOT) not in sys.path:  # `python soak/run.py` puts soak/, not the root, on the path
-        sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     raise SystemExit(main())
