@@ -32,7 +32,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every descendant of `pid` (scans /proc: uvicorn's workers are its children)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -56,7 +56,7 @@ def _children(pid: int) -> list[int]:
 def rss_kb(pid: int) -> int:
     """VmRSS of `pid` plus all its descendants, in KiB."""
     total = 0
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *descendants(pid)]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

@@ -3,11 +3,8 @@ signing helpers for the demo world, and a real `oeskit serve` process for black-
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from bench.servers import Server, free_port, spawn
 
 from oeskit import signing
 from oeskit.http.app import create_app, open_store
@@ -139,24 +137,19 @@ async def sandbox(tmp_path: Path, demo_world: dict[str, Any]) -> AsyncIterator[S
     store.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     base_url: str
     process: subprocess.Popen[bytes]
     db: Path
-    log: Any = None
     admin_token: str = ADMIN
 
 
 def start_server(
     tmp_path: Path, *, workers: int = 1, extra: tuple[str, ...] = (), db: Path | None = None
 ) -> LiveServer:
+    """`oeskit serve` on the demo world in a process of its own, ready (its output goes to
+    tmp_path/server-<port>.log)."""
     port = free_port()
     db = db or tmp_path / "live.db"
     command = [
@@ -176,33 +169,13 @@ def start_server(
         ADMIN,
         *extra,
     ]
-    log = open(tmp_path / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
+    process, log = spawn(f"server-{port}", command, tmp_path)
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.close()
-            raise RuntimeError((tmp_path / f"server-{port}.log").read_text())
-        try:
-            if (
-                httpx.get(
-                    base_url + "/sandbox/clock",
-                    timeout=1,
-                    headers={"Authorization": f"Bearer {ADMIN}"},
-                ).status_code
-                == 200
-            ):
-                return LiveServer(base_url, process, db, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    process.wait()
-    log.close()
-    raise RuntimeError("oeskit serve did not answer within 30 s")
+    ready = Server(
+        "oeskit serve", process, base_url, log, headers={"Authorization": f"Bearer {ADMIN}"}
+    )
+    ready.wait_ready("/sandbox/clock", timeout=30, poll=0.05)
+    return LiveServer(base_url, process, db)
 
 
 def stop_server(server: LiveServer) -> None:
@@ -212,8 +185,6 @@ def stop_server(server: LiveServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
-    if server.log is not None:
-        server.log.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import yaml
+from bench.servers import descendants
 
 from oeskit import signing
 from oeskit.doctor import Summary, examine
@@ -43,32 +44,13 @@ def signed_body(
     return signing.sign_body(fields, EXCHANGE_KEY)
 
 
-def child_pids(pid: int) -> list[int]:
-    """Direct children of `pid`, read from /proc (uvicorn's worker processes)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces or parentheses: the ppid follows the last ')'.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:
-            children.append(int(entry.name))
-    return children
-
-
 def kill_hard(server: LiveServer) -> None:
     """SIGKILL the server and its workers: no shutdown hook, no rollback, no flush."""
-    for pid in child_pids(server.process.pid):
+    for pid in descendants(server.process.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
-    if server.log is not None:
-        server.log.close()
 
 
 def server_log(server: LiveServer) -> str:
