@@ -186,40 +186,64 @@ def post_world(server: Server, world: dict[str, Any], timeout: float = 900.0) ->
     return (time.perf_counter() - started) * 1000
 
 
+def start_serve(
+    workdir: Path,
+    db: Path,
+    *,
+    workers: int = 1,
+    admin: str = ADMIN,
+    fresh: bool = False,
+    extra: tuple[str, ...] = (),
+    name: str | None = None,
+    timeout: float = 60.0,
+    poll: float = 0.05,
+) -> Server:
+    """`oeskit serve` itself (the CLI partners run) on the demo world, ready: its control plane
+    answered 200. `ready_ms` is process start to that answer; the log is workdir/<name>.log."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "oeskit",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--world",
+        str(DEMO),
+        "--workers",
+        str(workers),
+        "--admin-token",
+        admin,
+        *(["--fresh"] if fresh else []),
+        *extra,
+    ]
+    name = name or f"server-{port}"
+    started = time.perf_counter()
+    process, log_path = spawn(name, command, workdir)
+    server = Server(
+        name,
+        process,
+        f"http://{HOST}:{port}",
+        log_path,
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    server.wait_ready("/sandbox/clock", timeout=timeout, poll=poll, started=started)
+    return server
+
+
 def startup_ms(workdir: Path, repeats: int = 3) -> list[float]:
     """`oeskit serve` (1 worker, demo world, fresh database): process start to first 200."""
     out = []
     for i in range(repeats):
-        port = free_port()
-        db = workdir / f"startup-{i}.db"
-        command = [
-            sys.executable,
-            "-m",
-            "oeskit",
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            str(db),
-            "--world",
-            str(DEMO),
-            "--fresh",
-            "--admin-token",
-            ADMIN,
-        ]
-        started = time.perf_counter()
-        process, log_path = spawn(f"startup-{i}", command, workdir)
-        server = Server(
-            f"startup-{i}",
-            process,
-            f"http://{HOST}:{port}",
-            log_path,
-            headers={"Authorization": f"Bearer {ADMIN}"},
+        server = start_serve(
+            workdir, workdir / f"startup-{i}.db", fresh=True, name=f"startup-{i}", poll=0.002
         )
-        try:
-            out.append(server.wait_ready("/sandbox/clock", started=started, poll=0.002))
-        finally:
-            server.stop()
+        out.append(server.ready_ms)
+        server.stop()
     return out
 
 

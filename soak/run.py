@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import yaml
-from bench.servers import Server, free_port, spawn
+from bench.servers import start_serve
 
 from oeskit import signing
 
@@ -43,40 +43,6 @@ class Tally:
     sent: int = 0
     staged: list[dict[str, Any]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
-
-
-def _start(db: Path, workers: int, admin: str, workdir: Path) -> Server:
-    """`oeskit serve` itself (the CLI partners run), fresh, on the demo world, ready."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "oeskit",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--db",
-        str(db),
-        "--world",
-        str(DEMO),
-        "--fresh",
-        "--workers",
-        str(workers),
-        "--admin-token",
-        admin,
-    ]
-    process, log = spawn("soak-server", command, workdir)
-    server = Server(
-        "oeskit serve",
-        process,
-        f"http://127.0.0.1:{port}",
-        log,
-        headers={"Authorization": f"Bearer {admin}"},
-    )
-    server.wait_ready("/sandbox/clock")
-    return server
 
 
 class Load:
@@ -197,7 +163,7 @@ def run(
     admin = secrets.token_urlsafe(18)
     with tempfile.TemporaryDirectory(prefix="oeskit-soak-") as tmp:
         db = Path(tmp) / "soak.db"
-        server = _start(db, workers, admin, Path(tmp))
+        server = start_serve(Path(tmp), db, workers=workers, admin=admin, fresh=True)
         rss: dict[str, int] = {}
         tally = Tally()
         began = time.monotonic()

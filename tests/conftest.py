@@ -4,7 +4,6 @@ signing helpers for the demo world, and a real `oeskit serve` process for black-
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from bench.servers import Server, free_port, spawn
+from bench.servers import start_serve
 
 from oeskit import signing
 from oeskit.http.app import create_app, open_store
@@ -142,40 +141,17 @@ class LiveServer:
     base_url: str
     process: subprocess.Popen[bytes]
     db: Path
+    log_path: Path
     admin_token: str = ADMIN
 
 
 def start_server(
     tmp_path: Path, *, workers: int = 1, extra: tuple[str, ...] = (), db: Path | None = None
 ) -> LiveServer:
-    """`oeskit serve` on the demo world in a process of its own, ready (its output goes to
-    tmp_path/server-<port>.log)."""
-    port = free_port()
+    """`oeskit serve` on the demo world in a process of its own, ready."""
     db = db or tmp_path / "live.db"
-    command = [
-        sys.executable,
-        "-m",
-        "oeskit",
-        "serve",
-        "--port",
-        str(port),
-        "--db",
-        str(db),
-        "--world",
-        str(DEMO),
-        "--workers",
-        str(workers),
-        "--admin-token",
-        ADMIN,
-        *extra,
-    ]
-    process, log = spawn(f"server-{port}", command, tmp_path)
-    base_url = f"http://127.0.0.1:{port}"
-    ready = Server(
-        "oeskit serve", process, base_url, log, headers={"Authorization": f"Bearer {ADMIN}"}
-    )
-    ready.wait_ready("/sandbox/clock", timeout=30, poll=0.05)
-    return LiveServer(base_url, process, db)
+    server = start_serve(tmp_path, db, workers=workers, admin=ADMIN, extra=extra, timeout=30)
+    return LiveServer(server.base_url, server.process, db, server.log_path)
 
 
 def stop_server(server: LiveServer) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 
 import httpx
 import uvicorn
+from bench.servers import free_port
 
 from oeskit import signing
 from oeskit.conformance.profile import sandbox_profile
 from oeskit.http.app import create_app
-from tests.conftest import ADMIN, free_port, make_settings
+from tests.conftest import ADMIN, make_settings
 
 Scope = dict[str, Any]
 Reply = tuple[int, dict[str, str], bytes]

@@ -54,8 +54,7 @@ def kill_hard(server: LiveServer) -> None:
 
 
 def server_log(server: LiveServer) -> str:
-    port = server.base_url.rsplit(":", 1)[1]
-    return (server.db.parent / f"server-{port}.log").read_text(errors="replace")
+    return server.log_path.read_text(errors="replace")
 
 
 def connect(db: Path) -> sqlite3.Connection:
