@@ -57,7 +57,6 @@ class SqliteBase:
         )
         self.conn.row_factory = sqlite3.Row
         self.busy_timeout_ms = int(busy_timeout_ms)
-        self._no_wait = False
         self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         # 32 MiB of page cache (default 2 MiB): a 250,000-transfer insert runs ~30% faster.
         self.conn.execute("PRAGMA cache_size = -32768")
@@ -91,17 +90,6 @@ class SqliteBase:
         self.conn.close()
 
     @contextmanager
-    def no_wait(self) -> Iterator[None]:
-        """Inside this block a write transaction that finds the database locked fails at once
-        (StoreBusy) instead of sleeping in SQLite's busy handler, which would stall the event
-        loop of an async server; the caller retries with an async sleep."""
-        self._no_wait = True
-        try:
-            yield
-        finally:
-            self._no_wait = False
-
-    @contextmanager
     def immediate(self) -> Iterator[None]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT), or, inside one already open, a
         savepoint: either way an exception undoes exactly what the block wrote."""
@@ -128,17 +116,21 @@ class SqliteBase:
             raise
         self.conn.execute("RELEASE unit")
 
-    def begin(self) -> None:
-        """BEGIN IMMEDIATE: take the write lock before reading what the writer decides on."""
+    def begin(self, *, wait: bool = True) -> None:
+        """BEGIN IMMEDIATE: take the write lock before reading what the writer decides on.
+
+        With `wait=False` a lock held elsewhere fails at once (StoreBusy) instead of sleeping in
+        SQLite's busy handler, which would stall the event loop of an async server; the caller
+        retries with an async sleep (store/group.py)."""
         try:
-            if self._no_wait:
-                self.conn.execute("PRAGMA busy_timeout = 0")
-                try:
-                    self.conn.execute("BEGIN IMMEDIATE")
-                finally:
-                    self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-            else:
+            if wait:
                 self.conn.execute("BEGIN IMMEDIATE")
+                return
+            self.conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         except sqlite3.OperationalError as exc:
             raise self._busy(exc) from exc
 

@@ -56,7 +56,7 @@ class GroupCommit:
         self._queue: list[_Unit] = []
         self._scheduled: asyncio.Handle | None = None
         self._delay = FIRST_DELAY_S
-        # What the last groups looked like, for `oeskit serve --log-level debug` and the tests.
+        # How many groups ran and how many stagings they held (the tests read them).
         self.groups = 0
         self.units = 0
 
@@ -75,8 +75,7 @@ class GroupCommit:
         if not self._queue:
             return
         try:
-            with self.base.no_wait():
-                self.base.begin()
+            self.base.begin(wait=False)
         except StoreBusy as exc:
             self._wait(exc)
             return
