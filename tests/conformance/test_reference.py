@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from oeskit import signing
 from oeskit.cli import main
-from oeskit.conformance.model import RunFinished
+from oeskit.conformance.events import RunFinished
 from oeskit.conformance.profile import fixtures_dir, profile_from_dict, sandbox_profile
 from oeskit.conformance.runner import RunConfig, run
 from oeskit.reports.writer import write_reports

@@ -12,17 +12,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oeskit.conformance.model import (
-    Report,
+from oeskit.conformance.events import (
     RunFinished,
     RunStarted,
     ScenarioFinished,
     ScenarioStarted,
-    Status,
 )
 from oeskit.conformance.profile import Profile, ProfileError, load_profile, sandbox_profile
 from oeskit.conformance.runner import DEFAULT_MAX_EXAMPLES, RunConfig, run
 from oeskit.conformance.scenario import ScenarioError
+from oeskit.reports.model import Report, Status
 from oeskit.reports.writer import FORMATS, stamped_dir, write_reports
 
 _STYLE = {

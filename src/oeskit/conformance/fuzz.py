@@ -8,28 +8,27 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from oeskit import signing
 from oeskit.conformance import contract
-from oeskit.conformance.model import Exchange, Finding, ScenarioResult, Status
+from oeskit.conformance.profile import Profile
+from oeskit.conformance.target import Target
+from oeskit.reports.model import Exchange, Finding, ScenarioResult, Status
 from oeskit.spec import contract_path
-
-if TYPE_CHECKING:
-    from oeskit.conformance.runner import RunConfig
-    from oeskit.conformance.target import Target
 
 STAGE_OPERATION = "v2PartnerSettlementsPostRoute"
 _FUZZ_RULE = "OES-SRV-001"
 
 
-def fuzz_target(config: RunConfig, target: Target) -> Iterator[ScenarioResult]:
+def fuzz_target(
+    profile: Profile, target: Target, *, max_examples: int, seed: int
+) -> Iterator[ScenarioResult]:
     """One result per contract operation, each from at most `max_examples` generated cases."""
     import schemathesis
     from schemathesis.core.result import Ok
     from schemathesis.generation import GenerationMode
 
-    profile = config.profile
     if "exchange" not in profile.tokens or "exchange" not in profile.enterprises:
         yield _skipped("the profile declares no `exchange` token and enterprise to fuzz with")
         return
@@ -41,7 +40,9 @@ def fuzz_target(config: RunConfig, target: Target) -> Iterator[ScenarioResult]:
         started = time.perf_counter()
         op_id = operation.definition.raw.get("operationId", operation.label)
         strategy = operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
-        findings, exchanges = _fuzz_operation(strategy, op_id, config, target, config.seed + index)
+        findings, exchanges = _fuzz_operation(
+            strategy, op_id, profile, target, max_examples, seed + index
+        )
         status = (
             Status.FAILED
             if any(f.severity is Status.FAILED for f in findings)
@@ -65,7 +66,7 @@ def fuzz_target(config: RunConfig, target: Target) -> Iterator[ScenarioResult]:
 
 
 def _fuzz_operation(
-    strategy: Any, op_id: str, config: RunConfig, target: Target, seed: int
+    strategy: Any, op_id: str, profile: Profile, target: Target, max_examples: int, seed: int
 ) -> tuple[list[Finding], list[Exchange]]:
     """Send up to `max_examples` generated cases of one operation; collect what went wrong."""
     import hypothesis
@@ -74,7 +75,7 @@ def _fuzz_operation(
     exchanges: list[Exchange] = []
 
     @hypothesis.settings(
-        max_examples=config.max_examples,
+        max_examples=max_examples,
         database=None,
         deadline=None,
         phases=[hypothesis.Phase.generate],
@@ -82,7 +83,7 @@ def _fuzz_operation(
     )
     @hypothesis.given(case=strategy)
     def probe(case: Any) -> None:
-        exchange, problems = _send(case, op_id, config, target)
+        exchange, problems = _send(case, op_id, profile, target)
         exchanges.append(exchange)
         findings.extend(problems)
 
@@ -103,9 +104,8 @@ def _fuzz_operation(
 
 
 def _send(
-    case: Any, op_id: str, config: RunConfig, target: Target
+    case: Any, op_id: str, profile: Profile, target: Target
 ) -> tuple[Exchange, list[Finding]]:
-    profile = config.profile
     path_params = dict(case.path_parameters or {})
     if "enterpriseId" in path_params:
         path_params["enterpriseId"] = profile.enterprises["exchange"]

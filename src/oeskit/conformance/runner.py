@@ -13,23 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from oeskit.conformance import contract
-from oeskit.conformance.model import (
+from oeskit.conformance.events import (
     Event,
-    Exchange,
-    Finding,
     RunFinished,
     RunStarted,
     ScenarioFinished,
-    ScenarioResult,
     ScenarioStarted,
-    Status,
-    build_report,
-    worst,
 )
 from oeskit.conformance.profile import Profile
 from oeskit.conformance.scenario import Scenario, load_scenarios
 from oeskit.conformance.steps import StepContext, Unavailable, run_step
 from oeskit.conformance.target import Target, TargetError
+from oeskit.reports.model import (
+    Exchange,
+    Finding,
+    ScenarioResult,
+    Status,
+    build_report,
+    worst,
+)
 from oeskit.reports.redact import Redactor
 
 DEFAULT_MAX_EXAMPLES = 10
@@ -98,7 +100,9 @@ def run(config: RunConfig) -> Iterator[Event]:
             from oeskit.conformance.fuzz import fuzz_target  # schemathesis is slow to import
 
             yield ScenarioStarted("fuzz", "schemathesis fuzz pass")
-            for result in fuzz_target(config, target):
+            for result in fuzz_target(
+                config.profile, target, max_examples=config.max_examples, seed=config.seed
+            ):
                 results.append(result)
                 yield ScenarioFinished(result)
     finally:

@@ -15,9 +15,9 @@ from typing import Any
 from oeskit import signing
 from oeskit.conformance import contract
 from oeskit.conformance.jsonpath import MISSING, lookup, remove_path, set_path
-from oeskit.conformance.model import Exchange, Finding, Status
 from oeskit.conformance.profile import Profile
 from oeskit.conformance.target import Target
+from oeskit.reports.model import Exchange, Finding, Status
 
 _VARIABLE = re.compile(r"\{([A-Za-z0-9_.\-]+)\}")
 _PREFIXES = {

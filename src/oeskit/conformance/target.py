@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from oeskit import worlds
-from oeskit.conformance.model import Exchange
 from oeskit.conformance.profile import fixtures_dir
+from oeskit.reports.model import Exchange
 from oeskit.reports.redact import Redactor
 
 # Bodies in reports are cut here: a 33 MiB body would make a report nobody can open.

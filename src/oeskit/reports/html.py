@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from oeskit.conformance.model import Exchange, Report, ScenarioResult, Status
+from oeskit.reports.model import Exchange, Report, ScenarioResult, Status
 from oeskit.reports.redact import Redactor
 
 _CSS = """

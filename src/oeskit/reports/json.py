@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from oeskit.conformance.model import Report
+from oeskit.reports.model import Report
 from oeskit.reports.redact import Redactor
 
 SCHEMA_VERSION = 1

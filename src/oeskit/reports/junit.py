@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from oeskit.conformance.model import Report, Status
+from oeskit.reports.model import Report, Status
 from oeskit.reports.redact import Redactor
 
 

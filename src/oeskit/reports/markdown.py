@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oeskit.conformance.model import Report, Status
+from oeskit.reports.model import Report, Status
 from oeskit.reports.redact import Redactor
 
 _ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.WARNING: "⚠️", Status.SKIPPED: "⏭️"}

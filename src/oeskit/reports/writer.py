@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from oeskit.conformance.model import Report
 from oeskit.reports import html, json, junit, markdown
+from oeskit.reports.model import Report
 
 FORMATS = {
     "json": ("report.json", json.render),

@@ -1,6 +1,6 @@
-"""Conformance results as plain data: statuses, findings, recorded exchanges, scenario and rule
-results, and the events the runner yields. No I/O here; writers and the progress bar consume
-these values and never compute verdicts themselves."""
+"""Verdicts as plain data: statuses, findings, recorded exchanges, scenario and rule results, and
+the report. The conformance runner (and any other grader) builds them; the writers in this
+package render them and never compute verdicts themselves. No I/O here."""
 
 from __future__ import annotations
 
@@ -164,35 +164,6 @@ class Report:
         """0 when nothing FAILED (and, with fail_on="warning", nothing WARNED); else 1."""
         failed = self.summary.failed or (fail_on == "warning" and self.summary.warnings)
         return 1 if failed else 0
-
-
-# ---- events: what the runner yields, in order -----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RunStarted:
-    target: str
-    total: int
-    seed: int
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioStarted:
-    id: str
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioFinished:
-    result: ScenarioResult
-
-
-@dataclass(frozen=True, slots=True)
-class RunFinished:
-    report: Report
-
-
-Event = RunStarted | ScenarioStarted | ScenarioFinished | RunFinished
 
 
 def build_report(
