@@ -1,14 +1,16 @@
-"""`oeskit serve --clock` is checked up front and applies to a database that already has state."""
+"""`--clock` of `oeskit serve` and `oeskit world load` is checked up front, and serve's applies to a
+database that already has state."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from oeskit.cli import main
-from tests.conftest import ADMIN, start_server, stop_server
+from tests.conftest import ADMIN, DEMO, start_server, stop_server
 
 
 def test_a_bad_clock_option_is_a_usage_error(tmp_path: Path) -> None:
@@ -32,3 +34,17 @@ def test_clock_option_applies_to_an_existing_database(tmp_path: Path) -> None:
     finally:
         stop_server(second)
     assert clock["mode"] == "frozen"
+
+
+@pytest.mark.parametrize("value", ["bogus", "speed=0", "speed=fast"])
+def test_world_load_refuses_a_bad_clock_option(tmp_path: Path, value: str) -> None:
+    """`oeskit world load --clock <bad>` is a usage error naming the option (it was a traceback),
+    and the database file is not created."""
+    db = tmp_path / "x.db"
+    result = CliRunner().invoke(
+        main, ["world", "load", str(DEMO), "--db", str(db), "--clock", value]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--clock" in result.output and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not db.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from oeskit.cli.options import check_clock
 from oeskit.clock import utcnow
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import load_world
@@ -34,7 +35,13 @@ def check(path: str) -> None:
 @world.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--db", required=True, help="SQLite file to load into (its state is replaced).")
-@click.option("--clock", default="wall", show_default=True, help="wall, frozen or speed=N.")
+@click.option(
+    "--clock",
+    default="wall",
+    show_default=True,
+    callback=check_clock,
+    help="wall, frozen or speed=N.",
+)
 def load(path: str, db: str, clock: str) -> None:
     """Replace the state of a database with a world."""
     data = _read(path)
