@@ -53,21 +53,6 @@ def rules_catalogue(document: dict[str, Any]) -> list[dict[str, Any]]:
     return list(document.get("x-oeskit-rules", []))
 
 
-def resolve(document: dict[str, Any], node: Any) -> Any:
-    """`node` with every local `$ref` replaced by its target (the contract has no cycles)."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            target: Any = document
-            for part in ref[2:].split("/"):
-                target = target[part]
-            return resolve(document, target)
-        return {k: resolve(document, v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [resolve(document, v) for v in node]
-    return node
-
-
 def operation(document: dict[str, Any], operation_id: str) -> tuple[str, str, dict[str, Any]]:
     """(path, method, operation object) of the operation with this operationId."""
     for path, item in document["paths"].items():

@@ -9,14 +9,13 @@ import functools
 import json
 import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from oeskit import spec
+from oeskit import schemas, spec
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -72,47 +71,17 @@ def validate_world(data: object) -> dict[str, Any]:
 
 @functools.cache
 def _world_schema() -> dict[str, Any]:
-    schemas = spec.load(spec.sandbox_path())["components"]["schemas"]
-    world: dict[str, Any] = _to_json_schema(schemas["World"], schemas, ("World",))
-    return world
+    document = spec.load(spec.sandbox_path())
+    world = document["components"]["schemas"]["World"]
+    return schemas.to_json_schema(document, world, direction="request")
 
 
 @functools.cache
 def _world_validator() -> jsonschema.Draft4Validator:
-    # Draft 4, like connexion: OpenAPI 3.0's boolean `exclusiveMinimum` is Draft 4's.
-    # Only date-time is format-checked: its pattern fixes the shape, this catches 2026-02-30.
-    formats = jsonschema.FormatChecker(formats=())
-    formats.checks("date-time", raises=ValueError)(datetime.fromisoformat)
-    return jsonschema.Draft4Validator(_world_schema(), format_checker=formats)
-
-
-_LITERAL_KEYWORDS = frozenset({"default", "enum", "example", "examples", "required"})
-
-
-def _to_json_schema(node: Any, schemas: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
-    """Inline local `$ref`s and turn OpenAPI's `nullable` into JSON Schema's null type."""
-    if isinstance(node, list):
-        return [_to_json_schema(item, schemas, seen) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        name = str(node["$ref"]).removeprefix("#/components/schemas/")
-        if name not in schemas or name in seen:
-            raise ValueError(f"sandbox.yaml: unsupported $ref {node['$ref']!r} under {seen}")
-        return _to_json_schema(schemas[name], schemas, (*seen, name))
-    out = {
-        key: value if key in _LITERAL_KEYWORDS else _to_json_schema(value, schemas, seen)
-        for key, value in node.items()
-        if key != "nullable"
-    }
-    if node.get("nullable") is True:
-        if isinstance(out.get("type"), str):
-            out["type"] = [out["type"], "null"]
-            if "enum" in out and None not in out["enum"]:
-                out["enum"] = [*out["enum"], None]
-        else:
-            out = {"anyOf": [out, {"type": "null"}]}
-    return out
+    # Python's jsonschema, not the compiled Validator: its error tree (a oneOf's branches) is
+    # what names the bad field of a world well. Draft 4, like the server: OpenAPI 3.0's boolean
+    # `exclusiveMinimum` is Draft 4's. Formats are the adapter's own checks.
+    return jsonschema.Draft4Validator(_world_schema(), format_checker=schemas.format_checker())
 
 
 def _fill_defaults(schema: Mapping[str, Any], instance: Any) -> None:

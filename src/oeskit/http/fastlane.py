@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from oeskit import spec
+from oeskit import schemas, spec
 from oeskit.errors import RuleViolation, StoreBusy
 from oeskit.http.handlers import PartnerRoutes
-from oeskit.http.validation import check_body, compile_schema, parse_json
+from oeskit.http.validation import check_body, parse_json
 
 log = logging.getLogger("oeskit")
 OPERATION = "v2PartnerSettlementsPostRoute"
@@ -38,11 +38,9 @@ class FastLane:
         pattern = re.escape(path).replace(re.escape("{enterpriseId}"), "(?P<enterprise>[^/]+)")
         self.path = re.compile(pattern + "$")
         media = operation["requestBody"]["content"]["application/json"]
-        self.request_schema = compile_schema(spec.resolve(document, media["schema"]))
+        self.request_schema = schemas.compile(document, media["schema"], direction="request")
         ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
-        self.response_schema = (
-            compile_schema(spec.resolve(document, ok)) if validate_responses else None
-        )
+        self.response_schema = schemas.compile(document, ok) if validate_responses else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["query_string"]:
@@ -87,8 +85,10 @@ class FastLane:
             check_body(self.request_schema, body)
             result = await self.routes.stage(enterprise_id, body, caller)
             if self.response_schema is not None and not self.response_schema.is_valid(result):
-                error = next(self.response_schema.iter_errors(result))
-                raise AssertionError(f"response does not conform to the contract: {error}")
+                error = self.response_schema.problems(result, limit=1)[0]
+                raise AssertionError(
+                    f"response does not conform to the contract: {error.where}: {error.message}"
+                )
             return 200, orjson.dumps(result), []
         except RuleViolation as exc:
             response = mapper.response(exc.rule, exc.message, exc.extra)

@@ -1,4 +1,5 @@
-"""Request-body validation with jsonschema-rs behind connexion's `validator_map`.
+"""Request validation behind connexion's `validator_map`: bodies through oeskit.schemas
+(compiled jsonschema-rs), parameters with our rule ids.
 
 connexion's own Draft 4 validator spends ~1 s on a 10,000-connection body; jsonschema-rs does
 the same check in milliseconds. The body is parsed once here with orjson.
@@ -9,65 +10,26 @@ from __future__ import annotations
 import re
 import typing as t
 
-import jsonschema_rs
 import orjson
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from starlette.types import Scope
 
+from oeskit import schemas
 from oeskit.domain import rules
 from oeskit.domain.sandbox_rules import SBX_INVALID
 from oeskit.errors import RuleViolation
 from oeskit.http.errors import truncate
 
 
-def _path(parts: t.Iterable[object]) -> str:
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
-    return text.lstrip(".") or "body"
-
-
-def _injected_components(key: str, value: t.Any) -> bool:
-    # connexion's `with_definitions` writes the spec's whole `components` into the schemas it
-    # validates, in place; with response validation on, a shared response schema then contains
-    # components that contain it again (a cycle). Its $refs are already resolved: drop them.
-    return (
-        key == "components"
-        and isinstance(value, dict)
-        and ("schemas" in value or "responses" in value)
-    )
-
-
-def _openapi_to_jsonschema(schema: t.Any) -> t.Any:
-    """OpenAPI 3.0 `nullable` is not JSON Schema: turn it into a type union."""
-    if isinstance(schema, dict):
-        out = {
-            k: _openapi_to_jsonschema(v)
-            for k, v in schema.items()
-            if k not in ("example", "examples", "nullable", "x-oeskit-rules")
-            and not _injected_components(k, v)
-        }
-        if schema.get("nullable") and "type" in out:
-            out["type"] = [out["type"], "null"]
-        return out
-    if isinstance(schema, list):
-        return [_openapi_to_jsonschema(v) for v in schema]
-    return schema
-
-
 class FastJSONBodyValidator(JSONRequestBodyValidator):
-    # connexion builds a validator object per request; compiling the schema each time cost
-    # ~12 ms a request. The compiled validator is memoized per schema object (a pure function
-    # of it; the schema dicts live as long as the app's operations).
-    _compiled: t.ClassVar[dict[int, tuple[dict[str, t.Any], jsonschema_rs.Validator]]] = {}
-
     def __init__(self, *, schema: dict[str, t.Any], **kwargs: t.Any) -> None:
         super().__init__(schema=schema, **kwargs)
-        cached = self._compiled.get(id(schema))
-        if cached is None or cached[0] is not schema:
-            compiled = compile_schema(schema)
-            cached = self._compiled[id(schema)] = (schema, compiled)
-        self._rs = cached[1]
+        # connexion builds a validator object per request; schemas.compile memoizes per schema
+        # object (compiling each time cost ~12 ms a request). connexion has resolved the $refs
+        # and written the spec's `components` into the schema, so it is its own document.
+        self._rs = schemas.compile(schema, schema, direction="request")
 
     async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
         # connexion builds one validator per request, so the route can be remembered here.
@@ -99,20 +61,14 @@ def parse_json(raw: bytes) -> t.Any:
         ) from None
 
 
-def compile_schema(schema: dict[str, t.Any]) -> jsonschema_rs.Validator:
-    """A jsonschema-rs validator for an OpenAPI 3.0 schema whose $refs are resolved."""
-    return jsonschema_rs.Draft4Validator(_openapi_to_jsonschema(schema), validate_formats=True)
-
-
-def check_body(validator: jsonschema_rs.Validator, body: t.Any) -> None:
+def check_body(validator: schemas.Validator, body: t.Any) -> None:
     """Raise the rule a request body breaks: the nested-amounts shape, or the schema."""
     if validator.is_valid(body):
         return
-    errors = list(validator.iter_errors(body))
-    first = min(errors, key=lambda e: len(list(e.instance_path)))
-    path = list(first.instance_path)
-    where = _path(path)
-    if path and path[0] == "settlementAmounts":
+    errors = validator.problems(body, limit=None)
+    first = min(errors, key=lambda e: len(e.path))
+    where = first.where
+    if first.path and first.path[0] == "settlementAmounts":
         # Neither shape matched: say what the two shapes are instead of echoing anyOf.
         raise RuleViolation(
             rules.AMT_SHAPE,
