@@ -249,3 +249,12 @@ def rule_dropped(scope: Scope, body: bytes, status: int, out: bytes) -> tuple[in
     if status < 400:
         return status, out
     return status, _rewrite_json(out, lambda d: d.pop("rule", None))
+
+
+def bad_date_time(scope: Scope, body: bytes, status: int, out: bytes) -> tuple[int, bytes]:
+    """createdAt is shaped like a date-time but no such day exists (`format: date-time`)."""
+    if status != 200 or "/v2/" not in scope["path"]:
+        return status, out
+    return status, _rewrite_json(
+        out, lambda d: d["settlement"].update(createdAt="2026-02-30T00:00:00Z")
+    )

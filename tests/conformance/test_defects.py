@@ -24,6 +24,7 @@ DEFECTS: list[tuple[str, Any, Any, list[str], str]] = [
     ("disputes-unassigned", None, defects.disputes_unassigned, ["disputes"], "OES-STG-002"),
     ("missing-scope-200", None, defects.scope_ignored, ["auth"], "OES-AUTH-002"),
     ("200-breaks-schema", None, defects.schema_broken, ["happy"], "OES-STG-001"),
+    ("200-impossible-date-time", None, defects.bad_date_time, ["happy"], "OES-STG-001"),
     ("error-without-rule", None, defects.rule_dropped, ["auth"], "OES-AUTH-001"),
     ("500-on-malformed-json", defects.crash_on_malformed, None, ["request"], "OES-REQ-001"),
 ]

@@ -1,20 +1,34 @@
 """The contract as the conformance suite reads it: operations matched by path, the statuses each
-documents, response schemas as JSON Schema validators, and the rules catalogue. Loads openapi.yaml
-through oeskit.spec; never imports the implementation."""
+documents, the rules catalogue, and each response checked by openapi-core (status, content type,
+headers, body with formats). Loads openapi.yaml through oeskit.spec; never imports the
+implementation."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import jsonschema
+import httpx
+from jsonschema import ValidationError
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.deserializing.media_types.exceptions import MediaTypeDeserializeError
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.validation.response.exceptions import (
+    InvalidHeader,
+    MissingData,
+    MissingRequiredHeader,
+)
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
-from oeskit import spec
+from oeskit import schemas, spec
 
 _METHODS = ("get", "post", "put", "patch", "delete")
+_MAX_PROBLEMS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,63 +79,31 @@ def match(method: str, path: str) -> tuple[Operation | None, bool]:
     return None, known
 
 
-def _resolve(node: Any, root: dict[str, Any], depth: int = 0, names: bool = False) -> Any:
-    """Inline `$ref`s, turn `nullable` into a null branch and drop annotations (`names`: the
-    node is a `properties` map, whose keys are field names, not keywords)."""
-    if depth > 40:
-        return {}
-    if isinstance(node, list):
-        return [_resolve(n, root, depth + 1) for n in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        target: Any = root
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        return _resolve(target, root, depth + 1)
-    if names:
-        return {k: _resolve(v, root, depth + 1) for k, v in node.items()}
-    out = {
-        k: _resolve(v, root, depth + 1, k == "properties")
-        for k, v in node.items()
-        if k not in ("example", "examples", "description", "nullable", "format")
-    }
-    if node.get("nullable"):
-        return {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def _response_object(responses: dict[str, Any], status: int) -> dict[str, Any] | None:
+def _response_key(responses: dict[str, Any], status: int) -> str | None:
     for key in (str(status), f"{str(status)[0]}XX", "default"):
         if key in responses:
-            value = _resolve(responses[key], spec.contract())
-            return value if isinstance(value, dict) else {}
+            return key
     return None
 
 
-@cache
-def _validator(op_id: str, status: int) -> jsonschema.Draft4Validator | None:
-    op = next(o for o in operations() if o.id == op_id)
-    response = _response_object(op.responses, status) or {}
-    schema = response.get("content", {}).get("application/json", {}).get("schema")
-    return jsonschema.Draft4Validator(schema) if schema else None
-
-
-@cache
-def _named_response_validator(name: str) -> jsonschema.Draft4Validator:
-    response = _resolve(spec.contract()["components"]["responses"][name], spec.contract())
-    return jsonschema.Draft4Validator(response["content"]["application/json"]["schema"])
-
-
 def documented(op: Operation, status: int) -> bool:
-    return _response_object(op.responses, status) is not None
+    return _response_key(op.responses, status) is not None
 
 
-def check_response(method: str, path: str, status: int, body: str | None) -> list[str]:
-    """Problems of a response against the contract: an undocumented status, a body that is not
-    JSON or breaks the response schema. Paths outside the contract (e.g. /sandbox/) give none."""
+def check_response(
+    method: str,
+    path: str,
+    status: int,
+    body: bytes | str | None,
+    headers: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Problems of a response against the contract: an undocumented status, a content type,
+    header or body (formats included) the contract does not allow. Paths outside the contract
+    (e.g. /sandbox/) give none."""
     if path.startswith("/sandbox/"):
         return []
+    data = body.encode() if isinstance(body, str) else (body or b"")
+    fields = httpx.Headers(headers or {})
     op, known = match(method, path)
     if op is None:
         # Unknown routes and methods are answered with the contract's NotFound/MethodNotAllowed.
@@ -132,23 +114,103 @@ def check_response(method: str, path: str, status: int, body: str | None) -> lis
                 f"{method} {path} is {'a method not offered' if known else 'no route'}: "
                 f"status {status} is not the documented {expected}"
             ]
-        return _schema_problems(_named_response_validator(name), body)
+        return _named_response_problems(name, data, fields.get("content-type", ""))
     if not documented(op, status):
         return [
             f"status {status} is not documented for {op.id} "
             f"(documented: {', '.join(sorted(op.responses))})"
         ]
-    validator = _validator(op.id, status)
-    return _schema_problems(validator, body) if validator else []
+    request = _Request(method.lower(), path)
+    response = _Response(status, fields.get("content-type", "").lower(), fields, data or None)
+    problems: list[str] = []
+    for error in _openapi().iter_response_errors(request, response):
+        problems += _describe(error)
+    return problems[:_MAX_PROBLEMS]
 
 
-def _schema_problems(validator: jsonschema.Draft4Validator, body: str | None) -> list[str]:
+# ---- openapi-core ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Request:
+    """openapi-core's Request protocol over what the target sent: only the operation matters to
+    a response check, so no parameters or body."""
+
+    method: str
+    path: str
+    host_url: str = "http://target"
+    content_type: str = "application/json"
+    body: bytes | None = None
+    parameters: RequestParameters = field(default_factory=RequestParameters)
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    """openapi-core's Response protocol over what the target answered."""
+
+    status_code: int
+    content_type: str
+    headers: Mapping[str, str]
+    data: bytes | None
+
+
+@cache
+def _openapi() -> OpenAPI:
+    # openapi.yaml is checked against the OpenAPI 3.0 schema by the test suite
+    # (tests/unit/test_spec.py); checking it again on every conform run costs about a second.
+    return OpenAPI.from_dict(spec.contract(), config=Config(spec_validator_cls=None))
+
+
+def _describe(error: Exception) -> list[str]:
+    cause = error.__cause__
+    if isinstance(error, InvalidHeader | MissingRequiredHeader):
+        reason = _first_schema_error(cause) if cause is not None else str(error)
+        return [f"response header {error.name}: {reason}"]
+    if isinstance(cause, InvalidSchemaValue):
+        return [
+            f"response breaks the schema at {_where(e.absolute_path)}: {e.message[:200]}"
+            for e in cause.schema_errors
+            if isinstance(e, ValidationError)
+        ][:_MAX_PROBLEMS]
+    if isinstance(error, MissingData):
+        return ["response has no body, where the contract documents one"]
+    if isinstance(cause, MediaTypeDeserializeError):
+        return ["response body is not JSON"]
+    if isinstance(error, MediaTypeNotFound):
+        return [
+            f"content type {error.mimetype!r} is not documented for this status "
+            f"(documented: {', '.join(error.availableMimetypes)})"
+        ]
+    if isinstance(cause, MediaTypeNotFound):
+        return _describe(cause)
+    return [f"response does not conform: {str(error)[:300]}"]
+
+
+def _first_schema_error(cause: BaseException) -> str:
+    errors = getattr(cause, "schema_errors", ())
+    return errors[0].message[:200] if errors else str(cause)[:200]
+
+
+def _where(parts: Iterable[object]) -> str:
+    return "/".join(str(p) for p in parts) or "(root)"
+
+
+# ---- the NotFound / MethodNotAllowed answers of routes outside the contract -------------------
+
+
+def _named_response_problems(name: str, body: bytes, content_type: str) -> list[str]:
+    media = spec.contract()["components"]["responses"][name]["content"]
+    if content_type.split(";")[0].strip().lower() not in media:
+        return [
+            f"content type {content_type!r} is not documented for {name} "
+            f"(documented: {', '.join(media)})"
+        ]
     try:
-        data = json.loads(body or "")
+        data = json.loads(body)
     except ValueError:
         return ["response body is not JSON"]
-    problems = []
-    for error in list(validator.iter_errors(data))[:3]:
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        problems.append(f"response breaks the schema at {where}: {error.message[:200]}")
-    return problems
+    validator = schemas.compile(spec.contract(), media["application/json"]["schema"])
+    return [
+        f"response breaks the schema at {_where(p.path)}: {p.message[:200]}"
+        for p in validator.problems(data, limit=3)
+    ]
