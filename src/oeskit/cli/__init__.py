@@ -1,4 +1,4 @@
-"""The `oeskit` command: serve, sign, keys, world, doctor, conform.
+"""The `oeskit` command: serve, sign, keys, world, doctor, conform, diff, lint, docs.
 
 Subcommands are imported when they are called: `oeskit serve` should not pay for importing the
 conformance runner and schemathesis (start-up time is a benchmark target).
@@ -17,6 +17,9 @@ _COMMANDS = {
     "world": "oeskit.cli.world:world",
     "doctor": "oeskit.cli.doctor:doctor",
     "conform": "oeskit.cli.conform:conform",
+    "diff": "oeskit.cli.publish:diff",
+    "lint": "oeskit.cli.publish:lint",
+    "docs": "oeskit.cli.publish:docs",
 }
 
 
