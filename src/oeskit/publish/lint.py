@@ -145,7 +145,7 @@ def _examples(doc: Document) -> Iterator[Finding]:
     for path, node in _walk(doc.data):
         if "schema" not in node or not ("example" in node or "examples" in node):
             continue
-        direction = "response" if "responses" in path else "request"
+        direction: Literal["request", "response"] = "response" if "responses" in path else "request"
         try:
             validator = schemas.compile(doc.data, node["schema"], direction=direction)
         except Exception as exc:  # a broken schema is a finding, not a crash
