@@ -59,7 +59,7 @@ def lint(specs: tuple[str, ...], fmt: str, scenarios: Path | None) -> None:
     from oeskit.publish import lint as linter
     from oeskit.publish import lint_report
 
-    sources = list(specs) or [str(p) for p in linter.default_specs()]
+    sources = list(specs) or [_shown(p) for p in linter.default_specs()]
     try:
         documents = [load(source) for source in sources]
     except DocumentError as exc:
@@ -76,6 +76,14 @@ def lint(specs: tuple[str, ...], fmt: str, scenarios: Path | None) -> None:
     click.echo(writer[fmt](findings, sources), nl=False)
     if any(f.severity == "error" for f in findings):
         sys.exit(1)
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the working directory when it is below it (shorter messages)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @click.group()

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from oeskit.publish.changes import CLASSES, Change
+from oeskit.publish.documents import pointer
 
 _ORDER = {klass: index for index, klass in enumerate(CLASSES)}
 
@@ -24,12 +25,21 @@ def _headline(changes: Sequence[Change]) -> str:
     return ", ".join(f"{counts[k]} {k}" for k in CLASSES)
 
 
+def _local(change: Change) -> str:
+    """The path below the operation when there is one (the operation is shown beside it)."""
+    if not change.operation:
+        return change.path
+    method, _, path = change.operation.partition(" ")
+    prefix = pointer("paths", path, method.lower())
+    return change.path.removeprefix(prefix).lstrip("/") or "(operation)"
+
+
 def text(changes: Sequence[Change], old: str, new: str) -> str:
     lines = [f"{old} -> {new}: {_headline(changes)}"]
     for change in _sorted(changes):
         where = f" ({change.operation})" if change.operation else ""
         lines.append(f"{change.klass:<12} {change.check}{where}")
-        lines.append(f"    {change.path}")
+        lines.append(f"    {_local(change)}")
         lines.append(f"    {change.message}")
     return "\n".join(lines) + "\n"
 
@@ -45,7 +55,7 @@ def markdown(changes: Sequence[Change], old: str, new: str) -> str:
     if changes:
         lines += ["", "| class | check | where | why |", "|---|---|---|---|"]
         for change in _sorted(changes):
-            where = f"`{_cell(change.path)}`"
+            where = f"`{_cell(_local(change))}`"
             if change.operation:
                 where = f"{_cell(change.operation)}<br>{where}"
             lines.append(
