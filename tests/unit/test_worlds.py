@@ -127,6 +127,7 @@ def test_sandbox_operation_ids(spec: dict[str, Any]) -> None:
         "sandboxClearFaults",
         "sandboxOutbox",
         "sandboxRequests",
+        "sandboxSign",
     }
 
 
@@ -167,9 +168,15 @@ def test_every_example_matches_its_schema(spec: dict[str, Any]) -> None:
 
 
 def test_sandbox_rules_catalogue(spec: dict[str, Any]) -> None:
-    """x-oeskit-rules lists the four sandbox rules, and error examples only use them."""
+    """x-oeskit-rules lists the five sandbox rules, and error examples only use them."""
     rules = {rule["id"]: rule["status"] for rule in spec["x-oeskit-rules"]}
-    assert rules == {"OES-SBX-001": 401, "OES-SBX-002": 400, "OES-SBX-003": 404, "OES-SBX-004": 409}
+    assert rules == {
+        "OES-SBX-001": 401,
+        "OES-SBX-002": 400,
+        "OES-SBX-003": 404,
+        "OES-SBX-004": 409,
+        "OES-SBX-005": 409,
+    }
     assert all(rule["title"] for rule in spec["x-oeskit-rules"])
     for name, response in spec["components"]["responses"].items():
         example = response["content"]["application/json"]["example"]

@@ -6,3 +6,4 @@ SBX_ADMIN = "OES-SBX-001"  # 401 admin token missing or wrong
 SBX_INVALID = "OES-SBX-002"  # 400 world or request body invalid
 SBX_NOT_FOUND = "OES-SBX-003"  # 404 unknown dispute, settlement or connection
 SBX_STATE = "OES-SBX-004"  # 409 not allowed in the current state (e.g. dispute after the window)
+SBX_NO_PRIVATE_KEY = "OES-SBX-005"  # 409 the loaded world holds no private key to sign with

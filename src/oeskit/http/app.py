@@ -1,5 +1,6 @@
 """Build the ASGI application: connexion serving openapi.yaml (and sandbox.yaml), our
-validators, security and error mapping, the guard, and the background job runner."""
+validators, security and error mapping, the pages for people (/, /docs/, Swagger UI at /ui/),
+the guard, and the background job runner."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from oeskit.http.errors import ErrorMapper
 from oeskit.http.fastlane import FastLane
 from oeskit.http.guard import Guard
 from oeskit.http.handlers import PartnerRoutes
+from oeskit.http.pages import Pages
 from oeskit.http.sandbox import SandboxRoutes
 from oeskit.http.security import admin_bearer, partner_bearer
 from oeskit.http.services import Services
@@ -72,9 +74,10 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    # The contract is served as /openapi.json; the Swagger UI bundle is not installed.
+    # The contract is served as /openapi.json, with Swagger UI at /ui/ (and /sandbox/ui/) from
+    # the swagger-ui-bundle package: nothing is fetched from a CDN.
     app = connexion.AsyncApp(
-        __name__, lifespan=lifespan, swagger_ui_options=SwaggerUIOptions(swagger_ui=False)
+        __name__, lifespan=lifespan, swagger_ui_options=SwaggerUIOptions(swagger_ui=True)
     )
     partner_routes = PartnerRoutes(services)
     # Parsed dicts, not paths: connexion would re-read each file with the pure-Python YAML
@@ -104,7 +107,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
     app.add_error_handler(404, mapper.not_found)
     app.add_error_handler(405, mapper.method_not_allowed)
     app.add_error_handler(Exception, mapper.internal)
-    lane = FastLane(app, partner_routes, validate_responses=settings.validate_responses)
+    pages = Pages(app, control_plane=bool(settings.admin_token))
+    lane = FastLane(pages, partner_routes, validate_responses=settings.validate_responses)
     return Guard(lane, services)
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from starlette.responses import Response
 
+from oeskit import signing
 from oeskit.clock import format_instant, parse_instant, utcnow
 from oeskit.domain import disputes, funding, lifecycle
-from oeskit.domain.sandbox_rules import SBX_INVALID
+from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NO_PRIVATE_KEY, SBX_NOT_FOUND
 from oeskit.errors import RuleViolation
 from oeskit.http import presenters
 from oeskit.http.handlers import json_response
@@ -217,6 +218,25 @@ class SandboxRoutes:
                 ]
             }
         )
+
+    async def sandboxSign(
+        self, body: dict[str, Any], enterpriseId: str, scheme: str = signing.ED25519
+    ) -> Response:
+        """The complete staging body, signed with a private key the loaded world holds."""
+        found = queries.partner_keys(self.s.store, enterpriseId)
+        if found is None:
+            raise RuleViolation(SBX_NOT_FOUND, f"enterprise {enterpriseId} has no partner")
+        partner_id, keys = found
+        key = next((k for k in keys if k.get("scheme") == scheme and k.get("privateKey")), None)
+        if key is None:
+            raise RuleViolation(
+                SBX_NO_PRIVATE_KEY,
+                f"the loaded world holds no {scheme} private key for partner {partner_id}",
+            )
+        fields = dict(body)
+        fields.setdefault("nonce", signing.new_nonce())
+        signing_key = signing.SigningKey(scheme, key["publicKey"], key["privateKey"])
+        return json_response(signing.sign_body(fields, signing_key))
 
 
 def _fault(row: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ in descriptions is rendered with raw HTML disabled, so a contract cannot inject 
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,24 +37,36 @@ class RuleView:
 
 def build(out: Path, spec_source: str | None = None) -> list[Path]:
     """Write the site into `out` (created if missing); return the files written."""
+    files = render(spec_source)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "static").mkdir(exist_ok=True)
+    written = []
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+        written.append(out / name)
+    return written
+
+
+def render(spec_source: str | None = None) -> dict[str, bytes]:
+    """Every file of the site by relative path (`index.html`, `static/style.css`, ...)."""
     contract = load(spec_source or str(spec.contract_path()))
     control = load(str(spec.sandbox_path()))
     env = _environment()
     context = _context(contract, control)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for page in PAGES:
-        html = env.get_template(page).render(page=page, **context)
-        (out / page).write_text(html, encoding="utf-8")
-        written.append(out / page)
-    static = resources.files("oeskit.publish") / "static"
-    (out / "static").mkdir(exist_ok=True)
-    for asset in static.iterdir():
+    files = {
+        page: env.get_template(page).render(page=page, **context).encode("utf-8") for page in PAGES
+    }
+    for asset in (resources.files("oeskit.publish") / "static").iterdir():
         if asset.is_file():
-            with resources.as_file(asset) as path:
-                shutil.copyfile(path, out / "static" / asset.name)
-            written.append(out / "static" / asset.name)
-    return written
+            files[f"static/{asset.name}"] = asset.read_bytes()
+    return files
+
+
+def landing(control_plane: bool) -> bytes:
+    """The sandbox's page at `/`: what it is and where everything is."""
+    contract = load(str(spec.contract_path()))
+    page = _environment().get_template("landing.html")
+    return page.render(info=contract.data.get("info") or {}, control_plane=control_plane).encode()
 
 
 def _environment() -> jinja2.Environment:

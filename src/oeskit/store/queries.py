@@ -230,3 +230,15 @@ def jobs(store: SqliteStore) -> list[Row]:
 
 def requests(store: SqliteStore, limit: int = 100) -> list[Row]:
     return store._all("SELECT * FROM request_log ORDER BY id DESC LIMIT ?", (limit,))
+
+
+def partner_keys(store: SqliteStore, enterprise_id: str) -> tuple[str, list[dict[str, str]]] | None:
+    """(partner id, signing keys as the world gave them, private halves included) of the
+    enterprise's partner; for the control plane's signing helper only."""
+    rows = store._all(
+        "SELECT id, keys FROM partners WHERE enterprise_id = ? ORDER BY id LIMIT 1",
+        (enterprise_id,),
+    )
+    if not rows:
+        return None
+    return str(rows[0]["id"]), list(json.loads(rows[0]["keys"]))

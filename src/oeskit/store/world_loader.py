@@ -71,9 +71,15 @@ def load_world(
                     "enforce_unique_nonce": int(p.get("enforceUniqueNonce", False)),
                     "trading_account_id": p.get("tradingAccountId", f"{p['id']}-go-account"),
                     "currencies": _dumps(p.get("currencies", [])),
+                    # A test world's private halves are kept for the control plane's signing
+                    # helper (POST /sandbox/sign); nothing on the partner API reads them.
                     "keys": _dumps(
                         [
-                            {"scheme": k.get("scheme", "ed25519"), "publicKey": k["publicKey"]}
+                            {
+                                "scheme": k.get("scheme", "ed25519"),
+                                "publicKey": k["publicKey"],
+                                **({"privateKey": k["privateKey"]} if k.get("privateKey") else {}),
+                            }
                             for k in p.get("signingKeys", [])
                         ]
                     ),
