@@ -175,3 +175,17 @@ def test_bad_input_exits_2(tmp_path: Path, content: str | None, problem: str) ->
     assert output == f"oeskit lint: {bad}: {problem}\n" or (
         output.startswith(f"oeskit lint: {bad}: {problem}") and output.count("\n") == 1
     )
+
+
+def test_schema_level_example_is_checked(tmp_path: Path) -> None:
+    """An `example` written on a schema itself is validated against that schema too."""
+    document = spec.read(spec.sandbox_path())
+    document["components"]["schemas"]["Uuid"]["example"] = "not-a-uuid"
+    source = tmp_path / "sandbox.yaml"
+    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    code, output = _lint(str(source), "--format", "json")
+    findings = json.loads(output)["findings"]
+    assert code == 1
+    assert {f["path"] for f in findings if f["check"] == "example-valid"} == {
+        "/components/schemas/Uuid/example"
+    }

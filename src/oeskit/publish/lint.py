@@ -139,15 +139,23 @@ def _operations(doc: Document) -> Iterator[Finding]:
 
 
 def _examples(doc: Document) -> Iterator[Finding]:
-    """Every example of a media type or parameter validates against its schema."""
+    """Every example of a media type, parameter, header or schema validates against its schema."""
     from oeskit import schemas
 
     for path, node in _walk(doc.data):
-        if "schema" not in node or not ("example" in node or "examples" in node):
+        if not ("example" in node or "examples" in node):
             continue
-        direction: Literal["request", "response"] = "response" if "responses" in path else "request"
+        if "schema" in node:  # a media type, parameter or header: its schema is beside it
+            schema = node["schema"]
+        elif _is_schema(path) and "example" in node:  # a schema with an example of itself
+            schema = node
+        else:
+            continue
+        direction: Literal["request", "response"] = (
+            "request" if "requestBody" in path or "parameters" in path else "response"
+        )
         try:
-            validator = schemas.compile(doc.data, node["schema"], direction=direction)
+            validator = schemas.compile(doc.data, schema, direction=direction)
         except Exception as exc:  # a broken schema is a finding, not a crash
             why = f"schema cannot be compiled to check the example: {_short(str(exc))}"
             yield _finding(doc, "error", "example-valid", pointer(*path, "schema"), why)
@@ -157,6 +165,14 @@ def _examples(doc: Document) -> Iterator[Finding]:
                 at = pointer(*path, *name)
                 why = f"example does not match its schema at {problem.where}: {problem.message}"
                 yield _finding(doc, "error", "example-valid", at, why)
+
+
+def _is_schema(path: tuple[object, ...]) -> bool:
+    """Whether the node at `path` is a schema object (so its `example` is one of itself)."""
+    parent = path[-2] if len(path) >= 2 else None
+    return parent in ("schemas", "properties", "allOf", "anyOf", "oneOf") or (
+        bool(path) and path[-1] in ("items", "additionalProperties", "not", "schema")
+    )
 
 
 def _example_values(doc: Document, node: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], Any]]:
