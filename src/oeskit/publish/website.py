@@ -30,7 +30,7 @@ class RuleView:
     id: str
     status: str
     statement: str
-    operations: tuple[str, ...]
+    operations: tuple[str, ...] | None  # None: the rule names none, so it covers them all
     scenarios: tuple[tuple[str, str, str], ...]  # (id, title, file)
     catalogue: str  # page of the operations it names
 
@@ -114,7 +114,11 @@ def _rules(
                 id=rule_id,
                 status=str(rule.get("status")),
                 statement=str(rule.get("title") or ""),
-                operations=tuple(str(op) for op in rule.get("operations") or ()),
+                operations=(
+                    tuple(str(op) for op in rule["operations"])
+                    if isinstance(rule.get("operations"), list)
+                    else None
+                ),
                 scenarios=tuple(scenarios.get(rule_id, ())),
                 catalogue=page,
             )
