@@ -15,6 +15,8 @@ from pathlib import Path
 ENV_PREFIX = "OESKIT_"
 # 32 MiB: a 50,000-connection x 5-currency settlement is about 9 MB of JSON.
 DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
+# Seconds a request body may take to arrive (plus one per 64 KiB received), rule OES-REQ-007.
+DEFAULT_BODY_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class Settings:
     admin_token: str | None = None
     clock: str = "wall"  # wall | frozen | speed=N
     body_limit: int = DEFAULT_BODY_LIMIT
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     validate_responses: bool = False
     busy_timeout_ms: int = 5000
     job_interval_s: float = 0.5

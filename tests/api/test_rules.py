@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import functools
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,7 +14,6 @@ import httpx
 import pytest
 
 from oeskit import signing, spec
-from oeskit.http import guard
 from tests.api.conftest import (
     BROKER,
     BROKER_ALPHA,
@@ -256,7 +254,7 @@ def too_large_streamed() -> Prepare:
 
 
 def body_too_slow() -> Prepare:
-    """A body whose second chunk never comes, with the Guard's body timeout cut to 0.2 s."""
+    """A body whose second chunk never comes (the case sets the body timeout to 0.2 s)."""
 
     async def prepare(sb: Sandbox) -> Send:
         async def chunks() -> Any:
@@ -265,13 +263,11 @@ def body_too_slow() -> Prepare:
             yield b'"late"}'
 
         async def send() -> httpx.Response:
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(guard, "_read_body", functools.partial(guard._read_body, timeout=0.2))
-                return await sb.client.post(
-                    EXCHANGE_STAGE,
-                    content=chunks(),
-                    headers={**BEARER, "Content-Type": "application/json"},
-                )
+            return await sb.client.post(
+                EXCHANGE_STAGE,
+                content=chunks(),
+                headers={**BEARER, "Content-Type": "application/json"},
+            )
 
         return send
 
@@ -382,7 +378,13 @@ CASES: list[Case] = [
         settings={"body_limit": 2048},
     ),
     Case("OES-REQ-003", "streamed", too_large_streamed(), "limit", settings={"body_limit": 2048}),
-    Case("OES-REQ-007", "body-too-slow", body_too_slow(), "did not arrive"),
+    Case(
+        "OES-REQ-007",
+        "body-too-slow",
+        body_too_slow(),
+        "did not arrive within 0.2 s",
+        settings={"body_timeout_s": 0.2},
+    ),
     Case(
         "OES-REQ-004",
         "unknown-route",

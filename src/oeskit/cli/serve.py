@@ -12,7 +12,7 @@ import click
 import orjson
 
 from oeskit import signing
-from oeskit.settings import DEFAULT_BODY_LIMIT, Settings, is_loopback
+from oeskit.settings import DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_S, Settings, is_loopback
 from oeskit.worlds import WorldError, load_world_file
 
 
@@ -127,6 +127,14 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     type=click.IntRange(1),
     help="Largest request body in bytes; larger ones are answered 413.",
 )
+@click.option(
+    "--body-timeout",
+    default=DEFAULT_BODY_TIMEOUT_S,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a request body may take to arrive, plus one per 64 KiB received; "
+    "slower ones are answered 408 (OES-REQ-007).",
+)
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
 @click.option(
     "--log-level",
@@ -144,6 +152,7 @@ def serve(
     admin_token: str | None,
     clock: str,
     body_limit: int,
+    body_timeout: float,
     validate_responses: bool,
     log_level: str,
 ) -> None:
@@ -172,6 +181,7 @@ def serve(
         admin_token=admin_token,
         clock=clock,
         body_limit=body_limit,
+        body_timeout_s=body_timeout,
         validate_responses=validate_responses,
     )
     if fresh and db != ":memory:" and Path(db).exists():

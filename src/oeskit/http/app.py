@@ -1,6 +1,7 @@
 """Build the ASGI application: connexion serving openapi.yaml (and sandbox.yaml), our
 validators, security and error mapping, the pages for people (/, /docs/, Swagger UI at /ui/),
-the guard, and the background job runner."""
+the guard, the sandbox's fault layer, the spec files as written, and the background job
+runner."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import contextlib
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import FrameType
 from typing import Any
 
 import connexion
@@ -21,8 +25,10 @@ from oeskit import spec
 from oeskit.clock import utcnow
 from oeskit.domain import lifecycle
 from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.http.documents import Documents
 from oeskit.http.errors import ErrorMapper
 from oeskit.http.fastlane import FastLane
+from oeskit.http.faults import Faults
 from oeskit.http.guard import Guard
 from oeskit.http.handlers import PartnerRoutes
 from oeskit.http.pages import Pages
@@ -55,10 +61,13 @@ def open_store(settings: Settings) -> SqliteStore:
 
 
 def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
-    """The ASGI application: Guard -> FastLane -> connexion (see ARCHITECTURE.md)."""
+    """The ASGI application: Guard -> Faults -> Documents -> FastLane -> connexion (see
+    ARCHITECTURE.md)."""
     store = store or open_store(settings)
     services = Services(settings, store, ErrorMapper(spec.rule_statuses()))
     mapper = services.errors
+    # Built first so the lifespan can release its held requests; wired around the rest below.
+    faults = Faults(None, services)  # type: ignore[arg-type]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -66,7 +75,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
         checkpointer = Checkpointer(settings.db)
         checkpointer.start()
         try:
-            yield
+            with _on_shutdown_signal(faults.release_held):
+                yield
         finally:
             checkpointer.stop()
             if task is not None:
@@ -74,10 +84,13 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    # The contract is served as /openapi.json, with Swagger UI at /ui/ (and /sandbox/ui/) from
-    # the swagger-ui-bundle package: nothing is fetched from a CDN.
+    # The spec files are served as written by `Documents` (/openapi.json, /openapi.yaml), not
+    # connexion's resolved copy; Swagger UI at /ui/ (and /sandbox/ui/) reads them, from the
+    # swagger-ui-bundle package: nothing is fetched from a CDN.
     app = connexion.AsyncApp(
-        __name__, lifespan=lifespan, swagger_ui_options=SwaggerUIOptions(swagger_ui=True)
+        __name__,
+        lifespan=lifespan,
+        swagger_ui_options=SwaggerUIOptions(swagger_ui=True, serve_spec=False),
     )
     partner_routes = PartnerRoutes(services)
     # Parsed dicts, not paths: connexion would re-read each file with the pure-Python YAML
@@ -109,7 +122,37 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
     app.add_error_handler(Exception, mapper.internal)
     pages = Pages(app, control_plane=bool(settings.admin_token))
     lane = FastLane(pages, partner_routes, validate_responses=settings.validate_responses)
-    return Guard(lane, services)
+    faults.app = Documents(lane, mapper, control_plane=settings.control_plane_enabled)
+    return Guard(faults, services)
+
+
+@contextlib.contextmanager
+def _on_shutdown_signal(callback: Callable[[], None]) -> Iterator[None]:
+    """Call `callback` as soon as SIGTERM or SIGINT arrives, then let the server's own handler
+    run. uvicorn waits for every open request before it tells the application it is stopping,
+    so a request held by a latency fault would otherwise keep the process alive for its whole
+    delay. Signals can only be caught on the main thread; elsewhere (tests) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(callback)
+        chained = previous.get(signum)
+        if callable(chained):
+            chained(signum, frame)
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for caught, chained in previous.items():
+            signal.signal(caught, chained)
 
 
 async def _job_loop(services: Services) -> None:

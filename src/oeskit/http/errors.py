@@ -1,9 +1,12 @@
 """Every error response is `{"error": ..., "rule": ...}`; this module is the one place that
-decides its status (from the rules catalogues) and turns connexion's problems into it."""
+decides its status (from the rules catalogues: a rule id alone decides a status) and turns
+connexion's and Starlette's own errors into such a body. Every 500 is logged with its request
+id, and the body names that id."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 
 import orjson
 from connexion.exceptions import (
@@ -16,13 +19,32 @@ from connexion.exceptions import (
     UnsupportedMediaTypeProblem,
 )
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.types import Scope
 
 from oeskit.domain import rules
 from oeskit.domain.sandbox_rules import SBX_ADMIN, SBX_INVALID
 from oeskit.errors import RuleViolation
 
+log = logging.getLogger("oeskit")
 MAX_MESSAGE = 500  # never echo a whole 2 MB body back in an error message
 SANDBOX_PREFIX = "/sandbox"
+REQUEST_ID = "oeskit.request_id"  # the Guard writes each request's id here, in scope extensions
+ALLOWED_METHODS = "oeskit.allowed_methods"  # a 405's Allow value, when a layer knows it
+
+# The rules a framework's own error (a status without a rule) can stand for. Their statuses
+# come from the catalogue like every other rule's; an error whose status none of them has is
+# answered with the request-shape rule (a 4xx stays a 4xx) or as an internal error (a 5xx).
+_FRAMEWORK_RULES = (
+    rules.REQ_SCHEMA,
+    rules.AUTH_TOKEN,
+    rules.AUTH_SCOPE,
+    rules.REQ_NOT_FOUND,
+    rules.REQ_METHOD,
+    rules.REQ_TIMEOUT,
+    rules.REQ_TOO_LARGE,
+    rules.REQ_MEDIA_TYPE,
+)
+_SANDBOX_RULES = (SBX_INVALID, SBX_ADMIN)
 
 
 def truncate(message: str, limit: int = MAX_MESSAGE) -> str:
@@ -33,11 +55,24 @@ def error_body(message: str, rule: str, extra: Mapping[str, str] | None = None) 
     return orjson.dumps({"error": truncate(message), "rule": rule, **(extra or {})})
 
 
+def request_id(scope: Scope | None) -> str:
+    """The id the Guard gave this request ("-" outside the Guard, e.g. a bare test app)."""
+    extensions = (scope or {}).get("extensions") or {}
+    return str(extensions.get(REQUEST_ID, "-"))
+
+
+def is_sandbox(path: str) -> bool:
+    return path == SANDBOX_PREFIX or path.startswith(SANDBOX_PREFIX + "/")
+
+
 class ErrorMapper:
     """Maps rule ids to statuses (taken from the catalogues) and exceptions to responses."""
 
     def __init__(self, statuses: Mapping[str, int]) -> None:
         self.statuses = dict(statuses)
+
+    def status(self, rule: str) -> int:
+        return self.statuses[rule]
 
     def response(
         self,
@@ -50,8 +85,25 @@ class ErrorMapper:
             status_code=self.statuses[rule],
             mimetype="application/json",
             body=error_body(message, rule, extra),
-            headers=dict(headers or {}),
+            headers=self.headers(rule, headers),
         )
+
+    def headers(self, rule: str, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+        out = dict(headers or {})
+        if self.statuses[rule] == 401:
+            # RFC 9110 15.5.2: every 401 carries a challenge, whichever rule refused the caller.
+            out.setdefault("WWW-Authenticate", "Bearer")
+        return out
+
+    def framework_rule(self, status: int, path: str) -> str:
+        """The rule for an error a framework answered with a bare status."""
+        candidates: Sequence[str] = _SANDBOX_RULES if is_sandbox(path) else ()
+        for rule in (*candidates, *_FRAMEWORK_RULES):
+            if self.statuses.get(rule) == status:
+                return rule
+        if 400 <= status < 500:
+            return SBX_INVALID if is_sandbox(path) else rules.REQ_SCHEMA
+        return rules.SRV_INTERNAL
 
     # connexion error handlers -------------------------------------------------------------
     def rule_violation(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -59,6 +111,9 @@ class ErrorMapper:
         return self.response(exc.rule, exc.message, exc.extra)
 
     def store_busy(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        return self.busy()
+
+    def busy(self) -> ConnexionResponse:
         return self.response(
             rules.SRV_BUSY,
             "the sandbox database is busy: retry after the Retry-After delay",
@@ -67,7 +122,7 @@ class ErrorMapper:
 
     def problem(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, ProblemException)
-        sandbox = request.url.path.startswith(SANDBOX_PREFIX)
+        sandbox = is_sandbox(request.url.path)
         detail = str(exc.detail or exc.title or "")
         if isinstance(exc, (OAuthProblem, OAuthResponseProblem)) or exc.status == 401:
             if sandbox:
@@ -80,7 +135,6 @@ class ErrorMapper:
             return self.response(
                 rules.AUTH_TOKEN,
                 "send a valid access token as 'Authorization: Bearer <token>'" + _why(detail),
-                headers={"WWW-Authenticate": "Bearer"},
             )
         if isinstance(exc, OAuthScopeProblem):
             return self.response(rules.AUTH_SCOPE, detail)
@@ -94,36 +148,77 @@ class ErrorMapper:
             return self.response(
                 rules.REQ_SCHEMA, "the request does not match the contract: " + detail
             )
-        if exc.status == 404:
-            return self.not_found(request, exc)
-        if exc.status == 405:
-            return self.method_not_allowed(request, exc)
-        return self.response(rules.SRV_INTERNAL, "unexpected server error")
+        return self.from_status(request, exc, exc.status, detail, exc.headers)
 
     def problem_from_http(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        status = getattr(exc, "status_code", 500)
+        """Starlette's HTTPException (routing, form parsing): its 4xx stays a 4xx."""
+        status = int(getattr(exc, "status_code", 500))
+        detail = str(getattr(exc, "detail", "") or "")
+        return self.from_status(request, exc, status, detail, getattr(exc, "headers", None))
+
+    def from_status(
+        self,
+        request: ConnexionRequest,
+        exc: Exception,
+        status: int,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> ConnexionResponse:
         if status == 404:
             return self.not_found(request, exc)
         if status == 405:
             return self.method_not_allowed(request, exc)
-        return self.internal(request, exc)
+        rule = self.framework_rule(status, request.url.path)
+        if rule == rules.SRV_INTERNAL:
+            return self.internal(request, exc)
+        return self.response(rule, detail or "the request cannot be served as sent")
 
     def not_found(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         return self.response(
             rules.REQ_NOT_FOUND,
-            f"no route {request.url.path!r}: see openapi.yaml for the routes this server serves",
+            f"no route matches {request.url.path}: see openapi.yaml for the routes this server "
+            "serves (a path parameter cannot contain '/')",
         )
 
     def method_not_allowed(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        return self.response(
-            rules.REQ_METHOD, f"{request.method} is not allowed on {request.url.path!r}"
-        )
+        allow = _allow_header(exc) or request.scope.get("extensions", {}).get(ALLOWED_METHODS)
+        return self.method_response(request.method, allow)
 
-    def internal(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    def method_response(self, method: str, allow: str | None) -> ConnexionResponse:
+        """405 with the `Allow` header RFC 9110 15.5.6 asks for (when the methods are known)."""
+        message = f"method {method} is not allowed on this route"
+        if allow:
+            message += f"; allowed methods are {allow}"
+        return self.response(rules.REQ_METHOD, message, headers={"Allow": allow} if allow else None)
+
+    def internal(self, request: ConnexionRequest | None, exc: Exception) -> ConnexionResponse:
+        return self.internal_for(request.scope if request is not None else None, exc)
+
+    def internal_for(self, scope: Scope | None, exc: BaseException | None) -> ConnexionResponse:
+        """The 500: logged (with the traceback) under the request id the body names."""
+        rid = request_id(scope)
+        path = (scope or {}).get("path", "")
+        log.error(
+            "request %s (%s) failed: %r",
+            rid,
+            path,
+            exc,
+            exc_info=(type(exc), exc, exc.__traceback__) if exc is not None else None,
+        )
         return self.response(
             rules.SRV_INTERNAL,
-            "unexpected server error; the request may be replayed unchanged, staging is idempotent",
+            f"unexpected server error; it was logged as request {rid}. The request may be "
+            "replayed unchanged: staging is idempotent",
+            headers={"X-Request-Id": rid},
         )
+
+
+def _allow_header(exc: Exception) -> str | None:
+    headers = getattr(exc, "headers", None) or {}
+    for key, value in dict(headers).items():
+        if key.lower() == "allow":
+            return str(value)
+    return None
 
 
 def _why(detail: str) -> str:

@@ -1,39 +1,34 @@
-"""The outermost ASGI layer: body limit (413), UTF-8 (400), one buffered body with a true
-Content-Length, injected latency, and the request log. Also the last line of defence: any
-`application/problem+json` that escapes connexion is rewritten as `{error, rule}`."""
+"""The outermost ASGI layer: a request id, body limit (413), UTF-8 (400), one buffered body with
+a true Content-Length, and the request log. Also the last line of defence: any
+`application/problem+json` that escapes connexion is rewritten as `{error, rule}`, its rule
+chosen by the error mapper (which alone decides statuses)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from oeskit import spec
 from oeskit.clock import format_instant, utcnow
 from oeskit.domain import rules
-from oeskit.http.errors import error_body
+from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.fastlane import RAW_BODY
+from oeskit.http.query import ArrayQuery
 from oeskit.http.services import Services
 
 log = logging.getLogger("oeskit")
-_PROBLEM_RULES = {
-    400: rules.REQ_SCHEMA,
-    401: rules.AUTH_TOKEN,
-    403: rules.AUTH_SCOPE,
-    404: rules.REQ_NOT_FOUND,
-    405: rules.REQ_METHOD,
-    413: rules.REQ_TOO_LARGE,
-    415: rules.REQ_MEDIA_TYPE,
-}
-
 
 # A client that stops sending mid-body must not hold a worker's connection forever (slowloris):
-# the body has BODY_TIMEOUT_S, plus one second per MIN_BODY_RATE bytes received so a big body on
-# a slow but honest link still arrives; past that it is answered 408 and the connection closed.
-BODY_TIMEOUT_S = 10.0
+# the body has `Settings.body_timeout_s`, plus one second per MIN_BODY_RATE bytes received so a
+# big body on a slow but honest link still arrives; past that it is answered 408 and the
+# connection closed.
 MIN_BODY_RATE = 64 * 1024
 
 
@@ -51,6 +46,7 @@ class Guard:
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
         self.s = services
+        self.query = ArrayQuery.from_contract(spec.contract())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,6 +54,11 @@ class Guard:
             return
         started = time.perf_counter()
         seen: dict[str, Any] = {"status": 500, "rule": None}
+        # Named in the log line and the body of a 500, so a partner's report finds the traceback.
+        scope = {
+            **scope,
+            "extensions": {**(scope.get("extensions") or {}), REQUEST_ID: secrets.token_hex(6)},
+        }
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -67,13 +68,19 @@ class Guard:
 
         try:
             await self._handle(scope, receive, recording_send, seen)
-        except Exception:
+        except Exception as exc:
             # Nothing outside this layer turns an exception into {error, rule}.
-            log.exception("request failed outside connexion's error handling")
             if "responded" not in seen:
-                await _send_error(
-                    recording_send, 500, rules.SRV_INTERNAL, "unexpected server error", seen
+                response = self.s.errors.internal_for(scope, exc)
+                await _send_response(
+                    recording_send,
+                    response.status_code,
+                    response.body,
+                    seen,
+                    _encode(response.headers),
                 )
+            else:
+                self.s.errors.internal_for(scope, exc)  # logged; the answer was already sent
         finally:
             self.s.store.end_request()
             self._log(scope, seen, (time.perf_counter() - started) * 1000)
@@ -82,21 +89,23 @@ class Guard:
         self, scope: Scope, receive: Receive, send: Send, seen: dict[str, Any]
     ) -> None:
         self.s.store.begin_request()
+        errors = self.s.errors
         headers = [
             (k, v)
             for k, v in scope["headers"]
             if k not in (b"content-length", b"transfer-encoding")
         ]
         limit = self.s.settings.body_limit
+        timeout = self.s.settings.body_timeout_s
         declared = dict(scope["headers"]).get(b"content-length")
         try:
             if declared is not None and int(declared) > limit:
                 raise BodyTooLarge
-            body = await _read_body(receive, limit)
+            body = await _read_body(receive, limit, timeout)
         except BodyTooLarge:
             await _send_error(
                 send,
-                413,
+                errors,
                 rules.REQ_TOO_LARGE,
                 f"the body exceeds the {limit}-byte limit",
                 seen,
@@ -104,14 +113,14 @@ class Guard:
             )
             return
         except ValueError:
-            await _send_error(send, 400, rules.REQ_JSON, "Content-Length is not a number", seen)
+            await _send_error(send, errors, rules.REQ_JSON, "Content-Length is not a number", seen)
             return
         except BodyTimeout:
             await _send_error(
                 send,
-                408,
+                errors,
                 rules.REQ_TIMEOUT,
-                f"the body did not arrive within {BODY_TIMEOUT_S:g} s",
+                f"the body did not arrive within {timeout:g} s",
                 seen,
                 close=True,
             )
@@ -121,32 +130,34 @@ class Guard:
             # connexion skips body validation without a Content-Type and hands the handler bytes.
             await _send_error(
                 send,
-                415,
+                errors,
                 rules.REQ_MEDIA_TYPE,
                 "send the body as application/json (the Content-Type header is missing)",
                 seen,
             )
             return
+        if not body:
+            # A Content-Type describes a body; without one there is nothing to parse (Starlette
+            # would refuse a GET declaring `multipart/form-data` without a boundary).
+            headers = [(k, v) for k, v in headers if k != b"content-type"]
         if body and b"json" in content_type:
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 await _send_error(
                     send,
-                    400,
+                    errors,
                     rules.REQ_JSON,
                     f"the body is not valid UTF-8 (byte {exc.start})",
                     seen,
                 )
                 return
-        fault = self.s.store.take_fault("latency")
-        if fault is not None and fault["milliseconds"]:
-            await asyncio.sleep(fault["milliseconds"] / 1000)
         if body or declared is not None:
             headers.append((b"content-length", str(len(body)).encode()))
         scope = {
             **scope,
             "headers": headers,
+            "query_string": self.query.normalize(scope),
             "extensions": {**scope.get("extensions", {}), RAW_BODY: body},
         }
         replayed = False
@@ -158,7 +169,7 @@ class Guard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, _ProblemRewriter(send, seen))
+        await self.app(scope, replay, _ProblemRewriter(send, seen, errors, scope))
 
     def _log(self, scope: Scope, seen: dict[str, Any], duration_ms: float) -> None:
         # Buffered in memory and written by the background loop (store.flush_request_log).
@@ -172,7 +183,7 @@ class Guard:
         )
 
 
-async def _read_body(receive: Receive, limit: int, timeout: float = BODY_TIMEOUT_S) -> bytes:
+async def _read_body(receive: Receive, limit: int, timeout: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     started = asyncio.get_running_loop().time()
@@ -195,26 +206,50 @@ async def _read_body(receive: Receive, limit: int, timeout: float = BODY_TIMEOUT
 
 
 async def _send_error(
-    send: Send, status: int, rule: str, message: str, seen: dict[str, Any], *, close: bool = False
+    send: Send,
+    errors: ErrorMapper,
+    rule: str,
+    message: str,
+    seen: dict[str, Any],
+    *,
+    close: bool = False,
 ) -> None:
     seen["rule"] = rule
-    payload = error_body(message, rule)
+    extra = _encode(errors.headers(rule))
+    if close:  # the rest of the body may still come: do not read it as the next request
+        extra.append((b"connection", b"close"))
+    await _send_response(send, errors.status(rule), error_body(message, rule), seen, extra)
+
+
+async def _send_response(
+    send: Send,
+    status: int,
+    payload: bytes,
+    seen: dict[str, Any],
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    seen.setdefault("rule", None)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
+        *(extra or []),
     ]
-    if close:  # the rest of the body may still come: do not read it as the next request
-        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def _encode(headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
 
 
 class _ProblemRewriter:
     """Passes responses through, noting the rule of error bodies; rewrites problem+json."""
 
-    def __init__(self, send: Send, seen: dict[str, Any]) -> None:
+    def __init__(self, send: Send, seen: dict[str, Any], errors: ErrorMapper, scope: Scope) -> None:
         self.send = send
         self.seen = seen
+        self.errors = errors
+        self.scope = scope
         self.start: Message | None = None
         self.buffer: list[bytes] = []
 
@@ -249,15 +284,22 @@ class _ProblemRewriter:
         except orjson.JSONDecodeError:
             parsed = {}
         if self.problem or not isinstance(parsed, dict) or "rule" not in parsed:
-            rule = _PROBLEM_RULES.get(status, rules.SRV_INTERNAL)
+            rule = self.errors.framework_rule(status, str(self.scope.get("path", "")))
             problem = parsed if isinstance(parsed, dict) else {}
             message = problem.get("detail") or problem.get("title") or "request failed"
-            body = error_body(str(message), rule)
+            response = (
+                self.errors.internal_for(self.scope, None)
+                if rule == rules.SRV_INTERNAL
+                else self.errors.response(rule, str(message))
+            )
+            body, status = response.body, response.status_code
+            present = {name for name, _ in headers}
+            headers += [h for h in _encode(response.headers) if h[0] not in present]
             parsed = {"rule": rule}
         self.seen["rule"] = parsed.get("rule")
         headers += [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
-        await self.send({**self.start, "headers": headers})
+        await self.send({**self.start, "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})

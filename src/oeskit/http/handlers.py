@@ -25,11 +25,11 @@ def json_response(data: object, status: int = 200) -> Response:
 
 
 def _list(value: object) -> list[str]:
-    """Accept repeated parameters and comma-separated values alike."""
+    """The values of an array parameter. A literal comma was already made a repetition
+    (`http/query.py`); a comma still here was sent encoded, so it is part of the value."""
     if value is None:
         return []
-    items = value if isinstance(value, list) else [value]
-    return [part for item in items for part in str(item).split(",") if part]
+    return [str(item) for item in (value if isinstance(value, list) else [value])]
 
 
 def _page(params: Mapping[str, Any]) -> dict[str, int]:
@@ -77,7 +77,6 @@ class PartnerRoutes:
         staged = await self.s.group.run(
             lambda: staging.stage(store, partner, caller, body, now, self.s.new_id)
         )
-        self._fault_after_commit(str(body["externalId"]), staged.replay)
         if staged.row is not None:  # fresh and carrying no dispute: nothing to re-read
             return {"settlement": {**presenters.settlement(staged.row), "settlingDisputes": []}}
         return {"settlement": self._staged_view(staged.settlement_id)}
@@ -90,10 +89,6 @@ class PartnerRoutes:
             presenters.dispute(d) for d in queries.settling_disputes(self.s.store, settlement_id)
         ]
         return view
-
-    def _fault_after_commit(self, external_id: str, replay: bool) -> None:
-        if not replay and self.s.store.take_fault("fail_after_commit", external_id):
-            raise RuntimeError(f"injected fault after commit for externalId {external_id!r}")
 
     # GET /api/network/v1/enterprises/{enterpriseId}/partners/settlements
     async def v1PartnerSettlementsGetRoute(

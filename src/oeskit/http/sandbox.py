@@ -21,6 +21,9 @@ from oeskit.store import queries
 from oeskit.store.world_loader import load_world, reset
 from oeskit.worlds import WorldError, validate_world
 
+# sandbox.yaml's `advanceMinutes` maximum: 100 years of minutes, far inside datetime's range.
+MAX_ADVANCE_MINUTES = 52_596_000
+
 
 class SandboxRoutes:
     def __init__(self, services: Services) -> None:
@@ -54,15 +57,19 @@ class SandboxRoutes:
 
     async def sandboxSetClock(self, body: dict[str, Any]) -> Response:
         store = self.s.store
+        minutes = body.get("advanceMinutes")
+        if minutes is not None and not 0 <= float(minutes) <= MAX_ADVANCE_MINUTES:
+            # The schema says so too; this keeps timedelta's own overflow message out of reach.
+            raise RuleViolation(
+                SBX_INVALID,
+                f"advanceMinutes must be between 0 and {MAX_ADVANCE_MINUTES} (100 years); "
+                "set `now` to jump further",
+            )
         try:
             with store.immediate():
                 state = store.clock_state()
                 target = parse_instant(body["now"]) if body.get("now") else None
-                advance = (
-                    timedelta(minutes=float(body["advanceMinutes"]))
-                    if body.get("advanceMinutes") is not None
-                    else None
-                )
+                advance = timedelta(minutes=float(minutes)) if minutes is not None else None
                 store.set_clock_state(
                     state.set(
                         utcnow(),
@@ -72,7 +79,11 @@ class SandboxRoutes:
                         advance=advance,
                     )
                 )
-        except (ValueError, OverflowError) as exc:  # leap second; beyond datetime's range
+        except OverflowError:  # past year 9999, datetime's last
+            raise RuleViolation(
+                SBX_INVALID, "the clock cannot move past 9999-12-31T23:59:59.999Z"
+            ) from None
+        except ValueError as exc:  # a leap second; an unknown mode
             raise RuleViolation(SBX_INVALID, f"the clock cannot be set so: {exc}") from None
         return json_response({"clock": self._clock(), "jobsRun": self._run_jobs()})
 

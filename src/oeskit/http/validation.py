@@ -90,8 +90,9 @@ class ReadableParameterValidator(ParameterValidator):
     """connexion's parameter checks, answered with our rule ids instead of problem+json:
     OES-READ-002 on the contract's routes, OES-SBX-002 on the control plane.
 
-    connexion's Draft 4 format checker ignores `uuid`, and array items may arrive comma-joined
-    (`?ids=a,b`), so UUIDs are checked here, item by item."""
+    connexion's Draft 4 format checker ignores `uuid`, so UUIDs are checked here, item by item
+    (literal commas were already made repetitions, `http/query.py`). An empty value is not a
+    UUID either: `?connectionIds=` is refused, not read as "no filter"."""
 
     @staticmethod
     def validate_parameter(
@@ -107,12 +108,11 @@ class ReadableParameterValidator(ParameterValidator):
         )
         if error is None and value is not None and checks_uuid:
             for item in value if isinstance(value, list) else [value]:
-                for part in str(item).split(","):
-                    if part and _UUID.fullmatch(part) is None:
-                        return (
-                            f"{parameter_type} parameter {param['name']}: "
-                            f"{part[:80]!r} is not a UUID"
-                        )
+                if _UUID.fullmatch(str(item)) is None:
+                    return (
+                        f"{parameter_type} parameter {param['name']}: "
+                        f"{str(item)[:80]!r} is not a UUID"
+                    )
         return error
 
     def validate(self, scope: Scope) -> None:

@@ -79,6 +79,11 @@ class SandboxState(SqliteBase):
         self._faults_armed = armed > 0
         self._meta = None
 
+    @property
+    def faults_armed(self) -> bool:
+        """Whether any fault may fire (as of `begin_request`): fault layers skip all work if not."""
+        return self._faults_armed
+
     def faults(self) -> list[Row]:
         return self._all("SELECT * FROM faults WHERE remaining > 0 ORDER BY id")
 

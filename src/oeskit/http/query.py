@@ -1,0 +1,54 @@
+"""Array query parameters of the contract: a literal comma separates values, an encoded one
+(`%2C`) is data. Only the raw query string can tell them apart, so the split happens here,
+before connexion decodes it: `?ids=a,b` becomes `?ids=a&ids=b` and nothing after this layer
+splits on commas again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from starlette.types import Scope
+
+from oeskit import spec
+from oeskit.http.errors import is_sandbox
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayQuery:
+    """The names of the contract's array query parameters (`explode: true`, `style: form`)."""
+
+    names: frozenset[str]
+
+    @classmethod
+    def from_contract(cls, document: dict[str, Any]) -> ArrayQuery:
+        arrays: set[str] = set()
+        scalars: set[str] = set()
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                if not isinstance(operation, dict):
+                    continue
+                for parameter in operation.get("parameters", []):
+                    parameter = spec.resolve(document, parameter)
+                    if parameter.get("in") != "query":
+                        continue
+                    kind = parameter.get("schema", {}).get("type")
+                    (arrays if kind == "array" else scalars).add(parameter["name"])
+        # One name, one meaning: a scalar of the same name would be split by mistake.
+        assert not arrays & scalars, arrays & scalars
+        return cls(frozenset(arrays))
+
+    def normalize(self, scope: Scope) -> bytes:
+        """The query string with each array value's literal commas turned into repetitions."""
+        raw: bytes = scope.get("query_string", b"")
+        if b"," not in raw or is_sandbox(str(scope.get("path", ""))):
+            return raw
+        pairs: list[bytes] = []
+        for pair in raw.split(b"&"):
+            name, sep, value = pair.partition(b"=")
+            if sep and b"," in value and unquote_plus(name.decode("latin-1")) in self.names:
+                pairs.extend(name + b"=" + part for part in value.split(b","))
+            else:
+                pairs.append(pair)
+        return b"&".join(pairs)
