@@ -26,7 +26,7 @@ from oeskit.clock import utcnow
 from oeskit.domain import lifecycle
 from oeskit.errors import RuleViolation, StoreBusy
 from oeskit.http.documents import Documents
-from oeskit.http.errors import ErrorMapper
+from oeskit.http.errors import ErrorMapper, route_methods
 from oeskit.http.fastlane import FastLane
 from oeskit.http.faults import Faults
 from oeskit.http.guard import Guard
@@ -64,7 +64,10 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
     """The ASGI application: Guard -> Faults -> Documents -> FastLane -> connexion (see
     ARCHITECTURE.md)."""
     store = store or open_store(settings)
-    services = Services(settings, store, ErrorMapper(spec.rule_statuses()))
+    specs = [(spec.contract(), "")]
+    if settings.admin_token:
+        specs.append((spec.load(spec.sandbox_path()), "/sandbox"))
+    services = Services(settings, store, ErrorMapper(spec.rule_statuses(), route_methods(specs)))
     mapper = services.errors
     # Built first so the lifespan can release its held requests; wired around the rest below.
     faults = Faults(None, services)  # type: ignore[arg-type]

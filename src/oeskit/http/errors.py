@@ -6,7 +6,9 @@ id, and the body names that id."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import orjson
 from connexion.exceptions import (
@@ -29,7 +31,7 @@ log = logging.getLogger("oeskit")
 MAX_MESSAGE = 500  # never echo a whole 2 MB body back in an error message
 SANDBOX_PREFIX = "/sandbox"
 REQUEST_ID = "oeskit.request_id"  # the Guard writes each request's id here, in scope extensions
-ALLOWED_METHODS = "oeskit.allowed_methods"  # a 405's Allow value, when a layer knows it
+_VERBS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 # The rules a framework's own error (a status without a rule) can stand for. Their statuses
 # come from the catalogue like every other rule's; an error whose status none of them has is
@@ -65,11 +67,38 @@ def is_sandbox(path: str) -> bool:
     return path == SANDBOX_PREFIX or path.startswith(SANDBOX_PREFIX + "/")
 
 
+def route_methods(
+    documents: Iterable[tuple[dict[str, Any], str]],
+) -> list[tuple[re.Pattern[str], str]]:
+    """(path pattern, `Allow` value) for every path of the given (spec, base path) pairs.
+
+    The router knows only the methods of the one operation it matched first, so a 405 on a
+    path with two operations would name one of them; the specs know them all."""
+    out = []
+    for document, prefix in documents:
+        for template, item in document.get("paths", {}).items():
+            methods = {m.upper() for m in item if m.upper() in _VERBS}
+            if "GET" in methods:
+                methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+            pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(prefix + template))
+            out.append((re.compile(pattern + "$"), ", ".join(m for m in _VERBS if m in methods)))
+    return out
+
+
 class ErrorMapper:
     """Maps rule ids to statuses (taken from the catalogues) and exceptions to responses."""
 
-    def __init__(self, statuses: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        statuses: Mapping[str, int],
+        routes: Sequence[tuple[re.Pattern[str], str]] = (),
+    ) -> None:
         self.statuses = dict(statuses)
+        self.routes = tuple(routes)
+
+    def allowed(self, path: str) -> str | None:
+        """The `Allow` value of a path of the specs, if it is one."""
+        return next((allow for pattern, allow in self.routes if pattern.match(path)), None)
 
     def status(self, rule: str) -> int:
         return self.statuses[rule]
@@ -181,7 +210,7 @@ class ErrorMapper:
         )
 
     def method_not_allowed(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        allow = _allow_header(exc) or request.scope.get("extensions", {}).get(ALLOWED_METHODS)
+        allow = self.allowed(request.url.path) or _allow_header(exc)
         return self.method_response(request.method, allow)
 
     def method_response(self, method: str, allow: str | None) -> ConnexionResponse:

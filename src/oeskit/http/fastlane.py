@@ -11,7 +11,6 @@ the two paths give the same answers (tests/api/test_fastlane.py compares them).
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -23,7 +22,6 @@ from oeskit.errors import RuleViolation, StoreBusy
 from oeskit.http.handlers import PartnerRoutes
 from oeskit.http.validation import check_body, parse_json
 
-log = logging.getLogger("oeskit")
 OPERATION = "v2PartnerSettlementsPostRoute"
 RAW_BODY = "oeskit.raw_body"  # the Guard leaves the buffered body here
 
@@ -52,7 +50,7 @@ class FastLane:
         if caller is None or match is None:
             await self.app(scope, receive, send)
             return
-        status, body, headers = await self._handle(match.group("enterprise"), raw, caller)
+        status, body, headers = await self._handle(scope, match.group("enterprise"), raw, caller)
         await send(
             {
                 "type": "http.response.start",
@@ -77,7 +75,7 @@ class FastLane:
         return self.s.store.caller(token.strip())
 
     async def _handle(
-        self, enterprise_id: str, raw: bytes, caller: Any
+        self, scope: Scope, enterprise_id: str, raw: bytes, caller: Any
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         mapper = self.s.errors
         try:
@@ -93,9 +91,8 @@ class FastLane:
         except RuleViolation as exc:
             response = mapper.response(exc.rule, exc.message, exc.extra)
         except StoreBusy:
-            response = mapper.store_busy(None, None)  # type: ignore[arg-type]
-        except Exception:
-            log.exception("staging failed")
-            response = mapper.internal(None, None)  # type: ignore[arg-type]
+            response = mapper.busy()
+        except Exception as exc:
+            response = mapper.internal_for(scope, exc)  # logged there, under the request id
         headers = [(k.lower().encode(), v.encode()) for k, v in (response.headers or {}).items()]
         return response.status_code, response.body, headers
