@@ -32,6 +32,7 @@ from oeskit.http.faults import Faults
 from oeskit.http.guard import Guard
 from oeskit.http.handlers import PartnerRoutes
 from oeskit.http.pages import Pages
+from oeskit.http.query import ExplodedArrayParser
 from oeskit.http.sandbox import SandboxRoutes
 from oeskit.http.security import admin_bearer, partner_bearer
 from oeskit.http.services import Services
@@ -105,6 +106,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
         strict_validation=True,
         security_map={"bearer": partner_bearer(store)},
         validator_map=validator_map(),
+        uri_parser_class=ExplodedArrayParser,
     )
     if settings.admin_token:
         app.add_api(
@@ -115,6 +117,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
             strict_validation=True,
             security_map={"bearer": admin_bearer(settings.admin_token)},
             validator_map=validator_map(),
+            uri_parser_class=ExplodedArrayParser,
         )
     app.add_error_handler(RuleViolation, mapper.rule_violation)
     app.add_error_handler(StoreBusy, mapper.store_busy)

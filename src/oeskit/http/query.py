@@ -1,7 +1,7 @@
 """Array query parameters of the contract: a literal comma separates values, an encoded one
 (`%2C`) is data. Only the raw query string can tell them apart, so the split happens here,
-before connexion decodes it: `?ids=a,b` becomes `?ids=a&ids=b` and nothing after this layer
-splits on commas again."""
+before connexion decodes it: `?ids=a,b` becomes `?ids=a&ids=b`, and connexion's parser is told
+not to split on commas again."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from connexion.uri_parsing import OpenAPIURIParser
 from starlette.types import Scope
 
 from oeskit import spec
@@ -52,3 +53,21 @@ class ArrayQuery:
             else:
                 pairs.append(pair)
         return b"&".join(pairs)
+
+
+class ExplodedArrayParser(OpenAPIURIParser):
+    """connexion's parser joins a repeated (`explode: true`) parameter with commas and splits
+    it again, which would split an encoded comma too; this one keeps the repetitions as they
+    are (`ArrayQuery` has already turned literal commas into repetitions)."""
+
+    @staticmethod
+    def _resolve_param_duplicates(values: Any, param_defn: dict[str, Any], _in: str) -> Any:
+        if _in == "query" and param_defn.get("explode", param_defn.get("style", "form") == "form"):
+            return list(values)
+        return OpenAPIURIParser._resolve_param_duplicates(values, param_defn, _in)
+
+    @staticmethod
+    def _split(value: Any, param_defn: dict[str, Any], _in: str) -> Any:
+        if isinstance(value, list):
+            return value
+        return OpenAPIURIParser._split(value, param_defn, _in)

@@ -106,6 +106,8 @@ class ReadableParameterValidator(ParameterValidator):
             schema.get("format"),
             schema.get("items", {}).get("format"),
         )
+        if error is not None and param["name"] not in error:
+            return f"{parameter_type} parameter {param['name']}: {error}"
         if error is None and value is not None and checks_uuid:
             for item in value if isinstance(value, list) else [value]:
                 if _UUID.fullmatch(str(item)) is None:

@@ -1,0 +1,95 @@
+"""Array filters: a literal comma separates values, an encoded comma is data, and an empty
+value is refused on every filter, UUID or not (issue 10)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from oeskit import spec
+from tests.api.conftest import SETTLEMENTS
+from tests.conftest import ALPHA, Sandbox
+
+pytestmark = pytest.mark.anyio
+
+
+def _array_filters() -> list[tuple[str, str]]:
+    """(path, parameter) for every array query parameter of the contract."""
+    document = spec.contract()
+    found = []
+    for template, item in document["paths"].items():
+        path = re.sub(r"\{(\w+)\}", "PLACEHOLDER", template)
+        path = path.replace("enterprises/PLACEHOLDER", "enterprises/ent-exchange")
+        path = path.replace("PLACEHOLDER", "4b44a80b-871e-48fe-a8d3-331463871ce7")
+        operation = item.get("get")
+        if operation is None:
+            continue
+        for parameter in operation.get("parameters", []):
+            parameter = spec.resolve(document, parameter)
+            if parameter["in"] == "query" and parameter["schema"].get("type") == "array":
+                found.append((path, parameter["name"]))
+    return found
+
+
+async def _stage(sb: Sandbox, external_id: str) -> str:
+    response = await sb.stage(sb.sign(sb.fields({ALPHA: {"BTC": "-10"}}, externalId=external_id)))
+    assert response.status_code == 200, response.text
+    return str(response.json()["settlement"]["id"])
+
+
+async def test_encoded_comma_is_part_of_the_value(sb: Sandbox) -> None:
+    """`?externalIds=comma%2Cx` finds the settlement staged as `comma,x`."""
+    staged = await _stage(sb, "comma,x")
+    response = await sb.client.get(
+        SETTLEMENTS + "?externalIds=comma%2Cx",
+        headers={"Authorization": "Bearer demo-exchange-token"},
+    )
+    assert response.status_code == 200, response.text
+    assert [s["id"] for s in response.json()["settlements"]] == [staged]
+
+
+async def test_literal_comma_still_separates_values(sb: Sandbox) -> None:
+    """`?externalIds=a,b` asks for two ids (and so does not find `a,b`)."""
+    first = await _stage(sb, "literal-a")
+    second = await _stage(sb, "literal-b")
+    await _stage(sb, "literal-a,literal-b")
+    response = await sb.client.get(
+        SETTLEMENTS + "?externalIds=literal-a,literal-b",
+        headers={"Authorization": "Bearer demo-exchange-token"},
+    )
+    assert response.status_code == 200, response.text
+    assert sorted(s["id"] for s in response.json()["settlements"]) == sorted([first, second])
+
+
+async def test_encoded_and_literal_commas_mix(sb: Sandbox) -> None:
+    """`?externalIds=mixed-a,mixed%2Cb` is the two ids `mixed-a` and `mixed,b`."""
+    first = await _stage(sb, "mixed-a")
+    second = await _stage(sb, "mixed,b")
+    response = await sb.client.get(
+        SETTLEMENTS + "?externalIds=mixed-a,mixed%2Cb",
+        headers={"Authorization": "Bearer demo-exchange-token"},
+    )
+    assert sorted(s["id"] for s in response.json()["settlements"]) == sorted([first, second])
+
+
+async def test_encoded_comma_in_a_uuid_filter_is_not_a_uuid(sb: Sandbox) -> None:
+    """An encoded comma joining two UUIDs is one value, and not a UUID: 400 OES-READ-002."""
+    joined = f"{ALPHA}%2C{ALPHA}"
+    response = await sb.client.get(
+        SETTLEMENTS + f"?partyConnectionIds={joined}",
+        headers={"Authorization": "Bearer demo-exchange-token"},
+    )
+    assert (response.status_code, response.json()["rule"]) == (400, "OES-READ-002")
+    assert "is not a UUID" in response.json()["error"]
+
+
+@pytest.mark.parametrize(("path", "name"), _array_filters(), ids=lambda v: v.split("/")[-1])
+async def test_empty_filter_value_is_refused(sb: Sandbox, path: str, name: str) -> None:
+    """`?<filter>=` is refused 400 OES-READ-002 naming the parameter, never read as no filter."""
+    response = await sb.client.get(
+        f"{path}?{name}=", headers={"Authorization": "Bearer demo-exchange-token"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["rule"] == "OES-READ-002"
+    assert name in response.json()["error"]
