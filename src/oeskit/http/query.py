@@ -55,7 +55,7 @@ class ArrayQuery:
         return b"&".join(pairs)
 
 
-class ExplodedArrayParser(OpenAPIURIParser):
+class ExplodedArrayParser(OpenAPIURIParser):  # type: ignore[misc]  # connexion is untyped
     """connexion's parser joins a repeated (`explode: true`) parameter with commas and splits
     it again, which would split an encoded comma too; this one keeps the repetitions as they
     are (`ArrayQuery` has already turned literal commas into repetitions)."""
