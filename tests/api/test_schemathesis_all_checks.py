@@ -26,6 +26,11 @@ from oeskit.worlds import validate_world
 from tests.api.conftest import GAMMA
 from tests.conftest import ADMIN, ALPHA, BETA, EXCHANGE, make_settings, partner_key
 
+# ~30 s for the contract and ~80 s for the control plane on this machine: every phase runs
+# (examples, coverage, fuzzing), and the coverage phase, where the method and header checks
+# live, is not bounded by max_examples.
+pytestmark = pytest.mark.slow
+
 STAGE_OPERATION = "v2PartnerSettlementsPostRoute"
 CONNECTIONS = (ALPHA, BETA, GAMMA)
 MAX_EXAMPLES = 10
