@@ -101,7 +101,8 @@ def sandbox_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     calls reset it, load worlds and move its clock)."""
     settings = make_settings(Path(tmp_path_factory.mktemp("all-checks-sandbox")))
     store = open_store(settings)
-    yield _load(create_app(settings, store), "/sandbox/openapi.json", spec.load(spec.sandbox_path()))
+    document = spec.load(spec.sandbox_path())
+    yield _load(create_app(settings, store), "/sandbox/openapi.json", document)
     store.close()
 
 
