@@ -9,6 +9,7 @@ import httpx
 import orjson
 import pytest
 
+from oeskit import spec
 from oeskit.http.errors import ErrorMapper
 from oeskit.http.guard import Guard
 from oeskit.http.services import Services
@@ -43,7 +44,13 @@ def _app(status: int, content_type: bytes, body: bytes) -> Any:
             "bad thing",
         ),
         (404, b"text/plain", b"Not Found", "OES-REQ-004", "request failed"),
-        (500, b"application/json", b'{"error":"no rule here"}', "OES-SRV-001", "request failed"),
+        (
+            500,
+            b"application/json",
+            b'{"error":"no rule here"}',
+            "OES-SRV-001",
+            "unexpected server error; it was logged as request ",
+        ),
     ],
     ids=["problem-json", "plain-text-404", "error-without-rule"],
 )
@@ -54,7 +61,7 @@ async def test_error_bodies_are_rewritten(
     store = SqliteStore(str(tmp_path / "g.db"))
     guard = Guard(
         _app(status, content_type, body),
-        Services(Settings(db=str(tmp_path / "g.db")), store, ErrorMapper({})),
+        Services(Settings(db=str(tmp_path / "g.db")), store, ErrorMapper(spec.rule_statuses())),
     )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=guard), base_url="http://t"
@@ -63,7 +70,9 @@ async def test_error_bodies_are_rewritten(
     store.close()
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
-    assert orjson.loads(response.content) == {"error": message, "rule": rule}
+    answer = orjson.loads(response.content)
+    assert answer["rule"] == rule
+    assert answer["error"] == message or answer["error"].startswith(message)
 
 
 async def test_bodies_that_carry_a_rule_pass_unchanged(tmp_path: Path) -> None:
@@ -72,7 +81,7 @@ async def test_bodies_that_carry_a_rule_pass_unchanged(tmp_path: Path) -> None:
     store = SqliteStore(str(tmp_path / "g.db"))
     guard = Guard(
         _app(400, b"application/json", original),
-        Services(Settings(db=str(tmp_path / "g.db")), store, ErrorMapper({})),
+        Services(Settings(db=str(tmp_path / "g.db")), store, ErrorMapper(spec.rule_statuses())),
     )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=guard), base_url="http://t"
