@@ -6,7 +6,6 @@ chosen by the error mapper (which alone decides statuses)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -22,8 +21,6 @@ from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.fastlane import RAW_BODY
 from oeskit.http.query import ArrayQuery
 from oeskit.http.services import Services
-
-log = logging.getLogger("oeskit")
 
 # A client that stops sending mid-body must not hold a worker's connection forever (slowloris):
 # the body has `Settings.body_timeout_s`, plus one second per MIN_BODY_RATE bytes received so a
@@ -71,6 +68,7 @@ class Guard:
         except Exception as exc:
             # Nothing outside this layer turns an exception into {error, rule}.
             if "responded" not in seen:
+                seen["rule"] = rules.SRV_INTERNAL
                 response = self.s.errors.internal_for(scope, exc)
                 await _send_response(
                     recording_send,
@@ -228,7 +226,6 @@ async def _send_response(
     seen: dict[str, Any],
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    seen.setdefault("rule", None)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
