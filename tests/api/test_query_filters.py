@@ -26,7 +26,8 @@ def _array_filters() -> list[tuple[str, str]]:
         if operation is None:
             continue
         for parameter in operation.get("parameters", []):
-            parameter = spec.resolve(document, parameter)
+            if "$ref" in parameter:  # #/components/parameters/<name>
+                parameter = document["components"]["parameters"][parameter["$ref"].split("/")[-1]]
             if parameter["in"] == "query" and parameter["schema"].get("type") == "array":
                 found.append((path, parameter["name"]))
     return found

@@ -12,7 +12,6 @@ from urllib.parse import unquote_plus
 from connexion.uri_parsing import OpenAPIURIParser
 from starlette.types import Scope
 
-from oeskit import spec
 from oeskit.http.errors import is_sandbox
 
 
@@ -31,7 +30,7 @@ class ArrayQuery:
                 if not isinstance(operation, dict):
                     continue
                 for parameter in operation.get("parameters", []):
-                    parameter = spec.resolve(document, parameter)
+                    parameter = _local(document, parameter)
                     if parameter.get("in") != "query":
                         continue
                     kind = parameter.get("schema", {}).get("type")
@@ -53,6 +52,17 @@ class ArrayQuery:
             else:
                 pairs.append(pair)
         return b"&".join(pairs)
+
+
+def _local(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """A parameter object, following its local `$ref` (`#/components/parameters/...`)."""
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return node
+    target: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return _local(document, target)
 
 
 class ExplodedArrayParser(OpenAPIURIParser):  # type: ignore[misc]  # connexion is untyped
