@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -132,8 +133,18 @@ async def adjust(
     return result
 
 
+async def get_with_commas(sandbox: Sandbox, path: str, **params: Any) -> httpx.Response:
+    """GET as the exchange with commas left literal in the query, the separator the contract
+    offers (httpx's own `params=` sends them as %2C, which is data in a free-form filter)."""
+    query = urlencode(params, doseq=True, safe=",")
+    return await sandbox.client.get(
+        f"{path}?{query}" if query else path,
+        headers={"Authorization": "Bearer demo-exchange-token"},
+    )
+
+
 async def settlement_detail(sandbox: Sandbox, settlement_id: str, **params: Any) -> dict[str, Any]:
-    response = await sandbox.get(f"{SETTLEMENTS}/{settlement_id}", **params)
+    response = await get_with_commas(sandbox, f"{SETTLEMENTS}/{settlement_id}", **params)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

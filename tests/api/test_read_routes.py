@@ -21,6 +21,7 @@ from tests.api.conftest import (
     SETTLEMENTS,
     SIGNING,
     advance,
+    get_with_commas,
     settlement_detail,
 )
 from tests.conftest import ALPHA, BETA, EXCHANGE, Sandbox, partner_key
@@ -39,7 +40,7 @@ async def stage_ok(sb: Sandbox, amounts: dict[str, Any], **overrides: Any) -> di
 
 
 async def listed(sb: Sandbox, **params: Any) -> list[str]:
-    response = await sb.get(SETTLEMENTS, **params)
+    response = await get_with_commas(sb, SETTLEMENTS, **params)
     assert response.status_code == 200, response.text
     return [s["id"] for s in response.json()["settlements"]]
 
@@ -381,7 +382,7 @@ async def test_balances_filter_and_page(
     sb: Sandbox, params: dict[str, Any], expected: list[str]
 ) -> None:
     """Balances filter by connection and client and page over connections."""
-    response = await sb.get(BALANCES, **params)
+    response = await get_with_commas(sb, BALANCES, **params)
     assert response.status_code == 200, response.text
     assert sorted(response.json()["networkBalances"]) == sorted(expected)
 
@@ -444,7 +445,7 @@ async def test_disputes_filter(
     """Dispute filters: closed true/false, retracted hidden unless showRetracted, by settlement,
     carrying settlement, connection and id; oldest first."""
     resolved = {k: str(v).format(**disputes) for k, v in params.items()}
-    response = await sb.get(DISPUTES, **resolved)
+    response = await get_with_commas(sb, DISPUTES, **resolved)
     assert response.status_code == 200, response.text
     assert [d["id"] for d in response.json()["disputes"]] == [disputes[n] for n in expected]
 

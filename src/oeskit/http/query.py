@@ -1,10 +1,12 @@
 """Array query parameters of the contract: a literal comma separates values, an encoded one
 (`%2C`) is data. Only the raw query string can tell them apart, so the split happens here,
 before connexion decodes it: `?ids=a,b` becomes `?ids=a&ids=b`, and connexion's parser is told
-not to split on commas again."""
+not to split on commas again. In filters of UUIDs, which cannot hold a comma, an encoded comma
+separates too (clients such as httpx and URLSearchParams encode every comma they are given)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -14,16 +16,21 @@ from starlette.types import Scope
 
 from oeskit.http.errors import is_sandbox
 
+_ENCODED_COMMA = re.compile(rb"%2[cC]")
+
 
 @dataclass(frozen=True, slots=True)
 class ArrayQuery:
-    """The names of the contract's array query parameters (`explode: true`, `style: form`)."""
+    """The names of the contract's array query parameters (`explode: true`, `style: form`),
+    and those among them whose items are UUIDs."""
 
     names: frozenset[str]
+    uuids: frozenset[str] = frozenset()
 
     @classmethod
     def from_contract(cls, document: dict[str, Any]) -> ArrayQuery:
         arrays: set[str] = set()
+        uuids: set[str] = set()
         scalars: set[str] = set()
         for item in document.get("paths", {}).values():
             for operation in item.values():
@@ -33,21 +40,26 @@ class ArrayQuery:
                     parameter = _local(document, parameter)
                     if parameter.get("in") != "query":
                         continue
-                    kind = parameter.get("schema", {}).get("type")
-                    (arrays if kind == "array" else scalars).add(parameter["name"])
+                    schema = parameter.get("schema", {})
+                    (arrays if schema.get("type") == "array" else scalars).add(parameter["name"])
+                    if schema.get("items", {}).get("format") == "uuid":
+                        uuids.add(parameter["name"])
         # One name, one meaning: a scalar of the same name would be split by mistake.
         assert not arrays & scalars, arrays & scalars
-        return cls(frozenset(arrays))
+        return cls(frozenset(arrays), frozenset(uuids))
 
     def normalize(self, scope: Scope) -> bytes:
         """The query string with each array value's literal commas turned into repetitions."""
         raw: bytes = scope.get("query_string", b"")
-        if b"," not in raw or is_sandbox(str(scope.get("path", ""))):
+        if (b"," not in raw and b"%2" not in raw) or is_sandbox(str(scope.get("path", ""))):
             return raw
         pairs: list[bytes] = []
         for pair in raw.split(b"&"):
             name, sep, value = pair.partition(b"=")
-            if sep and b"," in value and unquote_plus(name.decode("latin-1")) in self.names:
+            key = unquote_plus(name.decode("latin-1"))
+            if sep and key in self.uuids:
+                value = _ENCODED_COMMA.sub(b",", value)
+            if sep and b"," in value and key in self.names:
                 pairs.extend(name + b"=" + part for part in value.split(b","))
             else:
                 pairs.append(pair)
