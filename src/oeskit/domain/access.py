@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from oeskit.domain import rules
 from oeskit.domain.model import READ_SCOPE, WRITE_SCOPE, Caller, Partner
-from oeskit.domain.ports import Row, Store
+from oeskit.domain.ports import Store
+from oeskit.domain.records import Settlement
 from oeskit.errors import RuleViolation
 
 
@@ -58,10 +59,10 @@ def authorize(
     return partner
 
 
-def owned_settlement(store: Store, partner: Partner, settlement_id: str) -> Row:
+def owned_settlement(store: Store, partner: Partner, settlement_id: str) -> Settlement:
     """The partner's settlement; another partner's is answered as if it did not exist."""
     row = store.settlement(settlement_id)
-    if row is None or row["partner_id"] != partner.id:
+    if row is None or row.partner_id != partner.id:
         raise RuleViolation(
             rules.READ_NOT_FOUND,
             f"settlement {settlement_id} does not exist or does not belong to this partner",

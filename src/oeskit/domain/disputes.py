@@ -6,44 +6,52 @@ standing in for the client routes and BitGo's admins.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from oeskit.clock import format_instant
 from oeskit.domain import amounts
-from oeskit.domain.lifecycle import _instruction
-from oeskit.domain.ports import Row, Store
+from oeskit.domain.ports import Store
+from oeskit.domain.records import (
+    ClosedBy,
+    Closure,
+    ClosureStatus,
+    Dispute,
+    Settlement,
+    SettlementStatus,
+)
 from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NOT_FOUND, SBX_STATE
 from oeskit.errors import RuleViolation
 
 NewId = Callable[[], str]
 _SIGNED_INT = re.compile(r"-?[1-9][0-9]*")
-CLOSED_BY = ("client", "admin")
-CLOSURE_STATUSES = ("pending_review", "approved", "rejected")
+CLOSED_BY = tuple(c.value for c in ClosedBy)  # plain strings: the message quotes them
+CLOSURE_STATUSES = tuple(s.value for s in ClosureStatus)
 
 
-def _open_window(store: Store, settlement: Row, now: datetime) -> None:
+def _open_window(settlement: Settlement, now: datetime) -> None:
     if (
-        settlement["status"] != "pending"
-        or settlement["window_closed_at"]
-        or format_instant(now) >= str(settlement["dispute_window_ends_at"])
+        settlement.status != SettlementStatus.PENDING
+        or settlement.window_closed_at
+        or format_instant(now) >= str(settlement.dispute_window_ends_at)
     ):
         raise RuleViolation(
             SBX_STATE,
-            f"the dispute window of settlement {settlement['id']} has closed "
-            f"(it ended at {settlement['dispute_window_ends_at']})",
+            f"the dispute window of settlement {settlement.id} has closed "
+            f"(it ended at {settlement.dispute_window_ends_at})",
         )
 
 
-def _settlement(store: Store, settlement_id: str) -> Row:
+def _settlement(store: Store, settlement_id: str) -> Settlement:
     settlement = store.settlement(settlement_id)
     if settlement is None:
         raise RuleViolation(SBX_NOT_FOUND, f"settlement {settlement_id} does not exist")
     return settlement
 
 
-def _dispute(store: Store, dispute_id: str) -> Row:
+def _dispute(store: Store, dispute_id: str) -> Dispute:
     dispute = store.dispute(dispute_id)
     if dispute is None:
         raise RuleViolation(SBX_NOT_FOUND, f"dispute {dispute_id} does not exist")
@@ -63,12 +71,12 @@ def raise_dispute(
 ) -> str:
     with store.immediate():
         settlement = _settlement(store, settlement_id)
-        _open_window(store, settlement, now)
+        _open_window(settlement, now)
         involved = {
             side
             for t in store.settlement_transfers(settlement_id)
-            if not t["dispute_closure_id"]
-            for side in (t["source_connection_id"], t["destination_connection_id"])
+            if not t.dispute_closure_id
+            for side in (t.source_connection_id, t.destination_connection_id)
         }
         if connection_id not in involved:
             raise RuleViolation(
@@ -76,25 +84,25 @@ def raise_dispute(
                 f"connection {connection_id} has no transfer in settlement {settlement_id}",
             )
         for other in store.disputes_on(settlement_id):
-            if other["connection_id"] == connection_id and not other["retracted"]:
+            if other.connection_id == connection_id and not other.retracted:
                 raise RuleViolation(
                     SBX_STATE,
-                    f"connection {connection_id} already has an open dispute ({other['id']}) on "
+                    f"connection {connection_id} already has an open dispute ({other.id}) on "
                     "this settlement",
                 )
         dispute_id = new_id()
+        stamp = format_instant(now)
         store.insert_dispute(
-            {
-                "id": dispute_id,
-                "disputed_settlement_id": settlement_id,
-                "connection_id": connection_id,
-                "user_id": user_id,
-                "reason": reason,
-                "expected_transfers": dict(expected or {}),
-                "retracted": 0,
-                "created_at": format_instant(now),
-                "updated_at": format_instant(now),
-            }
+            Dispute(
+                id=dispute_id,
+                disputed_settlement_id=settlement_id,
+                connection_id=connection_id,
+                user_id=user_id,
+                reason=reason,
+                expected_transfers=dict(expected or {}),
+                created_at=stamp,
+                updated_at=stamp,
+            )
         )
         return dispute_id
 
@@ -110,28 +118,28 @@ def retract(
 ) -> None:
     with store.immediate():
         dispute = _dispute(store, dispute_id)
-        settlement = _settlement(store, str(dispute["disputed_settlement_id"]))
-        _open_window(store, settlement, now)
-        if dispute["dispute_closure_id"]:
+        settlement = _settlement(store, dispute.disputed_settlement_id)
+        _open_window(settlement, now)
+        if dispute.dispute_closure_id:
             raise RuleViolation(SBX_STATE, f"dispute {dispute_id} is closed")
         if not retracted:
-            for other in store.disputes_on(str(settlement["id"])):
+            for other in store.disputes_on(settlement.id):
                 if (
-                    other["id"] != dispute_id
-                    and other["connection_id"] == dispute["connection_id"]
-                    and not other["retracted"]
+                    other.id != dispute_id
+                    and other.connection_id == dispute.connection_id
+                    and not other.retracted
                 ):
                     raise RuleViolation(SBX_STATE, "this connection already has an open dispute")
         stamp = format_instant(now)
-        store.update_dispute(
-            dispute_id,
-            {
-                "retracted": 1 if retracted else 0,
-                "retracted_reason": reason if retracted else None,
-                "retracted_by": user_id if retracted else None,
-                "retracted_at": stamp if retracted else None,
-                "updated_at": stamp,
-            },
+        store.save_dispute(
+            dataclasses.replace(
+                dispute,
+                retracted=retracted,
+                retracted_reason=reason if retracted else None,
+                retracted_by=user_id if retracted else None,
+                retracted_at=stamp if retracted else None,
+                updated_at=stamp,
+            )
         )
 
 
@@ -153,18 +161,18 @@ def close(
         )
     with store.immediate():
         dispute = _dispute(store, dispute_id)
-        if dispute["dispute_closure_id"]:
+        if dispute.dispute_closure_id:
             raise RuleViolation(SBX_STATE, f"dispute {dispute_id} is already closed")
-        if dispute["retracted"]:
+        if dispute.retracted:
             raise RuleViolation(SBX_STATE, f"dispute {dispute_id} is retracted")
-        settlement_id = str(dispute["disputed_settlement_id"])
-        connection_id = str(dispute["connection_id"])
+        settlement_id = dispute.disputed_settlement_id
+        connection_id = dispute.connection_id
         if not adjusted:
             # A client closing its own dispute accepts the original instructions (domain.md §8.7).
             own = [
-                _instruction(t)
+                t.instruction()
                 for t in store.settlement_transfers(settlement_id)
-                if not t["dispute_closure_id"]
+                if not t.dispute_closure_id
             ]
             adjusted = {
                 cur: str(flow)
@@ -180,24 +188,26 @@ def close(
         closure_id = new_id()
         stamp = format_instant(now)
         store.insert_closure(
-            {
-                "id": closure_id,
-                "dispute_id": dispute_id,
-                "closed_by": closed_by,
-                "user_id": user_id,
-                "notes": notes,
-                "status": status,
-                "adjusted_transfers": dict(adjusted),
-                "created_at": stamp,
-            }
+            Closure(
+                id=closure_id,
+                dispute_id=dispute_id,
+                closed_by=ClosedBy(closed_by),
+                user_id=user_id,
+                notes=notes,
+                status=ClosureStatus(status),
+                adjusted_transfers=dict(adjusted),
+                created_at=stamp,
+            )
         )
         settlement = _settlement(store, settlement_id)
         store.insert_closure_transfers(
             closure_id,
-            str(settlement["partner_id"]),
+            settlement.partner_id,
             connection_id,
             [(currency, int(text), new_id()) for currency, text in adjusted.items()],
             now,
         )
-        store.update_dispute(dispute_id, {"dispute_closure_id": closure_id, "updated_at": stamp})
+        store.save_dispute(
+            dataclasses.replace(dispute, dispute_closure_id=closure_id, updated_at=stamp)
+        )
         return closure_id

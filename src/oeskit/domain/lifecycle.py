@@ -7,26 +7,23 @@ covers its outflow, otherwise the settlement fails with a reason and a replay re
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
 from oeskit.clock import format_instant
 from oeskit.domain import amounts
-from oeskit.domain.model import Instruction
-from oeskit.domain.ports import Row, Store
+from oeskit.domain.ports import Store
+from oeskit.domain.records import (
+    OPEN_TRANSFER_STATUSES,
+    EventType,
+    JobKind,
+    OutboxEvent,
+    SettlementStatus,
+    TransferStatus,
+)
 
 NewId = Callable[[], str]
-
-
-def _instruction(row: Row) -> Instruction:
-    return Instruction(
-        row["source_connection_id"],
-        row["destination_connection_id"],
-        row["currency"],
-        int(row["quantity"]),
-        row["dispute_closure_id"],
-        row["id"],
-    )
 
 
 def run_due(store: Store, now: datetime, new_id: NewId, worker: str = "") -> int:
@@ -41,52 +38,55 @@ def run_due(store: Store, now: datetime, new_id: NewId, worker: str = "") -> int
             job = store.claim_due_job(now, worker)
             if job is None:
                 return ran
-            if job["kind"] == "close_dispute_window":
-                close_dispute_window(store, str(job["settlement_id"]), now)
+            if job.kind == JobKind.CLOSE_DISPUTE_WINDOW:
+                close_dispute_window(store, job.settlement_id, now)
             else:
-                execute(store, str(job["settlement_id"]), now, new_id)
-            store.finish_job(str(job["id"]))
+                execute(store, job.settlement_id, now, new_id)
+            store.finish_job(job.id)
         ran += 1
     return ran
 
 
 def close_dispute_window(store: Store, settlement_id: str, now: datetime) -> None:
     settlement = store.settlement(settlement_id)
-    if settlement is None or settlement["window_closed_at"] or settlement["status"] != "pending":
+    if (
+        settlement is None
+        or settlement.window_closed_at
+        or settlement.status != SettlementStatus.PENDING
+    ):
         return
-    disputed = {d["connection_id"] for d in store.disputes_on(settlement_id) if not d["retracted"]}
+    disputed = {d.connection_id for d in store.disputes_on(settlement_id) if not d.retracted}
     transfers = store.settlement_transfers(settlement_id)
-    withheld = [
-        t["id"]
+    withheld = {
+        t.id
         for t in transfers
-        if t["status"] == "pending"
-        and t["dispute_closure_id"] is None
-        and (t["source_connection_id"] in disputed or t["destination_connection_id"] in disputed)
-    ]
+        if t.status == TransferStatus.PENDING
+        and t.dispute_closure_id is None
+        and (t.source_connection_id in disputed or t.destination_connection_id in disputed)
+    }
+    stamp = format_instant(now)
     if withheld:
-        store.update_transfers(withheld, {"status": "disputed", "updated_at": format_instant(now)})
+        store.set_transfer_status(
+            [t.id for t in transfers if t.id in withheld], TransferStatus.DISPUTED, stamp
+        )
     remaining = [
-        _instruction(t)
+        t.instruction()
         for t in transfers
-        if t["status"] == "pending" and t["id"] not in set(withheld)
+        if t.status == TransferStatus.PENDING and t.id not in withheld
     ]
     _rebalance_holds(store, settlement_id, amounts.liabilities(remaining))
-    store.update_settlement(
-        settlement_id,
-        {
-            "disputed": 1 if disputed else 0,
-            "window_closed_at": format_instant(now),
-            "updated_at": format_instant(now),
-        },
+    store.save_settlement(
+        dataclasses.replace(
+            settlement, disputed=bool(disputed), window_closed_at=stamp, updated_at=stamp
+        )
     )
     store.add_outbox(
         [
-            {
-                "type": "settlement.finalize",
-                "settlement_id": settlement_id,
-                "at": format_instant(now),
-                "data": {
-                    "externalId": settlement["external_id"],
+            OutboxEvent(
+                EventType.FINALIZE,
+                stamp,
+                {
+                    "externalId": settlement.external_id,
                     "finalTransfers": [
                         {
                             "sourceConnectionId": i.source,
@@ -98,7 +98,8 @@ def close_dispute_window(store: Store, settlement_id: str, now: datetime) -> Non
                     ],
                     "withheldConnectionIds": sorted(disputed),
                 },
-            }
+                settlement_id,
+            )
         ]
     )
 
@@ -115,15 +116,17 @@ def _rebalance_holds(store: Store, settlement_id: str, wanted: dict[tuple[str, s
 def execute(store: Store, settlement_id: str, now: datetime, new_id: NewId) -> bool:
     """Apply the settlement's pending transfers at once, or mark it failed. True if completed."""
     settlement = store.settlement(settlement_id)
-    if settlement is None or settlement["status"] == "completed":
+    if settlement is None or settlement.status == SettlementStatus.COMPLETED:
         return False
-    if not settlement["window_closed_at"]:
+    if not settlement.window_closed_at:
         close_dispute_window(store, settlement_id, now)
+        settlement = store.settlement(settlement_id)
+        assert settlement is not None
     rows = [
-        t for t in store.settlement_transfers(settlement_id) if t["status"] in ("pending", "failed")
+        t for t in store.settlement_transfers(settlement_id) if t.status in OPEN_TRANSFER_STATUSES
     ]
-    items = [_instruction(t) for t in rows]
-    partner_id = str(settlement["partner_id"])
+    items = [t.instruction() for t in rows]
+    partner_id = settlement.partner_id
     outflow: dict[str, int] = {}
     for item in items:
         if item.source is None:
@@ -134,23 +137,16 @@ def execute(store: Store, settlement_id: str, now: datetime, new_id: NewId) -> b
         if required > available:
             short.append(f"{currency} (required {required}, available {available})")
     stamp = format_instant(now)
-    ids = [str(t["id"]) for t in rows]
+    ids = [t.id for t in rows]
     if short:
         reason = "insufficient partner balance: " + ", ".join(short)
-        store.update_transfers(ids, {"status": "failed", "updated_at": stamp})
-        store.update_settlement(
-            settlement_id, {"status": "failed", "reason": reason, "updated_at": stamp}
+        store.set_transfer_status(ids, TransferStatus.FAILED, stamp)
+        store.save_settlement(
+            dataclasses.replace(
+                settlement, status=SettlementStatus.FAILED, reason=reason, updated_at=stamp
+            )
         )
-        store.add_outbox(
-            [
-                {
-                    "type": "settlement.failed",
-                    "settlement_id": settlement_id,
-                    "at": stamp,
-                    "data": {"reason": reason},
-                }
-            ]
-        )
+        store.add_outbox([OutboxEvent(EventType.FAILED, stamp, {"reason": reason}, settlement_id)])
         return False
     for currency, delta in outflow.items():
         store.move_partner_balance(partner_id, currency, -delta)
@@ -159,21 +155,19 @@ def execute(store: Store, settlement_id: str, now: datetime, new_id: NewId) -> b
         hold = holds.get((connection_id, currency), 0)
         store.move_balance(connection_id, currency, available=flow + hold, held=-hold)
     store.set_holds(settlement_id, {})
-    store.update_transfers(ids, {"status": "completed", "updated_at": stamp})
+    store.set_transfer_status(ids, TransferStatus.COMPLETED, stamp)
     for transfer_id in ids:
         store.set_transfer_tx(transfer_id, new_id())
-    store.update_settlement(
-        settlement_id,
-        {"status": "completed", "reason": None, "finalized_at": stamp, "updated_at": stamp},
+    store.save_settlement(
+        dataclasses.replace(
+            settlement,
+            status=SettlementStatus.COMPLETED,
+            reason=None,
+            finalized_at=stamp,
+            updated_at=stamp,
+        )
     )
     store.add_outbox(
-        [
-            {
-                "type": "settlement.completed",
-                "settlement_id": settlement_id,
-                "at": stamp,
-                "data": {"transfers": len(ids)},
-            }
-        ]
+        [OutboxEvent(EventType.COMPLETED, stamp, {"transfers": len(ids)}, settlement_id)]
     )
     return True

@@ -17,7 +17,14 @@ import orjson
 from oeskit.clock import format_instant, parse_instant
 from oeskit.domain import amounts, lifecycle, rules
 from oeskit.domain.model import Balance, Caller, Connection, Instruction, Partner
-from oeskit.domain.ports import Row, Store
+from oeskit.domain.ports import Store
+from oeskit.domain.records import (
+    EventType,
+    JobKind,
+    OutboxEvent,
+    Settlement,
+    SettlementStatus,
+)
 from oeskit.errors import RuleViolation
 
 NewId = Callable[[], str]
@@ -25,12 +32,24 @@ NewId = Callable[[], str]
 
 @dataclass(frozen=True, slots=True)
 class Staged:
-    """The outcome of staging. `row` is the settlement as created when no dispute joined it
+    """The outcome of staging. `created` is the settlement as created when no dispute joined it
     (so the answer needs no re-read); None for replays and dispute-carrying settlements."""
 
     settlement_id: str
     replay: bool
-    row: Row | None = None
+    created: Settlement | None = None
+
+
+def windows(partner: Partner, staged_at: datetime) -> tuple[datetime, datetime]:
+    """(T1, T2): when the dispute window of a settlement staged at `staged_at` closes, and when
+    it executes (domain.md §8.9). Worlds use it for their pending settlements too."""
+    window_end = staged_at + timedelta(minutes=partner.dispute_window_minutes or 0)
+    return window_end, window_end + timedelta(minutes=partner.top_up_window_minutes or 0)
+
+
+def finalize_jobs(window_end: datetime, execute_at: datetime) -> list[tuple[JobKind, datetime]]:
+    """The two jobs that finalize a pending settlement (`lifecycle.run_due` runs them)."""
+    return [(JobKind.CLOSE_DISPUTE_WINDOW, window_end), (JobKind.EXECUTE, execute_at)]
 
 
 def fingerprint(body: Mapping[str, object], items: list[Instruction]) -> str:
@@ -78,47 +97,45 @@ def stage(
             )
         items, connections = _map(store, partner, body)
         disputes = store.closed_unassigned_disputes(partner.id)
-        closure_ids = [str(d["dispute_closure_id"]) for d in disputes]
+        closure_ids = [str(d.dispute_closure_id) for d in disputes]
         adjusted = store.closure_transfers(closure_ids)
         owed = amounts.liabilities(items + adjusted)
-        balances = _check_balances(store, owed)
+        balances = check_liabilities(store, owed)
 
         settlement_id = new_id()
-        window_end = now + timedelta(minutes=partner.dispute_window_minutes or 0)
-        execute_at = window_end + timedelta(minutes=partner.top_up_window_minutes or 0)
-        row: Row = {
-            "id": settlement_id,
-            "partner_id": partner.id,
-            "external_id": external_id,
-            "status": "pending",
-            "initiated_by": caller.user_id,
-            "notes": body.get("notes"),
-            "cutoff_at": format_instant(parse_instant(str(body["cutoffAt"]))),
-            "created_at": format_instant(now),
-            "updated_at": format_instant(now),
-            "disputed": 0,
-            "nonce": body["nonce"],
-            "payload": body["payload"],
-            "signature": body["signature"],
-            "fingerprint": fingerprint(body, items),
-            "dispute_window_ends_at": format_instant(window_end),
-            "execute_at": format_instant(execute_at),
-        }
-        store.insert_settlement(row)
+        window_end, execute_at = windows(partner, now)
+        stamp = format_instant(now)
+        notes = body.get("notes")
+        settlement = Settlement(
+            id=settlement_id,
+            partner_id=partner.id,
+            external_id=external_id,
+            status=SettlementStatus.PENDING,
+            initiated_by=caller.user_id,
+            notes=None if notes is None else str(notes),
+            cutoff_at=format_instant(parse_instant(str(body["cutoffAt"]))),
+            created_at=stamp,
+            updated_at=stamp,
+            nonce=str(body["nonce"]),
+            payload=str(body["payload"]),
+            signature=str(body["signature"]),
+            fingerprint=fingerprint(body, items),
+            dispute_window_ends_at=format_instant(window_end),
+            execute_at=format_instant(execute_at),
+        )
+        store.insert_settlement(settlement)
         missing = {i.destination for i in adjusted} - set(connections)
         if missing:  # dispute adjustments may name connections the new amounts do not
             connections.update(store.connections(partner.id, missing))
         store.insert_transfers(settlement_id, items, partner, connections, now)
         if disputes:
-            store.assign_disputes([str(d["id"]) for d in disputes], closure_ids, settlement_id, now)
+            store.assign_disputes([d.id for d in disputes], closure_ids, settlement_id, now)
         store.add_holds(settlement_id, owed, balances)
         store.add_outbox(
-            _notifications(settlement_id, external_id, items + adjusted, connections, now)
+            _notifications(settlement_id, external_id, items + adjusted, connections, stamp)
         )
-        store.add_jobs(
-            settlement_id, [("close_dispute_window", window_end), ("execute", execute_at)]
-        )
-        return Staged(settlement_id, replay=False, row=None if disputes else row)
+        store.add_jobs(settlement_id, finalize_jobs(window_end, execute_at))
+        return Staged(settlement_id, replay=False, created=None if disputes else settlement)
 
 
 def _cutoff(body: Mapping[str, object]) -> datetime:
@@ -134,9 +151,12 @@ def _cutoff(body: Mapping[str, object]) -> datetime:
         ) from None
 
 
-def _check_balances(
+def check_liabilities(
     store: Store, owed: Mapping[tuple[str, str], int]
 ) -> dict[tuple[str, str], Balance]:
+    """The balances behind `owed` (read in the caller's transaction), or OES-BAL-001 naming the
+    first connection and currency, in a stable order, whose available balance is short.
+    Worlds check their pending settlements with it too."""
     balances = store.balances(owed)
     short = [
         key
@@ -167,32 +187,31 @@ def _notifications(
     settlement_id: str,
     external_id: str,
     items: list[Instruction],
-    connections: Mapping[str, object],
-    now: datetime,
-) -> list[Row]:
-    seen: dict[str, Row] = {}
-    at = format_instant(now)
+    connections: Mapping[str, Connection],
+    at: str,
+) -> list[OutboxEvent]:
+    seen: dict[str, OutboxEvent] = {}
     data = {"externalId": external_id}  # one object for every event: the store encodes it once
     for item in items:
         for conn_id in (item.source, item.destination):
             if conn_id is None or conn_id in seen:
                 continue
             connection = connections.get(conn_id)
-            seen[conn_id] = {
-                "type": "settlement.created",
-                "settlement_id": settlement_id,
-                "connection_id": conn_id,
-                "client_id": getattr(connection, "client_id", None),
-                "at": at,
-                "data": data,
-            }
+            seen[conn_id] = OutboxEvent(
+                EventType.CREATED,
+                at,
+                data,
+                settlement_id,
+                conn_id,
+                connection.client_id if connection is not None else None,
+            )
     return list(seen.values())
 
 
 def _replay(
     store: Store,
     partner: Partner,
-    existing: Row,
+    existing: Settlement,
     body: Mapping[str, object],
     now: datetime,
     new_id: NewId,
@@ -203,17 +222,19 @@ def _replay(
         shape = amounts.classify(settlement_amounts)
         # No connection lookups: unknown ids simply make a different fingerprint.
         items = amounts.instructions(settlement_amounts, shape, partner, None)
-        same = fingerprint(body, items) == existing["fingerprint"]
+        same = fingerprint(body, items) == existing.fingerprint
     except (RuleViolation, ValueError):
         same = False  # the stored settlement was valid, so an invalid request cannot equal it
     if not same:
         raise RuleViolation(
             rules.IDEM_CONFLICT,
-            f"a settlement with externalId {existing['external_id']!r} already exists with "
+            f"a settlement with externalId {existing.external_id!r} already exists with "
             "different properties (notes, cutoffAt or amounts): use a new externalId for a new "
             "settlement, or resend the original request unchanged",
-            {"settlementId": str(existing["id"])},
+            {"settlementId": existing.id},
         )
-    if existing["status"] == "failed" and format_instant(now) >= str(existing["execute_at"]):
-        lifecycle.execute(store, str(existing["id"]), now, new_id)
-    return Staged(str(existing["id"]), replay=True)
+    if existing.status == SettlementStatus.FAILED and format_instant(now) >= str(
+        existing.execute_at
+    ):
+        lifecycle.execute(store, existing.id, now, new_id)
+    return Staged(existing.id, replay=True)

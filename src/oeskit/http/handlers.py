@@ -17,7 +17,6 @@ from oeskit.domain.model import Caller, Partner
 from oeskit.errors import RuleViolation
 from oeskit.http import presenters
 from oeskit.http.services import Services
-from oeskit.store import queries
 
 
 def json_response(data: object, status: int = 200) -> Response:
@@ -77,8 +76,8 @@ class PartnerRoutes:
         staged = await self.s.group.run(
             lambda: staging.stage(store, partner, caller, body, now, self.s.new_id)
         )
-        if staged.row is not None:  # fresh and carrying no dispute: nothing to re-read
-            return {"settlement": {**presenters.settlement(staged.row), "settlingDisputes": []}}
+        if staged.created is not None:  # fresh and carrying no dispute: nothing to re-read
+            return {"settlement": {**presenters.settlement(staged.created), "settlingDisputes": []}}
         return {"settlement": self._staged_view(staged.settlement_id)}
 
     def _staged_view(self, settlement_id: str) -> dict[str, Any]:
@@ -86,7 +85,7 @@ class PartnerRoutes:
         assert row is not None
         view = presenters.settlement(row)
         view["settlingDisputes"] = [
-            presenters.dispute(d) for d in queries.settling_disputes(self.s.store, settlement_id)
+            presenters.dispute(d) for d in self.s.reads.settling_disputes(settlement_id)
         ]
         return view
 
@@ -95,8 +94,7 @@ class PartnerRoutes:
         self, enterpriseId: str, token_info: Mapping[str, Any], **params: Any
     ) -> Response:
         partner = self._partner(token_info, enterpriseId)
-        rows = queries.list_settlements(
-            self.s.store,
+        rows = self.s.reads.list_settlements(
             partner.id,
             settlement_ids=_list(params.get("settlementIds")),
             external_ids=_list(params.get("externalIds")),
@@ -117,8 +115,7 @@ class PartnerRoutes:
     ) -> Response:
         partner = self._partner(token_info, enterpriseId)
         row = access.owned_settlement(self.s.store, partner, settlementId)
-        transfers = queries.transfers_page(
-            self.s.store,
+        transfers = self.s.reads.transfers_page(
             settlementId,
             source_network=_list(params.get("sourceNetworkAccountIds")),
             source_trading=_list(params.get("sourceTradingAccountIds")),
@@ -132,12 +129,10 @@ class PartnerRoutes:
                 "settlement": presenters.settlement(row),
                 "settlementTransfers": [presenters.transfer(t) for t in transfers],
                 "settlingDisputes": [
-                    presenters.dispute(d)
-                    for d in queries.settling_disputes(self.s.store, settlementId)
+                    presenters.dispute(d) for d in self.s.reads.settling_disputes(settlementId)
                 ],
                 "settlementDisputes": [
-                    presenters.dispute(d)
-                    for d in queries.settlement_disputes(self.s.store, settlementId)
+                    presenters.dispute(d) for d in self.s.reads.settlement_disputes(settlementId)
                 ],
             }
         )
@@ -173,25 +168,13 @@ class PartnerRoutes:
         self, enterpriseId: str, token_info: Mapping[str, Any], **params: Any
     ) -> Response:
         partner = self._partner(token_info, enterpriseId)
-        connections, balances, own = queries.partner_balances(
-            self.s.store,
+        connections, own = self.s.reads.partner_balances(
             partner.id,
             connection_ids=_list(params.get("connectionIds")),
             client_ids=_list(params.get("clientIds")),
             **_page(params),
         )
-        by_connection: dict[str, list[dict[str, Any]]] = {}
-        for row in balances:
-            by_connection.setdefault(row["connection_id"], []).append(row)
-        network = {
-            c["id"]: {
-                "clientId": c["client_id"],
-                "partnerId": partner.id,
-                "partnersConnectionId": c["partners_connection_id"],
-                "balances": presenters.balance_record(partner, by_connection.get(c["id"], [])),
-            }
-            for c in connections
-        }
+        network = {c.id: presenters.network_balance(partner, c) for c in connections}
         return json_response(
             {"networkBalances": network, "balances": presenters.balance_record(partner, own)}
         )
@@ -201,8 +184,7 @@ class PartnerRoutes:
         self, enterpriseId: str, token_info: Mapping[str, Any], **params: Any
     ) -> Response:
         partner = self._partner(token_info, enterpriseId)
-        rows = queries.disputes(
-            self.s.store,
+        rows = self.s.reads.list_disputes(
             partner.id,
             settlement_ids=_list(params.get("settlementIds")),
             settled_in_ids=_list(params.get("settledInSettlementIds")),

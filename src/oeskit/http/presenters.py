@@ -1,113 +1,120 @@
-"""Rows from the store shaped as the contract's JSON objects (field names, optional fields)."""
+"""Records shaped as the contract's JSON objects (field names, optional fields): the one place
+that maps `domain/records.py` to what partners and the control plane read."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from oeskit.domain.model import Partner
-from oeskit.domain.ports import Row
+from oeskit.domain.model import Balance, Partner
+from oeskit.domain.records import (
+    Closure,
+    ConnectionBalances,
+    DisputeView,
+    Job,
+    OutboxEvent,
+    Settlement,
+    Transfer,
+)
 
 
-def _loads(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def settlement(row: Row) -> dict[str, Any]:
+def settlement(record: Settlement) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": row["id"],
-        "partnerId": row["partner_id"],
-        "externalId": row["external_id"],
-        "status": row["status"],
+        "id": record.id,
+        "partnerId": record.partner_id,
+        "externalId": record.external_id,
+        "status": record.status.value,
         "settlementType": "offchain",
         "reconciled": False,
-        "initiatedBy": row["initiated_by"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
+        "initiatedBy": record.initiated_by,
+        "createdAt": record.created_at,
+        "updatedAt": record.updated_at,
         "lossSLAAlertSent": False,
         "gainSLAAlertSent": False,
-        "disputed": bool(row["disputed"]),
+        "disputed": record.disputed,
     }
-    if row.get("notes") is not None:
-        out["notes"] = row["notes"]
-    if row.get("cutoff_at"):
-        out["cutoffAt"] = row["cutoff_at"]
-    if row.get("finalized_at"):
-        out["finalizedAt"] = row["finalized_at"]
-    if row.get("reason"):
-        out["reason"] = row["reason"]
+    if record.notes is not None:
+        out["notes"] = record.notes
+    if record.cutoff_at:
+        out["cutoffAt"] = record.cutoff_at
+    if record.finalized_at:
+        out["finalizedAt"] = record.finalized_at
+    if record.reason:
+        out["reason"] = record.reason
     return out
 
 
-def transfer(row: Row) -> dict[str, Any]:
+def transfer(record: Transfer) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": row["id"],
-        "sourceTradingAccountId": row["source_trading_account_id"],
-        "destinationTradingAccountId": row["destination_trading_account_id"],
-        "destinationNetworkAccountId": row["destination_network_account_id"],
-        "currency": row["currency"],
-        "quantity": row["quantity"],
-        "status": row["status"],
-        "txIds": _loads(row["tx_ids"]),
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
+        "id": record.id,
+        "sourceTradingAccountId": record.source_trading_account_id,
+        "destinationTradingAccountId": record.destination_trading_account_id,
+        "destinationNetworkAccountId": record.destination_network_account_id,
+        "currency": record.currency,
+        "quantity": record.quantity,
+        "status": record.status.value,
+        "txIds": list(record.tx_ids),
+        "createdAt": record.created_at,
+        "updatedAt": record.updated_at,
     }
-    if row.get("settlement_id"):
-        out["settlementId"] = row["settlement_id"]
-    if row.get("source_network_account_id"):
-        out["sourceNetworkAccountId"] = row["source_network_account_id"]
-    if row.get("dispute_closure_id"):
-        out["disputeClosureId"] = row["dispute_closure_id"]
+    if record.settlement_id:
+        out["settlementId"] = record.settlement_id
+    if record.source_network_account_id:
+        out["sourceNetworkAccountId"] = record.source_network_account_id
+    if record.dispute_closure_id:
+        out["disputeClosureId"] = record.dispute_closure_id
     return out
 
 
-def adjusted_transfer(row: Row) -> dict[str, Any]:
-    out = transfer(row)
-    out.pop("txIds", None)
+def adjusted_transfer(record: Transfer) -> dict[str, Any]:
+    """A transfer as a closure lists it: no txIds."""
+    out = transfer(record)
+    del out["txIds"]
     return out
 
 
-def closure(row: Row) -> dict[str, Any]:
+def closure(record: Closure, transfers: tuple[Transfer, ...] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": row["id"],
-        "closedBy": row["closed_by"],
-        "userId": row["user_id"],
-        "notes": row["notes"],
-        "status": row["status"],
-        "adjustedTransfers": _loads(row["adjusted_transfers"]),
-        "adjustedSettlementTransfers": [adjusted_transfer(t) for t in row.get("transfers", [])],
-        "createdAt": row["created_at"],
+        "id": record.id,
+        "closedBy": record.closed_by.value,
+        "userId": record.user_id,
+        "notes": record.notes,
+        "status": record.status.value,
+        "adjustedTransfers": dict(record.adjusted_transfers),
+        "adjustedSettlementTransfers": [adjusted_transfer(t) for t in transfers],
+        "createdAt": record.created_at,
     }
-    for key, name in (("reviewed_by", "reviewedBy"), ("review_notes", "reviewNotes")):
-        if row.get(key):
-            out[name] = row[key]
+    if record.reviewed_by:
+        out["reviewedBy"] = record.reviewed_by
+    if record.review_notes:
+        out["reviewNotes"] = record.review_notes
     return out
 
 
-def dispute(row: Row) -> dict[str, Any]:
+def dispute(view: DisputeView) -> dict[str, Any]:
+    record = view.dispute
     out: dict[str, Any] = {
-        "id": row["id"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-        "connectionId": row["connection_id"],
-        "disputedSettlementId": row["disputed_settlement_id"],
-        "userId": row["user_id"],
-        "expectedTransfers": _loads(row["expected_transfers"]),
-        "retracted": bool(row["retracted"]),
+        "id": record.id,
+        "createdAt": record.created_at,
+        "updatedAt": record.updated_at,
+        "connectionId": record.connection_id,
+        "disputedSettlementId": record.disputed_settlement_id,
+        "userId": record.user_id,
+        "expectedTransfers": dict(record.expected_transfers),
+        "retracted": record.retracted,
     }
-    for key, name in (
-        ("settled_in_settlement_id", "settledInSettlementId"),
-        ("reason", "reason"),
-        ("retracted_by", "retractedBy"),
-        ("retracted_at", "retractedAt"),
-        ("dispute_closure_id", "disputeClosureId"),
-        ("retracted_reason", "retractedReason"),
+    for name, value in (
+        ("settledInSettlementId", record.settled_in_settlement_id),
+        ("reason", record.reason),
+        ("retractedBy", record.retracted_by),
+        ("retractedAt", record.retracted_at),
+        ("disputeClosureId", record.dispute_closure_id),
+        ("retractedReason", record.retracted_reason),
     ):
-        if row.get(key) is not None:
-            out[name] = row[key]
-    if row.get("closure"):
-        out["disputeClosure"] = closure(row["closure"])
+        if value is not None:
+            out[name] = value
+    if view.closure is not None:
+        out["disputeClosure"] = closure(view.closure, view.closure_transfers)
     return out
 
 
@@ -124,13 +131,53 @@ def to_partner_units(partner: Partner, bitgo_currency: str, amount: int) -> tupl
     return currency.code, sign + text
 
 
-def balance_record(partner: Partner, rows: list[Row]) -> dict[str, dict[str, str]]:
+def balance_record(partner: Partner, balances: Mapping[str, Balance]) -> dict[str, dict[str, str]]:
+    """Balances by BitGo currency as the partner reads them: its codes, its amount format."""
     out: dict[str, dict[str, str]] = {}
-    for row in rows:
-        code, available = to_partner_units(partner, row["currency"], int(row["available"]))
-        _, held = to_partner_units(partner, row["currency"], int(row.get("held", 0) or 0))
+    for bitgo, balance in balances.items():
+        code, available = to_partner_units(partner, bitgo, balance.available)
+        _, held = to_partner_units(partner, bitgo, balance.held)
         out[code] = {"available": available, "held": held}
     return out
+
+
+def network_balance(partner: Partner, connection: ConnectionBalances) -> dict[str, Any]:
+    """One entry of networkBalances. `partnersConnectionId` is always present: null until the
+    partner initializes the connection (the contract makes it required and nullable)."""
+    return {
+        "clientId": connection.client_id,
+        "partnerId": partner.id,
+        "partnersConnectionId": connection.partners_connection_id,
+        "balances": balance_record(partner, connection.balances),
+    }
+
+
+def job(record: Job) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "kind": record.kind.value,
+        "settlementId": record.settlement_id,
+        "dueAt": record.due_at,
+        "status": record.status.value,
+        "attempts": record.attempts,
+    }
+
+
+def outbox_event(event: OutboxEvent) -> dict[str, Any]:
+    """An outbox event of the control plane; fields without a value are left out."""
+    return {
+        k: v
+        for k, v in {
+            "id": event.id,
+            "type": event.type.value,
+            "at": event.at,
+            "settlementId": event.settlement_id,
+            "clientId": event.client_id,
+            "connectionId": event.connection_id,
+            "data": event.data,
+        }.items()
+        if v is not None
+    }
 
 
 def clock(state_now: str, mode: str, speed: float) -> Mapping[str, Any]:

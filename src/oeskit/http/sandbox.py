@@ -3,7 +3,6 @@ disputes, balances, faults, outbox and the request log. Test tooling, not the co
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -17,8 +16,6 @@ from oeskit.errors import RuleViolation
 from oeskit.http import presenters
 from oeskit.http.handlers import json_response
 from oeskit.http.services import Services
-from oeskit.store import queries
-from oeskit.store.world_loader import load_world, reset
 from oeskit.worlds import WorldError, validate_world
 
 # sandbox.yaml's `advanceMinutes` maximum: 100 years of minutes, far inside datetime's range.
@@ -41,13 +38,13 @@ class SandboxRoutes:
         }
 
     async def sandboxReset(self) -> Response:
-        reset(self.s.store)
+        self.s.worlds.reset()
         return json_response({"status": "reset"})
 
     async def sandboxLoadWorld(self, body: dict[str, Any]) -> Response:
         try:
             world = validate_world(body)
-            loaded = load_world(self.s.store, world, utcnow(), self.s.settings.clock)
+            loaded = self.s.worlds.load(world, utcnow(), self.s.settings.clock)
         except WorldError as exc:
             raise RuleViolation(SBX_INVALID, f"invalid world: {exc}") from None
         return json_response({"loaded": loaded})
@@ -88,28 +85,15 @@ class SandboxRoutes:
         return json_response({"clock": self._clock(), "jobsRun": self._run_jobs()})
 
     async def sandboxListJobs(self) -> Response:
-        return json_response(
-            {
-                "jobs": [
-                    {
-                        "id": j["id"],
-                        "kind": j["kind"],
-                        "settlementId": j["settlement_id"],
-                        "dueAt": j["due_at"],
-                        "status": j["status"],
-                        "attempts": j["attempts"],
-                    }
-                    for j in queries.jobs(self.s.store)
-                ]
-            }
-        )
+        return json_response({"jobs": [presenters.job(j) for j in self.s.reads.jobs()]})
 
     async def sandboxRunJobs(self) -> Response:
         return json_response({"jobsRun": self._run_jobs()})
 
     def _dispute_view(self, dispute_id: str) -> Response:
-        rows = queries.with_closures(self.s.store, [self.s.store.dispute(dispute_id) or {}])
-        return json_response({"dispute": presenters.dispute(rows[0])})
+        view = self.s.reads.dispute_view(dispute_id)
+        assert view is not None  # the action before it found the dispute
+        return json_response({"dispute": presenters.dispute(view)})
 
     async def sandboxRaiseDispute(self, body: dict[str, Any]) -> Response:
         dispute_id = disputes.raise_dispute(
@@ -186,27 +170,8 @@ class SandboxRoutes:
     async def sandboxOutbox(
         self, type: str | None = None, settlementId: str | None = None
     ) -> Response:
-        rows = queries.outbox(self.s.store, event_type=type, settlement_id=settlementId)
-        return json_response(
-            {
-                "events": [
-                    {
-                        k: v
-                        for k, v in {
-                            "id": r["id"],
-                            "type": r["type"],
-                            "at": r["at"],
-                            "settlementId": r["settlement_id"],
-                            "clientId": r["client_id"],
-                            "connectionId": r["connection_id"],
-                            "data": json.loads(r["data"]),
-                        }.items()
-                        if v is not None
-                    }
-                    for r in rows
-                ]
-            }
-        )
+        events = self.s.reads.outbox(event_type=type, settlement_id=settlementId)
+        return json_response({"events": [presenters.outbox_event(e) for e in events]})
 
     async def sandboxRequests(self, limit: int = 100) -> Response:
         self.s.store.flush_request_log()
@@ -225,7 +190,7 @@ class SandboxRoutes:
                         }.items()
                         if v is not None
                     }
-                    for r in queries.requests(self.s.store, limit)
+                    for r in self.s.reads.requests(limit)
                 ]
             }
         )
@@ -234,7 +199,7 @@ class SandboxRoutes:
         self, body: dict[str, Any], enterpriseId: str, scheme: str = signing.ED25519
     ) -> Response:
         """The complete staging body, signed with a private key the loaded world holds."""
-        found = queries.partner_keys(self.s.store, enterpriseId)
+        found = self.s.reads.partner_keys(enterpriseId)
         if found is None:
             raise RuleViolation(SBX_NOT_FOUND, f"enterprise {enterpriseId} has no partner")
         partner_id, keys = found

@@ -11,10 +11,10 @@ import typing as t
 
 from connexion.security import BearerSecurityHandler
 
-from oeskit.store.sqlite import SqliteStore
+from oeskit.domain.ports import Store
 
 
-def partner_bearer(store: SqliteStore) -> type[BearerSecurityHandler]:
+def partner_bearer(store: Store) -> type[BearerSecurityHandler]:
     """A handler class whose token lookup answers the token's caller, or None (401)."""
 
     def token_info(token: str) -> dict[str, t.Any] | None:

@@ -17,10 +17,10 @@ from typing import Any, TypeVar, cast
 import orjson
 import sqlite_utils
 
-from oeskit.domain.ports import Row
 from oeskit.errors import StoreBusy
 from oeskit.store.schema import migrate
 
+Row = dict[str, Any]  # a row as a dict, inside the store only: records cross the ports
 _MISSING = object()
 _T = TypeVar("_T")
 _LOCKED = ("database is locked", "database is busy", "database table is locked")

@@ -7,9 +7,8 @@ import json
 from collections.abc import Iterable
 
 from oeskit.domain.model import Caller, Connection, Currency, Enterprise, Partner
-from oeskit.domain.ports import Row
 from oeskit.signing import SigningKey
-from oeskit.store.connection import SqliteBase, in_list, token_digest
+from oeskit.store.connection import Row, SqliteBase, in_list, token_digest
 
 
 class Directory(SqliteBase):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from oeskit.clock import ClockState, parse_instant
-from oeskit.domain.ports import Row
 from oeskit.errors import StoreBusy
-from oeskit.store.connection import SqliteBase
+from oeskit.store.connection import Row, SqliteBase
 from oeskit.store.connection import dumps as _dumps
 
 

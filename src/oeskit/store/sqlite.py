@@ -1,6 +1,7 @@
-"""SqliteStore: the domain's Store protocol over one SQLite file (WAL, busy timeout): the rows
-of staging, the lifecycle and disputes. The connection, caches and transactions are in
-`connection.py`; who-is-calling lookups in `directory.py`; sandbox state in `sandbox_state.py`.
+"""SqliteStore: the domain's Store and Reads ports over one SQLite file (WAL, busy timeout):
+the rows of staging, the lifecycle and disputes. The connection, caches and transactions are in
+`connection.py`; who-is-calling lookups in `directory.py`; sandbox state in `sandbox_state.py`;
+the read side in `queries.py`; rows <-> records in `rows.py`.
 """
 
 from __future__ import annotations
@@ -10,22 +11,41 @@ from datetime import datetime
 
 from oeskit.clock import format_instant
 from oeskit.domain.model import Balance, Connection, Instruction, Partner
-from oeskit.domain.ports import Row
+from oeskit.domain.records import (
+    Closure,
+    ClosureStatus,
+    Dispute,
+    Job,
+    JobKind,
+    JobStatus,
+    OutboxEvent,
+    Settlement,
+    Transfer,
+    TransferStatus,
+)
 from oeskit.ids import new_ids
+from oeskit.store import rows
 from oeskit.store.connection import dumps as _dumps
 from oeskit.store.connection import in_list, token_digest
 from oeskit.store.directory import Directory
+from oeskit.store.queries import Queries
 from oeskit.store.sandbox_state import SandboxState
 
 __all__ = ["SqliteStore", "token_digest"]
 
+_PENDING = TransferStatus.PENDING.value
+_ASSIGNMENT = TransferStatus.PENDING_SETTLEMENT_ASSIGNMENT.value
+_QUEUED = JobStatus.QUEUED.value
 
-class SqliteStore(Directory, SandboxState):
-    def settlement_by_external_id(self, partner_id: str, external_id: str) -> Row | None:
-        return self._one(
-            "SELECT * FROM settlements WHERE partner_id = ? AND external_id = ?",
+
+class SqliteStore(Directory, SandboxState, Queries):
+    def settlement_by_external_id(self, partner_id: str, external_id: str) -> Settlement | None:
+        row = self.conn.execute(
+            f"SELECT {rows.SETTLEMENT_COLUMNS} FROM settlements "
+            "WHERE partner_id = ? AND external_id = ?",
             (partner_id, external_id),
-        )
+        ).fetchone()
+        return rows.settlement(row) if row is not None else None
 
     def nonce_used(self, partner_id: str, nonce: str) -> bool:
         return (
@@ -36,33 +56,29 @@ class SqliteStore(Directory, SandboxState):
             is not None
         )
 
-    def closed_unassigned_disputes(self, partner_id: str) -> list[Row]:
-        return self._all(
-            "SELECT d.* FROM disputes d JOIN settlements s ON s.id = d.disputed_settlement_id "
-            "JOIN closures c ON c.id = d.dispute_closure_id "
-            "WHERE s.partner_id = ? AND d.settled_in_settlement_id IS NULL AND d.retracted = 0 "
-            "AND c.status = 'approved' ORDER BY d.created_at, d.id",
-            (partner_id,),
-        )
+    def closed_unassigned_disputes(self, partner_id: str) -> list[Dispute]:
+        return [
+            rows.dispute(r)
+            for r in self.conn.execute(
+                f"SELECT {rows.prefixed(rows.DISPUTE_COLUMNS, 'd')} FROM disputes d "
+                "JOIN settlements s ON s.id = d.disputed_settlement_id "
+                "JOIN closures c ON c.id = d.dispute_closure_id "
+                "WHERE s.partner_id = ? AND d.settled_in_settlement_id IS NULL "
+                "AND d.retracted = 0 AND c.status = ? ORDER BY d.created_at, d.id",
+                (partner_id, ClosureStatus.APPROVED.value),
+            )
+        ]
 
     def closure_transfers(self, closure_ids: Sequence[str]) -> list[Instruction]:
         if not closure_ids:
             return []
-        rows = self._all(
-            "SELECT * FROM transfers WHERE dispute_closure_id IN (SELECT value FROM json_each(?)) "
-            "ORDER BY seq",
-            (_dumps(list(closure_ids)),),
-        )
         return [
-            Instruction(
-                r["source_connection_id"],
-                r["destination_connection_id"],
-                r["currency"],
-                int(r["quantity"]),
-                r["dispute_closure_id"],
-                r["id"],
+            rows.transfer(r).instruction()
+            for r in self.conn.execute(
+                f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers "
+                "WHERE dispute_closure_id IN (SELECT value FROM json_each(?)) ORDER BY seq",
+                (_dumps(list(closure_ids)),),
             )
-            for r in rows
         ]
 
     def balances(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
@@ -79,15 +95,13 @@ class SqliteStore(Directory, SandboxState):
         )
         return {(r[0], r[1]): Balance(int(r[2]), int(r[3])) for r in rows if (r[0], r[1]) in wanted}
 
-    def _insert(self, table: str, row: Row) -> None:
-        # Plain INSERTs on the hot path: sqlite-utils' insert() re-reads the table's columns on
-        # every call (about 0.4 ms each, four per staging).
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
-
-    def insert_settlement(self, row: Row) -> None:
-        self._insert("settlements", row)
+    def insert_settlement(self, settlement: Settlement) -> None:
+        # A plain INSERT on the hot path: sqlite-utils' insert() re-reads the table's columns on
+        # every call (about 0.4 ms each).
+        self.conn.execute(
+            f"INSERT INTO settlements ({rows.SETTLEMENT_COLUMNS}) VALUES ({'?, ' * 18}?)",
+            rows.settlement_values(settlement),
+        )
 
     def insert_transfers(
         self,
@@ -116,7 +130,7 @@ class SqliteStore(Directory, SandboxState):
                     dest.network_account_id,
                     item.currency,
                     str(item.quantity),
-                    "pending",
+                    _PENDING,
                     stamp,
                     stamp,
                 )
@@ -146,9 +160,9 @@ class SqliteStore(Directory, SandboxState):
             (settlement_id, stamp, _dumps(list(dispute_ids))),
         )
         self.conn.execute(
-            "UPDATE transfers SET settlement_id = ?, status = 'pending', updated_at = ?, "
+            "UPDATE transfers SET settlement_id = ?, status = ?, updated_at = ?, "
             "seq = seq + 1000000000 WHERE dispute_closure_id IN (SELECT value FROM json_each(?))",
-            (settlement_id, stamp, _dumps(list(closure_ids))),
+            (settlement_id, _PENDING, stamp, _dumps(list(closure_ids))),
         )
 
     def add_holds(
@@ -174,13 +188,13 @@ class SqliteStore(Directory, SandboxState):
             [(settlement_id, c, k, str(a)) for (c, k), a in holds.items() if a],
         )
 
-    def add_outbox(self, events: Iterable[Row]) -> None:
+    def add_outbox(self, events: Iterable[OutboxEvent]) -> None:
         # Events of one settlement share their data object: encode it once. The object is kept
         # beside its text so its id cannot be reused while the map lives.
         encoded: dict[int, tuple[object, str]] = {}
 
-        def data(event: Row) -> str:
-            value = event.get("data", {})
+        def data(event: OutboxEvent) -> str:
+            value = event.data
             hit = encoded.get(id(value))
             if hit is None:
                 hit = encoded[id(value)] = (value, _dumps(value))
@@ -190,41 +204,44 @@ class SqliteStore(Directory, SandboxState):
             "INSERT INTO outbox (type, settlement_id, connection_id, client_id, at, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (
-                    e["type"],
-                    e.get("settlement_id"),
-                    e.get("connection_id"),
-                    e.get("client_id"),
-                    e["at"],
-                    data(e),
-                )
+                (e.type.value, e.settlement_id, e.connection_id, e.client_id, e.at, data(e))
                 for e in events
             ],
         )
 
-    def add_jobs(self, settlement_id: str, jobs: Sequence[tuple[str, datetime]]) -> None:
+    def add_jobs(self, settlement_id: str, jobs: Sequence[tuple[JobKind, datetime]]) -> None:
         ids = new_ids(len(jobs))
         self.conn.executemany(
-            "INSERT INTO jobs (id, kind, settlement_id, due_at, status) "
-            "VALUES (?, ?, ?, ?, 'queued')",
+            "INSERT INTO jobs (id, kind, settlement_id, due_at, status) VALUES (?, ?, ?, ?, ?)",
             [
-                (job_id, kind, settlement_id, format_instant(due_at))
+                (job_id, kind.value, settlement_id, format_instant(due_at), _QUEUED)
                 for job_id, (kind, due_at) in zip(ids, jobs, strict=True)
             ],
         )
 
-    def settlement(self, settlement_id: str) -> Row | None:
-        return self._one("SELECT * FROM settlements WHERE id = ?", (settlement_id,))
+    def settlement(self, settlement_id: str) -> Settlement | None:
+        row = self.conn.execute(
+            f"SELECT {rows.SETTLEMENT_COLUMNS} FROM settlements WHERE id = ?", (settlement_id,)
+        ).fetchone()
+        return rows.settlement(row) if row is not None else None
 
-    def settlement_transfers(self, settlement_id: str) -> list[Row]:
-        return self._all(
-            "SELECT * FROM transfers WHERE settlement_id = ? ORDER BY seq", (settlement_id,)
-        )
+    def settlement_transfers(self, settlement_id: str) -> list[Transfer]:
+        return [
+            rows.transfer(r)
+            for r in self.conn.execute(
+                f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE settlement_id = ? "
+                "ORDER BY seq",
+                (settlement_id,),
+            )
+        ]
 
     def settlement_holds(self, settlement_id: str) -> dict[tuple[str, str], int]:
         return {
-            (r["connection_id"], r["currency"]): int(r["amount"])
-            for r in self._all("SELECT * FROM holds WHERE settlement_id = ?", (settlement_id,))
+            (r[0], r[1]): int(r[2])
+            for r in self.conn.execute(
+                "SELECT connection_id, currency, amount FROM holds WHERE settlement_id = ?",
+                (settlement_id,),
+            )
         }
 
     def set_holds(self, settlement_id: str, holds: Mapping[tuple[str, str], int]) -> None:
@@ -234,17 +251,31 @@ class SqliteStore(Directory, SandboxState):
             [(settlement_id, c, k, str(a)) for (c, k), a in holds.items() if a],
         )
 
-    def update_settlement(self, settlement_id: str, changes: Row) -> None:
-        columns = ", ".join(f"{name} = ?" for name in changes)
+    def save_settlement(self, settlement: Settlement) -> None:
         self.conn.execute(
-            f"UPDATE settlements SET {columns} WHERE id = ?", [*changes.values(), settlement_id]
+            "UPDATE settlements SET status = ?, reason = ?, disputed = ?, finalized_at = ?, "
+            "updated_at = ?, dispute_window_ends_at = ?, execute_at = ?, window_closed_at = ? "
+            "WHERE id = ?",
+            (
+                settlement.status.value,
+                settlement.reason,
+                int(settlement.disputed),
+                settlement.finalized_at,
+                settlement.updated_at,
+                settlement.dispute_window_ends_at,
+                settlement.execute_at,
+                settlement.window_closed_at,
+                settlement.id,
+            ),
         )
 
-    def update_transfers(self, ids: Sequence[str], changes: Row) -> None:
-        columns = ", ".join(f"{name} = ?" for name in changes)
+    def set_transfer_status(
+        self, ids: Sequence[str], status: TransferStatus, updated_at: str
+    ) -> None:
         self.conn.execute(
-            f"UPDATE transfers SET {columns} WHERE id IN (SELECT value FROM json_each(?))",
-            [*changes.values(), _dumps(list(ids))],
+            "UPDATE transfers SET status = ?, updated_at = ? "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (status.value, updated_at, _dumps(list(ids))),
         )
 
     def set_transfer_tx(self, transfer_id: str, tx_id: str) -> None:
@@ -253,11 +284,11 @@ class SqliteStore(Directory, SandboxState):
         )
 
     def move_balance(self, connection_id: str, currency: str, available: int, held: int) -> None:
-        row = self._one(
+        row = self.conn.execute(
             "SELECT available, held FROM balances WHERE connection_id = ? AND currency = ?",
             (connection_id, currency),
-        )
-        current = Balance(int(row["available"]), int(row["held"])) if row else Balance(0, 0)
+        ).fetchone()
+        current = Balance(int(row[0]), int(row[1])) if row else Balance(0, 0)
         self.conn.execute(
             "INSERT INTO balances VALUES (?, ?, ?, ?) ON CONFLICT (connection_id, currency) "
             "DO UPDATE SET available = excluded.available, held = excluded.held",
@@ -265,11 +296,11 @@ class SqliteStore(Directory, SandboxState):
         )
 
     def partner_balance(self, partner_id: str, currency: str) -> int:
-        row = self._one(
+        row = self.conn.execute(
             "SELECT available FROM partner_balances WHERE partner_id = ? AND currency = ?",
             (partner_id, currency),
-        )
-        return int(row["available"]) if row else 0
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def move_partner_balance(self, partner_id: str, currency: str, delta: int) -> None:
         value = self.partner_balance(partner_id, currency) + delta
@@ -279,58 +310,98 @@ class SqliteStore(Directory, SandboxState):
             (partner_id, currency, str(value)),
         )
 
-    def disputes_on(self, settlement_id: str) -> list[Row]:
-        return self._all(
-            "SELECT * FROM disputes WHERE disputed_settlement_id = ? ORDER BY created_at, id",
-            (settlement_id,),
-        )
-
     def has_due_job(self, now: datetime) -> bool:
         return (
             self.conn.execute(
-                "SELECT 1 FROM jobs WHERE status = 'queued' AND due_at <= ? LIMIT 1",
-                (format_instant(now),),
+                "SELECT 1 FROM jobs WHERE status = ? AND due_at <= ? LIMIT 1",
+                (_QUEUED, format_instant(now)),
             ).fetchone()
             is not None
         )
 
-    def claim_due_job(self, now: datetime, worker: str) -> Row | None:
-        job = self._one(
-            "SELECT * FROM jobs WHERE status = 'queued' AND due_at <= ? "
+    def claim_due_job(self, now: datetime, worker: str) -> Job | None:
+        row = self.conn.execute(
+            f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE status = ? AND due_at <= ? "
             "ORDER BY due_at, kind, id LIMIT 1",
-            (format_instant(now),),
+            (_QUEUED, format_instant(now)),
+        ).fetchone()
+        if row is None:
+            return None
+        job = rows.job(row)
+        self.conn.execute(
+            "UPDATE jobs SET attempts = attempts + 1, worker = ? WHERE id = ?", (worker, job.id)
         )
-        if job is not None:
-            self.conn.execute(
-                "UPDATE jobs SET attempts = attempts + 1, worker = ? WHERE id = ?",
-                (worker, job["id"]),
-            )
         return job
 
     def finish_job(self, job_id: str) -> None:
         self.conn.execute(
-            "UPDATE jobs SET status = 'done', done_at = datetime('now') WHERE id = ?", (job_id,)
+            "UPDATE jobs SET status = ?, done_at = datetime('now') WHERE id = ?",
+            (JobStatus.DONE.value, job_id),
         )
 
-    def jobs_for(self, settlement_id: str) -> list[Row]:
-        return self._all(
-            "SELECT * FROM jobs WHERE settlement_id = ? ORDER BY due_at, kind", (settlement_id,)
+    def jobs_for(self, settlement_id: str) -> list[Job]:
+        return [
+            rows.job(r)
+            for r in self.conn.execute(
+                f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE settlement_id = ? "
+                "ORDER BY due_at, kind",
+                (settlement_id,),
+            )
+        ]
+
+    def insert_dispute(self, dispute: Dispute) -> None:
+        self.conn.execute(
+            f"INSERT INTO disputes ({rows.DISPUTE_COLUMNS}) VALUES ({'?, ' * 13}?)",
+            (
+                dispute.id,
+                dispute.disputed_settlement_id,
+                dispute.connection_id,
+                dispute.user_id,
+                dispute.reason,
+                _dumps(dict(dispute.expected_transfers)),
+                dispute.created_at,
+                dispute.updated_at,
+                int(dispute.retracted),
+                dispute.retracted_by,
+                dispute.retracted_at,
+                dispute.retracted_reason,
+                dispute.dispute_closure_id,
+                dispute.settled_in_settlement_id,
+            ),
         )
 
-    def dispute(self, dispute_id: str) -> Row | None:
-        return self._one("SELECT * FROM disputes WHERE id = ?", (dispute_id,))
-
-    def insert_dispute(self, row: Row) -> None:
-        self.db.table("disputes").insert(
-            {**row, "expected_transfers": _dumps(row["expected_transfers"])}
+    def save_dispute(self, dispute: Dispute) -> None:
+        self.conn.execute(
+            "UPDATE disputes SET retracted = ?, retracted_by = ?, retracted_at = ?, "
+            "retracted_reason = ?, dispute_closure_id = ?, settled_in_settlement_id = ?, "
+            "updated_at = ? WHERE id = ?",
+            (
+                int(dispute.retracted),
+                dispute.retracted_by,
+                dispute.retracted_at,
+                dispute.retracted_reason,
+                dispute.dispute_closure_id,
+                dispute.settled_in_settlement_id,
+                dispute.updated_at,
+                dispute.id,
+            ),
         )
 
-    def update_dispute(self, dispute_id: str, changes: Row) -> None:
-        self.db.table("disputes").update(dispute_id, changes)
-
-    def insert_closure(self, row: Row) -> None:
-        self.db.table("closures").insert(
-            {**row, "adjusted_transfers": _dumps(row["adjusted_transfers"])}
+    def insert_closure(self, closure: Closure) -> None:
+        self.conn.execute(
+            f"INSERT INTO closures ({rows.CLOSURE_COLUMNS}) VALUES ({'?, ' * 9}?)",
+            (
+                closure.id,
+                closure.dispute_id,
+                closure.closed_by.value,
+                closure.user_id,
+                closure.notes,
+                closure.status.value,
+                _dumps(dict(closure.adjusted_transfers)),
+                closure.created_at,
+                closure.reviewed_by,
+                closure.review_notes,
+            ),
         )
 
     def insert_closure_transfers(
@@ -350,8 +421,7 @@ class SqliteStore(Directory, SandboxState):
             "destination_connection_id, source_trading_account_id, source_network_account_id, "
             "destination_trading_account_id, destination_network_account_id, currency, quantity, "
             "status, dispute_closure_id, created_at, updated_at) "
-            "VALUES (?, NULL, ?, NULL, ?, ?, NULL, ?, ?, ?, ?, 'pending_settlement_assignment', "
-            "?, ?, ?)",
+            "VALUES (?, NULL, ?, NULL, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     tid,
@@ -362,6 +432,7 @@ class SqliteStore(Directory, SandboxState):
                     connection.network_account_id,
                     currency,
                     str(quantity),
+                    _ASSIGNMENT,
                     closure_id,
                     stamp,
                     stamp,

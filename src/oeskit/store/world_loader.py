@@ -1,16 +1,21 @@
-"""Write a validated world (fixtures/worlds/*.yaml) into the database, replacing all state."""
+"""Write a validated world (fixtures/worlds/*.yaml) into the database, replacing all state: the
+domain's `Worlds` port (`SqliteWorlds`). A pending settlement of a world gets its windows, jobs
+and holds from staging's own functions, as if it had been staged at its createdAt."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from oeskit.clock import ClockState, format_instant, parse_instant
+from oeskit.domain import staging
 from oeskit.domain.amounts import liabilities
 from oeskit.domain.model import Instruction
+from oeskit.domain.records import Settlement, SettlementStatus, TransferStatus
+from oeskit.errors import RuleViolation
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore, token_digest
 from oeskit.worlds import WorldError
@@ -18,6 +23,21 @@ from oeskit.worlds import WorldError
 
 def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+class SqliteWorlds:
+    """The `Worlds` port over a SqliteStore."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def load(
+        self, world: Mapping[str, Any], real_now: datetime, clock_option: str = "wall"
+    ) -> dict[str, int]:
+        return load_world(self.store, world, real_now, clock_option)
+
+    def reset(self) -> None:
+        reset(self.store)
 
 
 def reset(store: SqliteStore) -> None:
@@ -151,31 +171,38 @@ def _instant(value: str | None, default: str) -> str:
 
 def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
     created = _instant(s.get("createdAt"), "2026-01-01T00:00:00.000Z")
-    status = s.get("status", "completed")
-    store.db.table("settlements").insert(
-        {
-            "id": s["id"],
-            "partner_id": s["partnerId"],
-            "external_id": s["externalId"],
-            "status": status,
-            "initiated_by": s.get("initiatedBy", "world-loader"),
-            "notes": s.get("notes"),
-            "cutoff_at": _instant(s.get("cutoffAt"), created),
-            "created_at": created,
-            "updated_at": _instant(s.get("updatedAt"), created),
-            "finalized_at": _instant(s.get("finalizedAt"), created)
-            if status == "completed"
+    status = SettlementStatus(s.get("status", SettlementStatus.COMPLETED))
+    pending = status == SettlementStatus.PENDING
+    window_end = execute_at = created
+    if pending:
+        partner = store.partner(s["partnerId"])
+        assert partner is not None
+        ends, executes = staging.windows(partner, parse_instant(created))
+        window_end, execute_at = format_instant(ends), format_instant(executes)
+    store.insert_settlement(
+        Settlement(
+            id=s["id"],
+            partner_id=s["partnerId"],
+            external_id=s["externalId"],
+            status=status,
+            initiated_by=s.get("initiatedBy", "world-loader"),
+            notes=s.get("notes"),
+            cutoff_at=_instant(s.get("cutoffAt"), created),
+            created_at=created,
+            updated_at=_instant(s.get("updatedAt"), created),
+            finalized_at=_instant(s.get("finalizedAt"), created)
+            if status == SettlementStatus.COMPLETED
             else None,
-            "reason": s.get("reason"),
-            "disputed": int(bool(s.get("disputed", False))),
-            "dispute_window_ends_at": created,
-            "execute_at": created,
-            "window_closed_at": created,
-            "fingerprint": "world:" + s["id"],
-        }
+            reason=s.get("reason"),
+            disputed=bool(s.get("disputed", False)),
+            fingerprint="world:" + s["id"],
+            dispute_window_ends_at=window_end,
+            execute_at=execute_at,
+            window_closed_at=None if pending else created,
+        )
     )
-    if status == "pending":
-        _schedule_pending(store, s, created)
+    if pending:
+        _schedule_pending(store, s, parse_instant(window_end), parse_instant(execute_at))
     for seq, t in enumerate(s.get("transfers", [])):
         src_trading, src_network = _accounts(store, s["partnerId"], t.get("sourceConnectionId"))
         dst_trading, dst_network = _accounts(store, s["partnerId"], t["destinationConnectionId"])
@@ -192,32 +219,23 @@ def _load_settlement(store: SqliteStore, s: Mapping[str, Any]) -> None:
                 "destination_network_account_id": dst_network,
                 "currency": t["currency"],
                 "quantity": str(t["quantity"]),
-                "status": t.get("status", status),
-                "tx_ids": _dumps([str(uuid.uuid4())] if status == "completed" else []),
+                "status": t.get("status", status.value),
+                "tx_ids": _dumps(
+                    [str(uuid.uuid4())] if status == SettlementStatus.COMPLETED else []
+                ),
                 "created_at": created,
                 "updated_at": created,
             }
         )
 
 
-def _schedule_pending(store: SqliteStore, s: Mapping[str, Any], created: str) -> None:
+def _schedule_pending(
+    store: SqliteStore, s: Mapping[str, Any], window_end: datetime, execute_at: datetime
+) -> None:
     """A pending settlement in a world is one staged before the world's `now`: it gets its
-    windows and finalize jobs, and its connections' liabilities move from available to held
-    (world balances are written as they stood before the settlement), as staging would."""
-    partner = store.partner(s["partnerId"])
-    assert partner is not None
-    start = parse_instant(created)
-    window_end = start + timedelta(minutes=partner.dispute_window_minutes or 0)
-    execute_at = window_end + timedelta(minutes=partner.top_up_window_minutes or 0)
-    store.update_settlement(
-        s["id"],
-        {
-            "dispute_window_ends_at": format_instant(window_end),
-            "execute_at": format_instant(execute_at),
-            "window_closed_at": None,
-        },
-    )
-    store.add_jobs(s["id"], [("close_dispute_window", window_end), ("execute", execute_at)])
+    finalize jobs, and its connections' liabilities move from available to held (world
+    balances are written as they stood before the settlement), as staging would."""
+    store.add_jobs(s["id"], staging.finalize_jobs(window_end, execute_at))
     pending = [
         Instruction(
             t.get("sourceConnectionId"),
@@ -226,28 +244,25 @@ def _schedule_pending(store: SqliteStore, s: Mapping[str, Any], created: str) ->
             int(t["quantity"]),
         )
         for t in s.get("transfers", [])
-        if t.get("status", "pending") == "pending"
+        if t.get("status", TransferStatus.PENDING) == TransferStatus.PENDING
     ]
     owed = liabilities(pending)
-    balances = store.balances(owed)
-    for (connection_id, currency), amount in sorted(owed.items()):
-        available = (
-            balances[(connection_id, currency)].available
-            if (connection_id, currency) in balances
-            else 0
-        )
-        if amount > available:
-            raise WorldError(
-                f"settlements[{s['id']}]: this pending settlement holds {amount} {currency} of "
-                f"connection {connection_id}, which has only {available} available"
-            )
+    try:
+        balances = staging.check_liabilities(store, owed)
+    except RuleViolation as exc:
+        short = exc.extra
+        raise WorldError(
+            f"settlements[{s['id']}]: this pending settlement holds {short['required']} "
+            f"{short['currency']} of connection {short['connectionId']}, which has only "
+            f"{short['available']} available"
+        ) from None
     store.add_holds(s["id"], owed, balances)
 
 
 def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
     settlement = store.settlement(d["settlementId"])
     assert settlement is not None
-    created = _instant(d.get("createdAt"), settlement["created_at"])
+    created = _instant(d.get("createdAt"), settlement.created_at)
     closure = d.get("closure")
     store.db.table("disputes").insert(
         {
@@ -282,7 +297,7 @@ def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
     assigned = d.get("settledInSettlementId")
     store.insert_closure_transfers(
         closure["id"],
-        settlement["partner_id"],
+        settlement.partner_id,
         d["connectionId"],
         [
             (cur, int(q), str(uuid.uuid4()))
@@ -292,7 +307,6 @@ def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
     )
     if assigned:
         store.conn.execute(
-            "UPDATE transfers SET settlement_id = ?, status = 'completed' "
-            "WHERE dispute_closure_id = ?",
-            (assigned, closure["id"]),
+            "UPDATE transfers SET settlement_id = ?, status = ? WHERE dispute_closure_id = ?",
+            (assigned, TransferStatus.COMPLETED.value, closure["id"]),
         )
