@@ -1,7 +1,7 @@
 """SqliteStore: the domain's Store and Reads ports over one SQLite file (WAL, busy timeout):
-the rows of staging, the lifecycle and disputes. The connection, caches and transactions are in
-`connection.py`; who-is-calling lookups in `directory.py`; sandbox state in `sandbox_state.py`;
-the read side in `queries.py`; rows <-> records in `rows.py`.
+the rows of staging and the lifecycle. The connection, caches and transactions are in
+`connection.py`; who-is-calling lookups in `directory.py`; disputes in `dispute_rows.py`; sandbox
+state in `sandbox_state.py`; the read side in `queries.py`; rows <-> records in `rows.py`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from datetime import datetime
 from oeskit.clock import format_instant
 from oeskit.domain.model import Balance, Connection, Instruction, Partner
 from oeskit.domain.records import (
-    Closure,
-    ClosureStatus,
-    Dispute,
     Job,
     JobKind,
     JobStatus,
@@ -27,7 +24,7 @@ from oeskit.ids import new_ids
 from oeskit.store import rows
 from oeskit.store.connection import dumps as _dumps
 from oeskit.store.connection import in_list, token_digest
-from oeskit.store.directory import Directory
+from oeskit.store.dispute_rows import DisputeRows
 from oeskit.store.queries import Queries
 from oeskit.store.sandbox_state import SandboxState
 
@@ -38,7 +35,7 @@ _ASSIGNMENT = TransferStatus.PENDING_SETTLEMENT_ASSIGNMENT.value
 _QUEUED = JobStatus.QUEUED.value
 
 
-class SqliteStore(Directory, SandboxState, Queries):
+class SqliteStore(DisputeRows, SandboxState, Queries):
     def settlement_by_external_id(self, partner_id: str, external_id: str) -> Settlement | None:
         row = self.conn.execute(
             f"SELECT {rows.SETTLEMENT_COLUMNS} FROM settlements "
@@ -55,31 +52,6 @@ class SqliteStore(Directory, SandboxState, Queries):
             )
             is not None
         )
-
-    def closed_unassigned_disputes(self, partner_id: str) -> list[Dispute]:
-        return [
-            rows.dispute(r)
-            for r in self.conn.execute(
-                f"SELECT {rows.prefixed(rows.DISPUTE_COLUMNS, 'd')} FROM disputes d "
-                "JOIN settlements s ON s.id = d.disputed_settlement_id "
-                "JOIN closures c ON c.id = d.dispute_closure_id "
-                "WHERE s.partner_id = ? AND d.settled_in_settlement_id IS NULL "
-                "AND d.retracted = 0 AND c.status = ? ORDER BY d.created_at, d.id",
-                (partner_id, ClosureStatus.APPROVED.value),
-            )
-        ]
-
-    def closure_transfers(self, closure_ids: Sequence[str]) -> list[Instruction]:
-        if not closure_ids:
-            return []
-        return [
-            rows.transfer(r).instruction()
-            for r in self.conn.execute(
-                f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers "
-                "WHERE dispute_closure_id IN (SELECT value FROM json_each(?)) ORDER BY seq",
-                (_dumps(list(closure_ids)),),
-            )
-        ]
 
     def balances(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
         wanted = set(keys)
@@ -142,27 +114,6 @@ class SqliteStore(Directory, SandboxState, Queries):
             "destination_trading_account_id, destination_network_account_id, currency, quantity, "
             "status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
-        )
-
-    def assign_disputes(
-        self,
-        dispute_ids: Sequence[str],
-        closure_ids: Sequence[str],
-        settlement_id: str,
-        now: datetime,
-    ) -> None:
-        if not dispute_ids:
-            return
-        stamp = format_instant(now)
-        self.conn.execute(
-            "UPDATE disputes SET settled_in_settlement_id = ?, updated_at = ? "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            (settlement_id, stamp, _dumps(list(dispute_ids))),
-        )
-        self.conn.execute(
-            "UPDATE transfers SET settlement_id = ?, status = ?, updated_at = ?, "
-            "seq = seq + 1000000000 WHERE dispute_closure_id IN (SELECT value FROM json_each(?))",
-            (settlement_id, _PENDING, stamp, _dumps(list(closure_ids))),
         )
 
     def add_holds(
@@ -348,95 +299,3 @@ class SqliteStore(Directory, SandboxState, Queries):
                 (settlement_id,),
             )
         ]
-
-    def insert_dispute(self, dispute: Dispute) -> None:
-        self.conn.execute(
-            f"INSERT INTO disputes ({rows.DISPUTE_COLUMNS}) VALUES ({'?, ' * 13}?)",
-            (
-                dispute.id,
-                dispute.disputed_settlement_id,
-                dispute.connection_id,
-                dispute.user_id,
-                dispute.reason,
-                _dumps(dict(dispute.expected_transfers)),
-                dispute.created_at,
-                dispute.updated_at,
-                int(dispute.retracted),
-                dispute.retracted_by,
-                dispute.retracted_at,
-                dispute.retracted_reason,
-                dispute.dispute_closure_id,
-                dispute.settled_in_settlement_id,
-            ),
-        )
-
-    def save_dispute(self, dispute: Dispute) -> None:
-        self.conn.execute(
-            "UPDATE disputes SET retracted = ?, retracted_by = ?, retracted_at = ?, "
-            "retracted_reason = ?, dispute_closure_id = ?, settled_in_settlement_id = ?, "
-            "updated_at = ? WHERE id = ?",
-            (
-                int(dispute.retracted),
-                dispute.retracted_by,
-                dispute.retracted_at,
-                dispute.retracted_reason,
-                dispute.dispute_closure_id,
-                dispute.settled_in_settlement_id,
-                dispute.updated_at,
-                dispute.id,
-            ),
-        )
-
-    def insert_closure(self, closure: Closure) -> None:
-        self.conn.execute(
-            f"INSERT INTO closures ({rows.CLOSURE_COLUMNS}) VALUES ({'?, ' * 9}?)",
-            (
-                closure.id,
-                closure.dispute_id,
-                closure.closed_by.value,
-                closure.user_id,
-                closure.notes,
-                closure.status.value,
-                _dumps(dict(closure.adjusted_transfers)),
-                closure.created_at,
-                closure.reviewed_by,
-                closure.review_notes,
-            ),
-        )
-
-    def insert_closure_transfers(
-        self,
-        closure_id: str,
-        partner_id: str,
-        connection_id: str,
-        amounts: Sequence[tuple[str, int, str]],
-        now: datetime,
-    ) -> None:
-        partner = self.partner(partner_id)
-        connection = self.connections(partner_id, [connection_id])[connection_id]
-        assert partner is not None
-        stamp = format_instant(now)
-        self.conn.executemany(
-            "INSERT INTO transfers (id, settlement_id, seq, source_connection_id, "
-            "destination_connection_id, source_trading_account_id, source_network_account_id, "
-            "destination_trading_account_id, destination_network_account_id, currency, quantity, "
-            "status, dispute_closure_id, created_at, updated_at) "
-            "VALUES (?, NULL, ?, NULL, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    tid,
-                    seq,
-                    connection_id,
-                    partner.trading_account_id,
-                    connection.trading_account_id,
-                    connection.network_account_id,
-                    currency,
-                    str(quantity),
-                    _ASSIGNMENT,
-                    closure_id,
-                    stamp,
-                    stamp,
-                )
-                for seq, (currency, quantity, tid) in enumerate(amounts)
-            ],
-        )
