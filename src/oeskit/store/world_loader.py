@@ -14,7 +14,13 @@ from oeskit.clock import ClockState, format_instant, parse_instant
 from oeskit.domain import staging
 from oeskit.domain.amounts import liabilities
 from oeskit.domain.model import Instruction
-from oeskit.domain.records import Settlement, SettlementStatus, TransferStatus
+from oeskit.domain.records import (
+    ClosedBy,
+    ClosureStatus,
+    Settlement,
+    SettlementStatus,
+    TransferStatus,
+)
 from oeskit.errors import RuleViolation
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore, token_digest
@@ -286,10 +292,10 @@ def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
         {
             "id": closure["id"],
             "dispute_id": d["id"],
-            "closed_by": closure.get("closedBy", "admin"),
+            "closed_by": closure.get("closedBy", ClosedBy.ADMIN.value),
             "user_id": closure.get("userId", "bitgo-admin"),
             "notes": closure.get("notes", ""),
-            "status": closure.get("status", "approved"),
+            "status": closure.get("status", ClosureStatus.APPROVED.value),
             "adjusted_transfers": _dumps(closure.get("adjustedTransfers") or {}),
             "created_at": closed_at,
         }
