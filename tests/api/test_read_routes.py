@@ -24,7 +24,7 @@ from tests.api.conftest import (
     get_with_commas,
     settlement_detail,
 )
-from tests.conftest import ALPHA, BETA, EXCHANGE, Sandbox, partner_key
+from tests.conftest import ALPHA, BETA, DEMO, EXCHANGE, Sandbox, partner_key
 
 pytestmark = pytest.mark.anyio
 
@@ -343,6 +343,21 @@ async def test_balances_use_base_units_for_a_base_units_partner(sb: Sandbox) -> 
     assert body["balances"]["ETH"] == {"available": "10000000000000000000000", "held": "0"}
     assert body["networkBalances"][DELTA]["partnersConnectionId"] is None
     assert BROKER_ALPHA not in body["networkBalances"]
+
+
+async def test_uninitialized_connection_is_listed_with_null_as_the_demo_world_says(
+    sb: Sandbox,
+) -> None:
+    """A connection without partnersConnectionId is listed with the field present and null (the
+    contract makes it required and nullable), and demo.yaml's comment on it says the same."""
+    response = await sb.get(BALANCES, connectionIds=DELTA)
+    assert response.status_code == 200, response.text
+    delta = response.json()["networkBalances"][DELTA]
+    assert "partnersConnectionId" in delta and delta["partnersConnectionId"] is None
+    text = DEMO.read_text()
+    comment = text[: text.index(f"id: {DELTA}")].rsplit("\n\n", 1)[-1]
+    comment = comment[comment.index("# delta@exchange") :]
+    assert "`partnersConnectionId: null`" in comment and "leaves it out" not in comment
 
 
 async def test_balances_use_decimals_for_a_full_units_partner(sb: Sandbox) -> None:
