@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from oeskit.signing import SigningKey
@@ -95,13 +94,3 @@ class Instruction(NamedTuple):
 class Balance(NamedTuple):
     available: int
     held: int
-
-
-@dataclass(slots=True)
-class StagingResult:
-    """What staging answers: the settlement as the API shows it, and whether it was a replay."""
-
-    settlement: dict[str, object]
-    replay: bool
-    created_at: datetime | None = None
-    notes: list[str] = field(default_factory=list)
