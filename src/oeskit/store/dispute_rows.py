@@ -16,21 +16,20 @@ from oeskit.store.directory import Directory
 
 _PENDING = TransferStatus.PENDING.value
 _ASSIGNMENT = TransferStatus.PENDING_SETTLEMENT_ASSIGNMENT.value
+# Built once: every staging asks for closed disputes, most often finding none.
+_CLOSED_UNASSIGNED = (
+    f"SELECT {rows.prefixed(rows.DISPUTE_COLUMNS, 'd')} FROM disputes d "
+    "JOIN settlements s ON s.id = d.disputed_settlement_id "
+    "JOIN closures c ON c.id = d.dispute_closure_id "
+    "WHERE s.partner_id = ? AND d.settled_in_settlement_id IS NULL "
+    f"AND d.retracted = 0 AND c.status = '{ClosureStatus.APPROVED.value}' "
+    "ORDER BY d.created_at, d.id"
+)
 
 
 class DisputeRows(Directory):
     def closed_unassigned_disputes(self, partner_id: str) -> list[Dispute]:
-        return [
-            rows.dispute(r)
-            for r in self.conn.execute(
-                f"SELECT {rows.prefixed(rows.DISPUTE_COLUMNS, 'd')} FROM disputes d "
-                "JOIN settlements s ON s.id = d.disputed_settlement_id "
-                "JOIN closures c ON c.id = d.dispute_closure_id "
-                "WHERE s.partner_id = ? AND d.settled_in_settlement_id IS NULL "
-                "AND d.retracted = 0 AND c.status = ? ORDER BY d.created_at, d.id",
-                (partner_id, ClosureStatus.APPROVED.value),
-            )
-        ]
+        return [rows.dispute(r) for r in self.conn.execute(_CLOSED_UNASSIGNED, (partner_id,))]
 
     def closure_transfers(self, closure_ids: Sequence[str]) -> list[Instruction]:
         if not closure_ids:

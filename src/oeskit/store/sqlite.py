@@ -33,6 +33,9 @@ __all__ = ["SqliteStore", "token_digest"]
 _PENDING = TransferStatus.PENDING.value
 _ASSIGNMENT = TransferStatus.PENDING_SETTLEMENT_ASSIGNMENT.value
 _QUEUED = JobStatus.QUEUED.value
+_INSERT_SETTLEMENT = (
+    f"INSERT INTO settlements ({rows.SETTLEMENT_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+)
 
 
 class SqliteStore(DisputeRows, SandboxState, Queries):
@@ -71,7 +74,7 @@ class SqliteStore(DisputeRows, SandboxState, Queries):
         # A plain INSERT on the hot path: sqlite-utils' insert() re-reads the table's columns on
         # every call (about 0.4 ms each).
         self.conn.execute(
-            f"INSERT INTO settlements ({rows.SETTLEMENT_COLUMNS}) VALUES ({'?, ' * 18}?)",
+            _INSERT_SETTLEMENT,
             rows.settlement_values(settlement),
         )
 
