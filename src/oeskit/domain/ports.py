@@ -185,8 +185,8 @@ class Reads(Protocol):
         self, *, event_type: str | None = None, settlement_id: str | None = None
     ) -> list[OutboxEvent]: ...
     def jobs(self) -> list[Job]: ...
-    def requests(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest request-log rows (a debugging aid of the control plane)."""
+    def requests(self, limit: int = 100, enterprise_id: str | None = None) -> list[dict[str, Any]]:
+        """The newest request-log rows, all or one enterprise's (the control plane's)."""
         ...
 
     def partner_keys(self, enterprise_id: str) -> tuple[str, list[dict[str, str]]] | None:
@@ -199,6 +199,15 @@ class Worlds(Protocol):
     """Replacing the whole state: a world file loaded, or the sandbox reset."""
 
     def load(
-        self, world: Mapping[str, Any], real_now: datetime, clock_option: str = "wall"
-    ) -> dict[str, int]: ...
+        self,
+        world: Mapping[str, Any],
+        real_now: datetime,
+        clock_option: str = "wall",
+        *,
+        merge: bool = False,
+    ) -> dict[str, int]:
+        """Replace the state with `world`, or with `merge` add it beside the state (an id that
+        exists is OES-SBX-004)."""
+        ...
+
     def reset(self) -> None: ...

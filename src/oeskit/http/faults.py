@@ -5,20 +5,25 @@ this layer sees the request before them and may hold it, answer it, or rewrite i
 A kind of fault is an `Injector`: `match` says cheaply whether a request is one it applies to,
 `inject` takes one use of an armed fault from the store and returns the exchange to pass on
 (the same, or with `receive`/`send` wrapped), or None once it has answered the request itself.
-A new kind (a busy 503, a held-back answer, faults scoped to one partner) is one more class in
-`INJECTORS` plus its control-plane schema in sandbox.yaml.
+A new kind is one more class in `INJECTORS` plus its control-plane schema in sandbox.yaml.
+A fault scoped to an enterprise matches only requests to that enterprise's partner routes (a
+client test arms its partner's *next* staging this way); each one applied is noted in the
+request log (`request_log.note_fault`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from oeskit.domain import rules
+from oeskit.http import request_log
 from oeskit.http.services import Services
 
 PARTNER_API = "/api/"
@@ -36,6 +41,10 @@ class Exchange:
     @property
     def path(self) -> str:
         return str(self.scope.get("path", ""))
+
+    @property
+    def enterprise(self) -> str | None:
+        return request_log.enterprise_of(self.path)
 
     @property
     def is_partner_api(self) -> bool:
@@ -123,10 +132,36 @@ class Latency:
         return exchange.is_partner_api
 
     async def inject(self, exchange: Exchange, faults: Faults) -> Exchange | None:
-        fault = faults.s.store.take_fault(self.kind)
+        fault = faults.s.store.take_fault(self.kind, enterprise_id=exchange.enterprise)
         if fault is None or not fault["milliseconds"]:
             return exchange
+        request_log.note_fault(self.kind)
         return await faults.hold(exchange, fault["milliseconds"] / 1000)
+
+
+class Busy:
+    """`busy`: the next `count` stagings are answered 503 OES-SRV-002 with `Retry-After` and
+    stage nothing (the application never sees them)."""
+
+    kind = "busy"
+
+    def match(self, exchange: Exchange) -> bool:
+        return exchange.is_staging
+
+    async def inject(self, exchange: Exchange, faults: Faults) -> Exchange | None:
+        fault = faults.s.store.take_fault(self.kind, enterprise_id=exchange.enterprise)
+        if fault is None:
+            return exchange
+        request_log.note_fault(self.kind)
+        retry_after = str(fault["retry_after"] if fault["retry_after"] is not None else 1)
+        response = faults.s.errors.response(
+            rules.SRV_BUSY,
+            "the sandbox is busy (an armed `busy` fault): nothing was staged; send the same "
+            f"request again after {retry_after} s",
+            headers={"Retry-After": retry_after},
+        )
+        await _answer(exchange.send, response.status_code, bytes(response.body), response.headers)
+        return None
 
 
 class FailAfterCommit:
@@ -142,9 +177,23 @@ class FailAfterCommit:
         return replace(exchange, send=_AfterCommit(exchange, faults, self.kind))
 
 
+class Hold:
+    """`hold`: the next `count` stagings that succeed are committed, then their 200 is held
+    back `milliseconds` (a slow answer: the client may time out although it is staged)."""
+
+    kind = "hold"
+
+    def match(self, exchange: Exchange) -> bool:
+        return exchange.is_staging
+
+    async def inject(self, exchange: Exchange, faults: Faults) -> Exchange | None:
+        return replace(exchange, send=_AfterCommit(exchange, faults, self.kind))
+
+
 class _AfterCommit:
-    """Wraps `send`: a 200 for an externalId with an armed fault becomes the 500 of an
-    unexpected failure; its body (the staged settlement) is dropped."""
+    """Wraps `send` to act on a staging's 200 once its body says which externalId was staged:
+    `fail_after_commit` turns it into the 500 of an unexpected failure (the staged settlement
+    is dropped from the answer); `hold` sends it late."""
 
     def __init__(self, exchange: Exchange, faults: Faults, kind: str) -> None:
         self.exchange = exchange
@@ -165,18 +214,30 @@ class _AfterCommit:
         if message.get("more_body", False):
             return
         body = b"".join(self.chunks)
-        if self.faults.s.store.take_fault(self.kind, _external_id(body)) is None:
+        store = self.faults.s.store
+        fault = store.take_fault(self.kind, _external_id(body), self.exchange.enterprise)
+        if fault is not None:
+            request_log.note_fault(self.kind)
+        if fault is not None and self.kind == Hold.kind:
+            with contextlib.suppress(TimeoutError):  # a shutdown sends it at once
+                await asyncio.wait_for(
+                    self.faults.stopping.wait(), (fault["milliseconds"] or 0) / 1000
+                )
+        if fault is None or self.kind == Hold.kind:
             await send(self.start)
             await send({"type": "http.response.body", "body": body})
             return
         error = RuntimeError(f"injected fault after commit ({_external_id(body)!r})")
         response = self.faults.s.errors.internal_for(self.exchange.scope, error)
-        headers = [(b"content-type", b"application/json")]
-        headers += [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
-        payload = bytes(response.body)
-        headers.append((b"content-length", str(len(payload)).encode()))
-        await send({"type": "http.response.start", "status": 500, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+        await _answer(send, 500, bytes(response.body), response.headers)
+
+
+async def _answer(send: Send, status: int, payload: bytes, headers: Mapping[str, str]) -> None:
+    encoded = [(b"content-type", b"application/json")]
+    encoded += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    encoded.append((b"content-length", str(len(payload)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": encoded})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _external_id(body: bytes) -> str | None:
@@ -186,5 +247,6 @@ def _external_id(body: bytes) -> str | None:
     return None
 
 
-# Order matters: a latency fault delays a request before any other fault shapes its answer.
-INJECTORS: tuple[Injector, ...] = (Latency(), FailAfterCommit())
+# Order matters: a latency fault delays a request before any other fault shapes its answer, and
+# a busy one answers before the application stages anything.
+INJECTORS: tuple[Injector, ...] = (Latency(), Busy(), FailAfterCommit(), Hold())

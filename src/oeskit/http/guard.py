@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from oeskit import spec
 from oeskit.clock import format_instant, utcnow
 from oeskit.domain import rules
+from oeskit.http import request_log
 from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.fastlane import RAW_BODY
 from oeskit.http.query import ArrayQuery
@@ -61,8 +62,12 @@ class Guard:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
                 seen["responded"] = True
+                if message["status"] == 503:
+                    retry = dict(message.get("headers", [])).get(b"retry-after")
+                    seen["retry_after"] = retry.decode("latin-1") if retry else None
             await send(message)
 
+        note = request_log.NOTE.set(seen)
         try:
             await self._handle(scope, receive, recording_send, seen)
         except Exception as exc:
@@ -80,6 +85,7 @@ class Guard:
             else:
                 self.s.errors.internal_for(scope, exc)  # logged; the answer was already sent
         finally:
+            request_log.NOTE.reset(note)
             self.s.store.end_request()
             self._log(scope, seen, (time.perf_counter() - started) * 1000)
 
@@ -124,6 +130,7 @@ class Guard:
             )
             return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
+        seen["body"], seen["content_type"] = body, content_type
         if body and not content_type.strip():
             # connexion skips body validation without a Content-Type and hands the handler bytes.
             await _send_error(
@@ -172,12 +179,7 @@ class Guard:
     def _log(self, scope: Scope, seen: dict[str, Any], duration_ms: float) -> None:
         # Buffered in memory and written by the background loop (store.flush_request_log).
         self.s.store.log_request(
-            format_instant(utcnow()),
-            scope.get("method", ""),
-            scope.get("path", ""),
-            int(seen["status"]),
-            seen["rule"],
-            round(duration_ms, 3),
+            request_log.entry(format_instant(utcnow()), scope, seen, duration_ms)
         )
 
 

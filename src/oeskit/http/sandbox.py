@@ -13,7 +13,7 @@ from oeskit.clock import format_instant, parse_instant, utcnow
 from oeskit.domain import disputes, funding, lifecycle
 from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NO_PRIVATE_KEY, SBX_NOT_FOUND
 from oeskit.errors import RuleViolation
-from oeskit.http import presenters
+from oeskit.http import presenters, request_log
 from oeskit.http.handlers import json_response
 from oeskit.http.services import Services
 from oeskit.worlds import WorldError, validate_world
@@ -41,10 +41,12 @@ class SandboxRoutes:
         self.s.worlds.reset()
         return json_response({"status": "reset"})
 
-    async def sandboxLoadWorld(self, body: dict[str, Any]) -> Response:
+    async def sandboxLoadWorld(self, body: dict[str, Any], mode: str = "replace") -> Response:
         try:
             world = validate_world(body)
-            loaded = self.s.worlds.load(world, utcnow(), self.s.settings.clock)
+            loaded = self.s.worlds.load(
+                world, utcnow(), self.s.settings.clock, merge=mode == "merge"
+            )
         except WorldError as exc:
             raise RuleViolation(SBX_INVALID, f"invalid world: {exc}") from None
         return json_response({"loaded": loaded})
@@ -152,20 +154,29 @@ class SandboxRoutes:
         )
 
     async def sandboxAddFault(self, body: dict[str, Any]) -> Response:
+        if body["kind"] == "fail_after_commit" and not (
+            body.get("externalId") or body.get("enterpriseId")
+        ):
+            raise RuleViolation(
+                SBX_INVALID, "a fail_after_commit fault needs an externalId or an enterpriseId"
+            )
         self.s.store.add_fault(
             body["kind"],
             external_id=body.get("externalId"),
+            enterprise_id=body.get("enterpriseId"),
             milliseconds=body.get("milliseconds"),
+            retry_after=body.get("retryAfterSeconds"),
             count=body.get("count", 1),
         )
         return await self.sandboxListFaults()
 
-    async def sandboxListFaults(self) -> Response:
-        return json_response({"faults": [_fault(f) for f in self.s.store.faults()]})
+    async def sandboxListFaults(self, enterpriseId: str | None = None) -> Response:
+        faults = self.s.store.faults(enterpriseId)
+        return json_response({"faults": [_fault(f) for f in faults]})
 
-    async def sandboxClearFaults(self) -> Response:
-        self.s.store.clear_faults()
-        return json_response({"faults": []})
+    async def sandboxClearFaults(self, enterpriseId: str | None = None) -> Response:
+        self.s.store.clear_faults(enterpriseId)
+        return await self.sandboxListFaults()
 
     async def sandboxOutbox(
         self, type: str | None = None, settlementId: str | None = None
@@ -173,27 +184,10 @@ class SandboxRoutes:
         events = self.s.reads.outbox(event_type=type, settlement_id=settlementId)
         return json_response({"events": [presenters.outbox_event(e) for e in events]})
 
-    async def sandboxRequests(self, limit: int = 100) -> Response:
+    async def sandboxRequests(self, limit: int = 100, enterpriseId: str | None = None) -> Response:
         self.s.store.flush_request_log()
-        return json_response(
-            {
-                "requests": [
-                    {
-                        k: v
-                        for k, v in {
-                            "at": r["at"],
-                            "method": r["method"],
-                            "path": r["path"],
-                            "status": r["status"],
-                            "rule": r["rule"],
-                            "durationMs": r["duration_ms"],
-                        }.items()
-                        if v is not None
-                    }
-                    for r in self.s.reads.requests(limit)
-                ]
-            }
-        )
+        rows = self.s.reads.requests(limit, enterprise_id=enterpriseId)
+        return json_response({"requests": [request_log.present(r) for r in rows]})
 
     async def sandboxSign(
         self, body: dict[str, Any], enterpriseId: str, scheme: str = signing.ED25519
@@ -219,6 +213,10 @@ def _fault(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": row["id"], "kind": row["kind"], "remaining": row["remaining"]}
     if row["external_id"]:
         out["externalId"] = row["external_id"]
+    if row["enterprise_id"]:
+        out["enterpriseId"] = row["enterprise_id"]
     if row["milliseconds"] is not None:
         out["milliseconds"] = row["milliseconds"]
+    if row["retry_after"] is not None:
+        out["retryAfterSeconds"] = row["retry_after"]
     return out

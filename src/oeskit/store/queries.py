@@ -295,7 +295,12 @@ class Queries(SqliteBase):
             )
         ]
 
-    def requests(self, limit: int = 100) -> list[dict[str, Any]]:
+    def requests(self, limit: int = 100, enterprise_id: str | None = None) -> list[dict[str, Any]]:
+        if enterprise_id is not None:
+            return self._all(
+                "SELECT * FROM request_log WHERE enterprise_id = ? ORDER BY id DESC LIMIT ?",
+                (enterprise_id, limit),
+            )
         return self._all("SELECT * FROM request_log ORDER BY id DESC LIMIT ?", (limit,))
 
     def partner_keys(self, enterprise_id: str) -> tuple[str, list[dict[str, str]]] | None:

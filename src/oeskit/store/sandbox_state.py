@@ -9,6 +9,25 @@ from oeskit.errors import StoreBusy
 from oeskit.store.connection import Row, SqliteBase
 from oeskit.store.connection import dumps as _dumps
 
+# The request log's columns, in the order `log_request` takes them.
+LOG_COLUMNS = (
+    "at",
+    "method",
+    "path",
+    "status",
+    "rule",
+    "duration_ms",
+    "enterprise_id",
+    "content_type",
+    "retry_after",
+    "fault",
+    "body",
+)
+_INSERT_LOG = (
+    f"INSERT INTO request_log ({', '.join(LOG_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in LOG_COLUMNS)})"
+)
+
 
 class SandboxState(SqliteBase):
     def clock_state(self) -> ClockState:
@@ -54,7 +73,9 @@ class SandboxState(SqliteBase):
         kind: str,
         *,
         external_id: str | None = None,
+        enterprise_id: str | None = None,
         milliseconds: int | None = None,
+        retry_after: int | None = None,
         count: int = 1,
     ) -> None:
         with self.immediate():
@@ -62,7 +83,9 @@ class SandboxState(SqliteBase):
                 {
                     "kind": kind,
                     "external_id": external_id,
+                    "enterprise_id": enterprise_id,
                     "milliseconds": milliseconds,
+                    "retry_after": retry_after,
                     "remaining": count,
                 }
             )
@@ -83,23 +106,37 @@ class SandboxState(SqliteBase):
         """Whether any fault may fire (as of `begin_request`): fault layers skip all work if not."""
         return self._faults_armed
 
-    def faults(self) -> list[Row]:
-        return self._all("SELECT * FROM faults WHERE remaining > 0 ORDER BY id")
+    def faults(self, enterprise_id: str | None = None) -> list[Row]:
+        if enterprise_id is None:
+            return self._all("SELECT * FROM faults WHERE remaining > 0 ORDER BY id")
+        return self._all(
+            "SELECT * FROM faults WHERE remaining > 0 AND enterprise_id = ? ORDER BY id",
+            (enterprise_id,),
+        )
 
-    def clear_faults(self) -> None:
+    def clear_faults(self, enterprise_id: str | None = None) -> None:
+        """Disarm every fault, or only those scoped to `enterprise_id` (a client-test run
+        must not disarm another run's faults on a shared sandbox)."""
         with self.immediate():
-            self.conn.execute("DELETE FROM faults")
+            if enterprise_id is None:
+                self.conn.execute("DELETE FROM faults")
+            else:
+                self.conn.execute("DELETE FROM faults WHERE enterprise_id = ?", (enterprise_id,))
             self._arm_faults()
 
-    def take_fault(self, kind: str, external_id: str | None = None) -> Row | None:
-        """Consume one use of a matching fault, if any is armed."""
+    def take_fault(
+        self, kind: str, external_id: str | None = None, enterprise_id: str | None = None
+    ) -> Row | None:
+        """Consume one use of a matching fault, if any is armed. A fault matches when each
+        scope it has (externalId, enterprise) equals the request's; unscoped faults match all."""
         if not self._faults_armed:
             return None  # the common case: `begin_request` saw no armed fault, no read at all
         with self.immediate():
             row = self._one(
                 "SELECT * FROM faults WHERE kind = ? AND remaining > 0 AND "
-                "(external_id IS NULL OR external_id = ?) ORDER BY id LIMIT 1",
-                (kind, external_id),
+                "(external_id IS NULL OR external_id = ?) AND "
+                "(enterprise_id IS NULL OR enterprise_id = ?) ORDER BY id LIMIT 1",
+                (kind, external_id, enterprise_id),
             )
             if row is not None:
                 self.conn.execute(
@@ -108,12 +145,11 @@ class SandboxState(SqliteBase):
                 self._arm_faults()
         return row
 
-    def log_request(
-        self, at: str, method: str, path: str, status: int, rule: str | None, duration_ms: float
-    ) -> None:
-        """Buffer one request-log row; `flush_request_log` writes them in one transaction
-        (a write per request would cost a commit per request)."""
-        self._request_log.append((at, method, path, status, rule, duration_ms))
+    def log_request(self, entry: tuple[object, ...]) -> None:
+        """Buffer one request-log row (the columns of `LOG_COLUMNS`, in order);
+        `flush_request_log` writes them in one transaction (a write per request would cost a
+        commit per request)."""
+        self._request_log.append(entry)
 
     def flush_request_log(self) -> None:
         if not self._request_log:
@@ -121,11 +157,7 @@ class SandboxState(SqliteBase):
         rows, self._request_log = self._request_log, []
         try:
             with self.immediate():
-                self.conn.executemany(
-                    "INSERT INTO request_log (at, method, path, status, rule, duration_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                self.conn.executemany(_INSERT_LOG, rows)
         except StoreBusy:
             # Keep them for the next flush, but never more than the last 10,000 (a debug log).
             self._request_log = (rows + self._request_log)[-10_000:]

@@ -76,6 +76,19 @@ MIGRATIONS: list[str] = [
     CREATE TABLE faults (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
         external_id TEXT, milliseconds INTEGER, remaining INTEGER NOT NULL);
     """,
+    # Client tests (issue 11): faults scoped to a partner's enterprise, the busy fault's
+    # Retry-After, and a request log holding what grading a client needs.
+    """
+    ALTER TABLE faults ADD COLUMN enterprise_id TEXT;
+    ALTER TABLE faults ADD COLUMN retry_after INTEGER;
+    ALTER TABLE request_log ADD COLUMN enterprise_id TEXT;
+    ALTER TABLE request_log ADD COLUMN content_type TEXT;
+    ALTER TABLE request_log ADD COLUMN retry_after TEXT;
+    ALTER TABLE request_log ADD COLUMN fault TEXT;
+    ALTER TABLE request_log ADD COLUMN body BLOB;
+    CREATE INDEX request_log_enterprise ON request_log (enterprise_id, id)
+        WHERE enterprise_id IS NOT NULL;
+    """,
 ]
 
 STATE_TABLES = (

@@ -1,6 +1,7 @@
-"""Write a validated world (fixtures/worlds/*.yaml) into the database, replacing all state: the
-domain's `Worlds` port (`SqliteWorlds`). A pending settlement of a world gets its windows, jobs
-and holds from staging's own functions, as if it had been staged at its createdAt."""
+"""Write a validated world (fixtures/worlds/*.yaml) into the database, replacing all state or
+adding to it (a merge refuses ids that already exist): the domain's `Worlds` port
+(`SqliteWorlds`). A pending settlement of a world gets its windows, jobs and holds from
+staging's own functions, as if it had been staged at its createdAt."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from oeskit.domain.records import (
     SettlementStatus,
     TransferStatus,
 )
+from oeskit.domain.sandbox_rules import SBX_STATE
 from oeskit.errors import RuleViolation
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore, token_digest
@@ -38,9 +40,14 @@ class SqliteWorlds:
         self.store = store
 
     def load(
-        self, world: Mapping[str, Any], real_now: datetime, clock_option: str = "wall"
+        self,
+        world: Mapping[str, Any],
+        real_now: datetime,
+        clock_option: str = "wall",
+        *,
+        merge: bool = False,
     ) -> dict[str, int]:
-        return load_world(self.store, world, real_now, clock_option)
+        return load_world(self.store, world, real_now, clock_option, merge=merge)
 
     def reset(self) -> None:
         reset(self.store)
@@ -53,18 +60,39 @@ def reset(store: SqliteStore) -> None:
         store.bump_generation()
 
 
+# Entity kinds a merge must not collide on: world key -> table (the id column is `id`).
+_MERGE_TABLES = {
+    "enterprises": "enterprises",
+    "users": "users",
+    "partners": "partners",
+    "clients": "clients",
+    "connections": "connections",
+    "settlements": "settlements",
+    "disputes": "disputes",
+}
+
+
 def load_world(
-    store: SqliteStore, world: Mapping[str, Any], real_now: datetime, clock_option: str = "wall"
+    store: SqliteStore,
+    world: Mapping[str, Any],
+    real_now: datetime,
+    clock_option: str = "wall",
+    *,
+    merge: bool = False,
 ) -> dict[str, int]:
-    """Replace the state with `world` in one transaction; return what was loaded, by kind."""
+    """Replace the state with `world` in one transaction (or, with `merge`, add it beside the
+    state, keeping the clock); return what was loaded, by kind."""
     db = store.db
     with store.immediate():
-        for table in STATE_TABLES:
-            store.conn.execute(f"DELETE FROM {table}")
+        if merge:
+            _refuse_clashes(store, world)
+        else:
+            for table in STATE_TABLES:
+                store.conn.execute(f"DELETE FROM {table}")
+            start = parse_instant(world["clock"]) if world.get("clock") else None
+            option = "frozen" if start is not None and clock_option == "wall" else clock_option
+            store.set_clock_state(ClockState.from_option(option, real_now, start))
         store.bump_generation()
-        start = parse_instant(world["clock"]) if world.get("clock") else None
-        option = "frozen" if start is not None and clock_option == "wall" else clock_option
-        store.set_clock_state(ClockState.from_option(option, real_now, start))
         db.table("enterprises").insert_all(
             {"id": e["id"], "oes_license": int(bool(e.get("oesLicense", False)))}
             for e in world.get("enterprises", [])
@@ -157,6 +185,28 @@ def load_world(
         "settlements": len(world.get("settlements", [])),
         "disputes": len(world.get("disputes", [])),
     }
+
+
+def _refuse_clashes(store: SqliteStore, world: Mapping[str, Any]) -> None:
+    if world.get("clock"):
+        raise WorldError("clock: a merged world cannot set the clock (it is shared)")
+    clashes = [
+        f"{key}[{item['id']}]"
+        for key, table in _MERGE_TABLES.items()
+        for item in world.get(key, [])
+        if store.conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (item["id"],)).fetchone()
+    ]
+    clashes += [
+        f"tokens[{i}]"
+        for i, t in enumerate(world.get("tokens", []))
+        if store.conn.execute(
+            "SELECT 1 FROM tokens WHERE token = ?", (token_digest(t["token"]),)
+        ).fetchone()
+    ]
+    if clashes:
+        raise RuleViolation(
+            SBX_STATE, "cannot merge the world: already in the sandbox: " + ", ".join(clashes[:10])
+        )
 
 
 def _accounts(
