@@ -1,4 +1,4 @@
-"""The `oeskit` command: serve, sign, keys, world, doctor, conform, diff, lint, docs.
+"""The `oeskit` command: serve, sign, keys, world, doctor, conform, client-test, diff, lint, docs.
 
 Subcommands are imported when they are called: `oeskit serve` should not pay for importing the
 conformance runner and schemathesis (start-up time is a benchmark target).
@@ -17,6 +17,7 @@ _COMMANDS = {
     "world": "oeskit.cli.world:world",
     "doctor": "oeskit.cli.doctor:doctor",
     "conform": "oeskit.cli.conform:conform",
+    "client-test": "oeskit.cli.clienttest:client_test",
     "diff": "oeskit.cli.publish:diff",
     "lint": "oeskit.cli.publish:lint",
     "docs": "oeskit.cli.publish:docs",
