@@ -57,11 +57,12 @@ class Sandbox:
         self._call("DELETE", "/faults", params={"enterpriseId": enterprise_id})
 
     def requests(self, enterprise_id: str) -> list[dict[str, Any]]:
-        """The enterprise's logged requests, oldest first."""
+        """The enterprise's logged requests in the order they arrived (the log's own order is
+        that of the answers: a held answer comes after the requests that overtook it)."""
         rows: list[dict[str, Any]] = self._call(
             "GET", "/requests", params={"enterpriseId": enterprise_id, "limit": 10_000}
         )["requests"]
-        return sorted(rows, key=lambda r: int(r["id"]))
+        return sorted(rows, key=lambda r: (r["receivedAt"], int(r["id"])))
 
     def wait_logged(self, enterprise_id: str, fault: str, timeout_s: float) -> None:
         """Wait until a request that met `fault` is in the log (a held answer is logged only

@@ -19,6 +19,7 @@ from oeskit.clienttest import plans
 from oeskit.clienttest.plans import Plan
 from oeskit.clienttest.world import RunWorld
 from oeskit.conformance.model import Exchange, Finding, Status
+from oeskit.reports.redact import Redactor
 
 # A client that sleeps exactly Retry-After is on time; the margin absorbs clock rounding (the
 # log keeps milliseconds) and never lets a client that ignored the header (gap ~0) pass.
@@ -68,7 +69,8 @@ def properties(body: dict[str, Any]) -> str:
 def grade(seen: Observed) -> tuple[list[Finding], list[Exchange]]:
     """The findings of one run (empty: PASSED) and its exchanges, each labelled with its place
     in the timeline."""
-    exchanges = _timeline(seen.requests)
+    secrets = [seen.world.token, seen.world.key.private_key or ""]
+    exchanges = _timeline(seen.requests, Redactor(secrets))
     stagings = [
         _staging(log, ex)
         for log, ex in zip(seen.requests, exchanges, strict=True)
@@ -360,9 +362,10 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _timeline(requests: Sequence[dict[str, Any]]) -> list[Exchange]:
-    """Each request as an Exchange whose `step` places it in time: seconds since the first
-    request, what came back, the Retry-After given and the gap the client left."""
+def _timeline(requests: Sequence[dict[str, Any]], redactor: Redactor) -> list[Exchange]:
+    """Each request as an Exchange (redacted as it is recorded) whose `step` places it in time:
+    seconds since the first request, what came back, the Retry-After given and the gap the
+    client left."""
     out = []
     first = _instant(requests[0]["receivedAt"]) if requests else None
     previous: datetime | None = None
@@ -386,7 +389,7 @@ def _timeline(requests: Sequence[dict[str, Any]]) -> list[Exchange]:
                 method=r["method"],
                 url=r["path"],
                 request_headers={"Content-Type": str(r.get("contentType", ""))},
-                request_body=r.get("body"),
+                request_body=redactor.text(r.get("body")),
                 status=int(r["status"]),
                 response_headers=headers,
                 response_body=orjson.dumps({"rule": r["rule"]}).decode() if r.get("rule") else None,
