@@ -20,7 +20,7 @@ from oeskit.clienttest.control import Sandbox, SandboxError
 from oeskit.clienttest.plans import DEFAULT_SLOW_SECONDS, Plan
 from oeskit.clienttest.runner import Announce, Progress, RunConfig, run
 from oeskit.clienttest.server import own_sandbox
-from oeskit.conformance.model import ScenarioResult, Status
+from oeskit.reports.model import ScenarioResult, Status
 from oeskit.reports.writer import FORMATS, stamped_dir, write_reports
 
 _STYLE = {

@@ -18,7 +18,7 @@ from oeskit import signing
 from oeskit.clienttest import plans
 from oeskit.clienttest.plans import Plan
 from oeskit.clienttest.world import RunWorld
-from oeskit.conformance.model import Exchange, Finding, Status
+from oeskit.reports.model import Exchange, Finding, Status
 from oeskit.reports.redact import Redactor
 
 # A client that sleeps exactly Retry-After is on time; the margin absorbs clock rounding (the

@@ -21,7 +21,7 @@ from oeskit.clienttest import grading
 from oeskit.clienttest.control import Sandbox
 from oeskit.clienttest.plans import DEFAULT_SLOW_SECONDS, Plan
 from oeskit.clienttest.world import RunWorld, new_run_world, task
-from oeskit.conformance.model import Report, ScenarioResult, Status, build_report
+from oeskit.reports.model import Report, ScenarioResult, Status, build_report
 
 OUTPUT_TAIL = 2000  # characters of the client's output kept in a failed result
 
