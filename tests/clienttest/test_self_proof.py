@@ -4,6 +4,8 @@ with a planted mistake fails the plan that exposes it, naming the client rule it
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from oeskit.cli import main
+from oeskit.clienttest import plans
+from oeskit.clienttest.control import Sandbox
+from oeskit.clienttest.plans import Plan
+from oeskit.clienttest.runner import RunConfig, run_plan
 from tests.conftest import ADMIN, LiveServer, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +172,25 @@ def test_reports_never_carry_the_token_or_the_private_key(
         text = (tmp_path / name).read_text()
         for secret in ("OES_ACCESS_TOKEN", "privateKey"):
             assert secret not in text
+
+
+def test_wait_mode_grades_a_client_started_by_hand(server: LiveServer) -> None:
+    """--wait mode runs no command: it announces the environment, reports the request count
+    while it waits, and grades once the client has gone idle (exit status unknown, not
+    graded)."""
+    clients: list[subprocess.Popen[bytes]] = []
+    counts: list[int] = []
+
+    def by_hand(plan: Plan, env: dict[str, str]) -> None:
+        clients.append(subprocess.Popen([sys.executable, str(EXAMPLE)], env={**os.environ, **env}))
+
+    (stage,) = plans.by_name(["stage"])
+    sandbox = Sandbox(server.base_url, ADMIN)
+    try:
+        config = RunConfig(command=(), plans=(stage,), wait=True, idle_s=1.0)
+        outcome = run_plan(sandbox, stage, config, announce=by_hand, progress=counts.append)
+    finally:
+        sandbox.close()
+    assert clients[0].wait(timeout=30) == 0
+    assert outcome.result.status.value == "PASSED", outcome.result.reason
+    assert counts[-1] == 1

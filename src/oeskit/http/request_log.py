@@ -24,6 +24,7 @@ from oeskit.domain import rules
 NOTE: ContextVar[dict[str, Any] | None] = ContextVar("oeskit_request_note", default=None)
 BODY_CAP = 64 * 1024  # bytes of a request body kept in the log
 _PARTNER_API = "/api/network/"
+_ENTERPRISES = "/enterprises/"
 _STAGING_PREFIX = "/api/network/v2/enterprises/"
 _STAGING_SUFFIX = "/partners/settlements"
 _SIGNATURE_RULES = frozenset(
@@ -42,8 +43,13 @@ def enterprise_of(path: str) -> str | None:
     """The enterpriseId of a partner-API path (`/api/network/vN/enterprises/{id}/...`)."""
     if not path.startswith(_PARTNER_API):
         return None
-    parts = path.split("/", 6)
-    return parts[5] if len(parts) > 5 and parts[4] == "enterprises" and parts[5] else None
+    # find/slice rather than split: this runs for every request.
+    marker = path.find(_ENTERPRISES, len(_PARTNER_API))
+    if marker < 0:
+        return None
+    start = marker + len(_ENTERPRISES)
+    end = path.find("/", start)
+    return (path[start:] if end < 0 else path[start:end]) or None
 
 
 def note_fault(kind: str) -> None:
