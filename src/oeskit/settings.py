@@ -93,3 +93,9 @@ def is_loopback(host: str) -> bool:
 def package_file(name: str) -> Path:
     """A data file shipped inside the package (specs), found without reading the environment."""
     return Path(__file__).parent / name
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a process oeskit starts on the user's behalf (the client under
+    `oeskit client-test`): this process's own, plus `extra`."""
+    return {**os.environ, **extra}

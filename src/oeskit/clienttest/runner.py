@@ -22,6 +22,7 @@ from oeskit.clienttest.control import Sandbox
 from oeskit.clienttest.plans import DEFAULT_SLOW_SECONDS, Plan
 from oeskit.clienttest.world import RunWorld, new_run_world, task
 from oeskit.reports.model import Report, ScenarioResult, Status, build_report
+from oeskit.settings import child_environment
 
 OUTPUT_TAIL = 2000  # characters of the client's output kept in a failed result
 
@@ -188,7 +189,7 @@ def _run_command(
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(  # noqa: S603 - running the partner's own command is the point
             list(command),
-            env={**os.environ, **env},
+            env=child_environment(env),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
