@@ -88,6 +88,9 @@ MISTAKES = [
     ("submit-twice", "stage", "OES-CLI-008"),
     ("unsigned-notes", "stage", "OES-CLI-002"),
     ("no-request", "stage", "OES-CLI-011"),
+    ("reuse-nonce", "stage", "OES-CLI-003"),
+    ("change-on-retry", "lost-response", "OES-CLI-004"),
+    ("text-plain", "stage", "OES-CLI-005"),
 ]
 
 

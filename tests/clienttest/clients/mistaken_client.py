@@ -2,7 +2,8 @@
 examples/partner_client.py). The self-proof runs each against the plan that must expose it.
 
 Mistakes: new-id-on-retry, new-id-after-timeout, ignore-retry-after, give-up-on-503,
-retry-422-loop, exit-0-after-refusal, ed25519-always, submit-twice, unsigned-notes, no-request.
+retry-422-loop, exit-0-after-refusal, ed25519-always, submit-twice, unsigned-notes, no-request,
+reuse-nonce, change-on-retry, text-plain.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 from oeskit import signing
 
 
-def body_for(task: dict[str, object], mistake: str) -> dict[str, object]:
+def body_for(task: dict[str, object], mistake: str, **reuse: object) -> dict[str, object]:
     fields: dict[str, object] = {
         "externalId": f"mistaken-{uuid.uuid4()}",
         "notes": task["notes"],
@@ -27,6 +28,7 @@ def body_for(task: dict[str, object], mistake: str) -> dict[str, object]:
         "nonce": signing.new_nonce(),
         "cutoffAt": task["cutoffAt"],
     }
+    fields.update(reuse)
     scheme = os.environ["OES_SIGNING_SCHEME"]
     if mistake == "ed25519-always":
         scheme = signing.ED25519
@@ -50,7 +52,12 @@ def stage(task: dict[str, object], mistake: str) -> int:
     with httpx.Client(timeout=timeout, headers=headers) as client:
         for _attempt in range(8):
             try:
-                response = client.post(url, json=body)
+                if mistake == "text-plain":
+                    response = client.post(
+                        url, content=json.dumps(body), headers={"Content-Type": "text/plain"}
+                    )
+                else:
+                    response = client.post(url, json=body)
             except httpx.TransportError:
                 if mistake == "new-id-after-timeout":
                     body = body_for(task, mistake)
@@ -58,6 +65,9 @@ def stage(task: dict[str, object], mistake: str) -> int:
             if response.status_code == 200:
                 if mistake == "submit-twice":  # the same task again, as a new settlement
                     body, mistake = body_for(task, mistake), "submitted"
+                    continue
+                if mistake == "reuse-nonce":  # a second settlement signed with the same nonce
+                    body, mistake = body_for(task, mistake, nonce=body["nonce"]), "submitted"
                     continue
                 return 0
             if response.status_code == 503:
@@ -69,6 +79,10 @@ def stage(task: dict[str, object], mistake: str) -> int:
             if response.status_code >= 500:
                 if mistake == "new-id-on-retry":
                     body = body_for(task, mistake)
+                if mistake == "change-on-retry":  # same externalId, other notes
+                    body = body_for(
+                        task, mistake, externalId=body["externalId"], notes="changed on retry"
+                    )
                 time.sleep(0.2)
                 continue
             refusals += 1
