@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from oeskit import signing
 from oeskit.cli import main
 from oeskit.clienttest import plans
 from oeskit.clienttest.control import Sandbox
@@ -197,3 +198,27 @@ def test_wait_mode_grades_a_client_started_by_hand(server: LiveServer) -> None:
     assert clients[0].wait(timeout=30) == 0
     assert outcome.result.status.value == "PASSED", outcome.result.reason
     assert counts[-1] == 1
+
+
+def test_a_partner_key_registers_only_its_public_half(server: LiveServer, tmp_path: Path) -> None:
+    """With --public-key the run registers the partner's own public key and sets no
+    OES_PRIVATE_KEY (the client signs with the key it holds); a plan needing the other scheme
+    is SKIPPED, not passed."""
+    key = signing.generate(signing.ED25519)
+    assert key.private_key is not None
+    result = CliRunner(env={"OES_PRIVATE_KEY": key.private_key}).invoke(
+        main,
+        [
+            *("client-test", "--target", server.base_url, "--sandbox-token", ADMIN),
+            *("--report-dir", str(tmp_path), "--public-key", f"ed25519:{key.public_key}"),
+            *("--plan", "stage", "--plan", "bitcoin-message", "--"),
+            *(sys.executable, str(EXAMPLE)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [(r["id"], r["status"]) for r in report["results"]] == [
+        ("stage", "PASSED"),
+        ("bitcoin-message", "SKIPPED"),
+    ]
+    assert "needs a bitcoin-message key" in report["results"][1]["reason"]
