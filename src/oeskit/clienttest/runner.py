@@ -200,7 +200,8 @@ def _run_command(
             process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-        _kill_group(process.pid)  # also whatever it left running in the background
+        finally:  # also on Ctrl-C; and whatever it left running in the background goes too
+            _kill_group(process.pid)
         code = process.wait()
         return (None if timed_out else code), timed_out, _tail(output)
 
