@@ -136,11 +136,18 @@ def test_a_client_outliving_the_timeout_is_killed_and_failed(
     server: LiveServer, tmp_path: Path
 ) -> None:
     """A client still running at --timeout is killed (with what it started) and FAILED."""
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time; "
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)"
+    )
     code, report, output = client_test(
-        server,
-        tmp_path,
-        [sys.executable, "-c", "import time; time.sleep(60)"],
-        *("--plan", "stage", "--timeout", "1"),
+        server, tmp_path, [sys.executable, "-c", script], *("--plan", "stage", "--timeout", "2")
+    )
+    child = int(pid_file.read_text())
+    assert (
+        not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
     )
     assert code == 1, output
     (result,) = report["results"]
