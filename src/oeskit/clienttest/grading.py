@@ -4,18 +4,14 @@ the same verdict (timing checks compare recorded server times with a margin)."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import orjson
-
 from oeskit import signing
-from oeskit.clienttest import plans
+from oeskit.clienttest import plans, traffic
 from oeskit.clienttest.plans import Plan
 from oeskit.clienttest.world import RunWorld
 from oeskit.reports.model import Exchange, Finding, Status
@@ -41,38 +37,13 @@ class Observed:
     timeout_s: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Staging:
-    """One logged staging request with its body parsed."""
-
-    log: dict[str, Any]
-    body: dict[str, Any] | None
-    exchange: Exchange
-    received: datetime
-    answered: datetime
-
-    @property
-    def external_id(self) -> object:
-        return self.body.get("externalId") if self.body else None
-
-    @property
-    def fingerprint(self) -> str | None:
-        return properties(self.body) if self.body else None
-
-
-def properties(body: dict[str, Any]) -> str:
-    """The settlement properties of a body (notes, cutoffAt, settlementAmounts) as a hash."""
-    material = {k: body.get(k) for k in ("notes", "cutoffAt", "settlementAmounts")}
-    return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
-
-
 def grade(seen: Observed) -> tuple[list[Finding], list[Exchange]]:
     """The findings of one run (empty: PASSED) and its exchanges, each labelled with its place
     in the timeline."""
     secrets = [seen.world.token, seen.world.key.private_key or ""]
-    exchanges = _timeline(seen.requests, Redactor(secrets))
+    exchanges = traffic.timeline(seen.requests, Redactor(secrets))
     stagings = [
-        _staging(log, ex)
+        traffic.staging(log, ex)
         for log, ex in zip(seen.requests, exchanges, strict=True)
         if log["method"] == "POST" and "/v2/" in log["path"]
     ]
@@ -107,7 +78,7 @@ def grade(seen: Observed) -> tuple[list[Finding], list[Exchange]]:
 # ---- per request -------------------------------------------------------------------------
 
 
-def _each_request(s: Staging, world: RunWorld) -> list[Finding]:
+def _each_request(s: traffic.Staging, world: RunWorld) -> list[Finding]:
     content_type = str(s.log.get("contentType", "")).split(";")[0].strip().lower()
     if content_type != "application/json" or s.body is None:
         return [
@@ -172,8 +143,8 @@ def _scheme_hint(signature: str, scheme: str) -> str:
 # ---- across requests ---------------------------------------------------------------------
 
 
-def _nonces(stagings: Sequence[Staging]) -> list[Finding]:
-    uses: dict[object, list[Staging]] = defaultdict(list)
+def _nonces(stagings: Sequence[traffic.Staging]) -> list[Finding]:
+    uses: dict[object, list[traffic.Staging]] = defaultdict(list)
     for s in stagings:
         if s.body and s.body.get("nonce") is not None:
             uses[s.body["nonce"]].append(s)
@@ -193,7 +164,7 @@ def _nonces(stagings: Sequence[Staging]) -> list[Finding]:
     return out
 
 
-def _external_ids(stagings: Sequence[Staging]) -> list[Finding]:
+def _external_ids(stagings: Sequence[traffic.Staging]) -> list[Finding]:
     out = []
     kinds: dict[object, set[str | None]] = defaultdict(set)
     for s in stagings:
@@ -222,7 +193,7 @@ def _external_ids(stagings: Sequence[Staging]) -> list[Finding]:
     return out
 
 
-def _retries(stagings: Sequence[Staging]) -> list[Finding]:
+def _retries(stagings: Sequence[traffic.Staging]) -> list[Finding]:
     out = []
     for before, after in itertools.pairwise(stagings):
         status, fault = before.log["status"], before.log.get("fault")
@@ -259,7 +230,7 @@ def _retries(stagings: Sequence[Staging]) -> list[Finding]:
     return out
 
 
-def _refusals(stagings: Sequence[Staging]) -> list[Finding]:
+def _refusals(stagings: Sequence[traffic.Staging]) -> list[Finding]:
     out = []
     for i, refused in enumerate(stagings):
         if refused.log["status"] not in _REFUSED:
@@ -285,11 +256,11 @@ def _refusals(stagings: Sequence[Staging]) -> list[Finding]:
     return out
 
 
-def _outcome(seen: Observed, stagings: Sequence[Staging]) -> list[Finding]:
+def _outcome(seen: Observed, stagings: Sequence[traffic.Staging]) -> list[Finding]:
     out = []
     wanted = seen.plan.staged
     count = len(seen.settlements)
-    task = properties(seen.task)
+    task = traffic.properties(seen.task)
     if count != wanted:
         externals = ", ".join(repr(s.get("externalId")) for s in seen.settlements) or "none"
         if count > wanted:
@@ -335,7 +306,7 @@ def _outcome(seen: Observed, stagings: Sequence[Staging]) -> list[Finding]:
 
 
 def _finding(
-    rule: str, message: str, expected: str, actual: str, at: Staging | None = None
+    rule: str, message: str, expected: str, actual: str, at: traffic.Staging | None = None
 ) -> Finding:
     return Finding(
         Status.FAILED,
@@ -346,55 +317,3 @@ def _finding(
         step=at.exchange.step if at else "outcome",
         exchange=at.exchange if at else None,
     )
-
-
-def _staging(log: dict[str, Any], exchange: Exchange) -> Staging:
-    body: dict[str, Any] | None = None
-    try:
-        parsed = orjson.loads(log.get("body") or "")
-        body = parsed if isinstance(parsed, dict) else None
-    except orjson.JSONDecodeError:
-        body = None
-    return Staging(log, body, exchange, _instant(log["receivedAt"]), _instant(log["at"]))
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _timeline(requests: Sequence[dict[str, Any]], redactor: Redactor) -> list[Exchange]:
-    """Each request as an Exchange (redacted as it is recorded) whose `step` places it in time:
-    seconds since the first request, what came back, the Retry-After given and the gap the
-    client left."""
-    out = []
-    first = _instant(requests[0]["receivedAt"]) if requests else None
-    previous: datetime | None = None
-    for r in requests:
-        received, answered = _instant(r["receivedAt"]), _instant(r["at"])
-        assert first is not None
-        parts = [
-            f"t+{(received - first).total_seconds():.3f}s {r['method']} → {r['status']}",
-            str(r.get("rule") or ""),
-        ]
-        if r.get("retryAfter"):
-            parts.append(f"Retry-After {r['retryAfter']}")
-        if r.get("fault"):
-            parts.append(f"(sandbox fault: {r['fault']})")
-        if previous is not None:
-            parts.append(f"gap {(received - previous).total_seconds():.3f}s after the last answer")
-        previous = answered
-        headers = {"Retry-After": str(r["retryAfter"])} if r.get("retryAfter") else {}
-        out.append(
-            Exchange(
-                method=r["method"],
-                url=r["path"],
-                request_headers={"Content-Type": str(r.get("contentType", ""))},
-                request_body=redactor.text(r.get("body")),
-                status=int(r["status"]),
-                response_headers=headers,
-                response_body=orjson.dumps({"rule": r["rule"]}).decode() if r.get("rule") else None,
-                elapsed_ms=float(r["durationMs"]),
-                step=" ".join(p for p in parts if p),
-            )
-        )
-    return out
