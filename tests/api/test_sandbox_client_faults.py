@@ -173,7 +173,7 @@ async def test_request_log_holds_what_grading_needs(sb: Sandbox) -> None:
     assert first["contentType"] == "application/json"
     assert first["signatureVerdict"] == "valid"
     assert first["enterpriseId"] == world.enterprise_id
-    assert '"signature"' in first["body"]
+    assert '"signature":"***masked***"' in first["body"]  # unless asked for
     assert second["signatureVerdict"] == "OES-SIG-004"
     assert first["fingerprint"] == second["fingerprint"]  # same task, other nonce: same properties
     assert first["receivedAt"] <= first["at"]
@@ -189,3 +189,18 @@ async def test_clear_faults_of_one_enterprise_spares_the_others(sb: Sandbox) -> 
     left = await sb.admin("DELETE", "/faults", params={"enterpriseId": mine.enterprise_id})
     assert left.status_code == 200, left.text
     assert [f["enterpriseId"] for f in left.json()["faults"]] == [theirs.enterprise_id]
+
+
+async def test_request_log_shows_signatures_only_when_asked(sb: Sandbox) -> None:
+    """A logged body's signature is masked by default; `signatures=true` (what a client test
+    asks for, to verify each signature itself) shows it as sent."""
+    world = await _merged(sb)
+    body = _body(world)
+    assert (await _stage(sb, world, body)).status_code == 200
+    masked = await sb.admin("GET", "/requests", params={"enterpriseId": world.enterprise_id})
+    assert str(body["signature"]) not in masked.text
+    shown = await sb.admin(
+        "GET", "/requests", params={"enterpriseId": world.enterprise_id, "signatures": "true"}
+    )
+    assert shown.status_code == 200, shown.text
+    assert str(body["signature"]) in shown.json()["requests"][0]["body"]

@@ -60,7 +60,9 @@ class Sandbox:
         """The enterprise's logged requests in the order they arrived (the log's own order is
         that of the answers: a held answer comes after the requests that overtook it)."""
         rows: list[dict[str, Any]] = self._call(
-            "GET", "/requests", params={"enterpriseId": enterprise_id, "limit": 10_000}
+            "GET",
+            "/requests",
+            params={"enterpriseId": enterprise_id, "limit": 10_000, "signatures": "true"},
         )["requests"]
         return sorted(rows, key=lambda r: (r["receivedAt"], int(r["id"])))
 

@@ -184,10 +184,14 @@ class SandboxRoutes:
         events = self.s.reads.outbox(event_type=type, settlement_id=settlementId)
         return json_response({"events": [presenters.outbox_event(e) for e in events]})
 
-    async def sandboxRequests(self, limit: int = 100, enterpriseId: str | None = None) -> Response:
+    async def sandboxRequests(
+        self, limit: int = 100, enterpriseId: str | None = None, signatures: bool = False
+    ) -> Response:
         self.s.store.flush_request_log()
         rows = self.s.reads.requests(limit, enterprise_id=enterpriseId)
-        return json_response({"requests": [request_log.present(r) for r in rows]})
+        return json_response(
+            {"requests": [request_log.present(r, signatures=signatures) for r in rows]}
+        )
 
     async def sandboxSign(
         self, body: dict[str, Any], enterpriseId: str, scheme: str = signing.ED25519
