@@ -1,4 +1,4 @@
-"""`python -m soak` (from the repository root: it shares bench/servers.py)."""
+"""`python -m soak` (from the repository root); `python soak/run.py` works too."""
 
 from soak.run import main
 

@@ -1,5 +1,6 @@
 """Soak: mixed partner and control-plane load on a freshly started `oeskit serve --workers 2`.
 
+Runs as `python -m soak` or `python soak/run.py` (it needs only the installed oeskit package).
 Bounded in time and in requests, loopback only. Breaches (any 5xx, RSS growth above the limit,
 a transport error, a doctor violation) make the exit status non-zero.
 """
@@ -22,12 +23,10 @@ from typing import Any
 
 import httpx
 import yaml
-from bench.servers import start_serve
 
-from oeskit import signing
+from oeskit import fixtures, signing
+from oeskit.testing.server import start_serve
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "fixtures" / "worlds" / "demo.yaml"
 EXCHANGE = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0001"
 CONNECTIONS = ("09684b38-49ed-4cf6-a28e-c3a459494c69", "136c1c69-8654-484f-8c5f-591b334a084f")
 V1 = "/api/network/v1/enterprises/ent-exchange/partners"
@@ -131,7 +130,7 @@ async def _drive(
     warmup: float,
     on_warm: Any,
 ) -> None:
-    world = yaml.safe_load(DEMO.read_text())
+    world = yaml.safe_load(fixtures.world_path("demo").read_text())
     partner = next(p for p in world["partners"] if p["id"] == EXCHANGE)
     entry = next(k for k in partner["signingKeys"] if k.get("scheme", "ed25519") == "ed25519")
     key = signing.SigningKey("ed25519", entry["publicKey"], entry["privateKey"])

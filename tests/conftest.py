@@ -3,7 +3,6 @@ signing helpers for the demo world, and a real `oeskit serve` process for black-
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,16 +11,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from bench.servers import start_serve
 
-from oeskit import signing
+from oeskit import fixtures, signing
 from oeskit.http.app import create_app, open_store
 from oeskit.settings import Settings
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore
+from oeskit.testing.server import Server, start_serve
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "fixtures" / "worlds" / "demo.yaml"
+DEMO = fixtures.world_path("demo")
 ADMIN = "test-admin-token"
 EXCHANGE = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0001"
 ALPHA = "09684b38-49ed-4cf6-a28e-c3a459494c69"
@@ -137,11 +136,10 @@ async def sandbox(tmp_path: Path, demo_world: dict[str, Any]) -> AsyncIterator[S
 
 
 @dataclass
-class LiveServer:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    db: Path
-    log_path: Path
+class LiveServer(Server):
+    """A started `oeskit serve` (oeskit.testing.server) and the database it serves."""
+
+    db: Path = Path()
     admin_token: str = ADMIN
 
 
@@ -151,16 +149,19 @@ def start_server(
     """`oeskit serve` on the demo world in a process of its own, ready."""
     db = db or tmp_path / "live.db"
     server = start_serve(tmp_path, db, workers=workers, admin=ADMIN, extra=extra, timeout=30)
-    return LiveServer(server.base_url, server.process, db, server.log_path)
+    return LiveServer(
+        server.name,
+        server.process,
+        server.base_url,
+        server.log_path,
+        server.ready_ms,
+        server.headers,
+        db=db,
+    )
 
 
 def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    server.stop(timeout=10)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import click
 import orjson
 
 from oeskit import signing
+from oeskit.cli.world import WORLD
 from oeskit.settings import DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_S, Settings, is_loopback
 from oeskit.worlds import WorldError, load_world_file
 
@@ -97,8 +98,9 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 @click.option(
     "--world",
     "world_path",
-    type=click.Path(dir_okay=False),
-    help="World file loaded when the database is empty (e.g. fixtures/worlds/demo.yaml).",
+    type=WORLD,
+    metavar="NAME|FILE",
+    help="World loaded when the database is empty: a packaged world (demo, minimal) or a file.",
 )
 @click.option("--fresh", is_flag=True, help="Empty the database first, so the world is reloaded.")
 @click.option(
@@ -146,7 +148,7 @@ def serve(
     host: str,
     port: int,
     db: str,
-    world_path: str | None,
+    world_path: Path | None,
     fresh: bool,
     workers: int,
     admin_token: str | None,
@@ -176,7 +178,7 @@ def serve(
         host=host,
         port=port,
         db=db,
-        world=world_path,
+        world=str(world_path) if world_path else None,
         workers=workers,
         admin_token=admin_token,
         clock=clock,

@@ -14,6 +14,7 @@ import click
 import yaml
 
 from oeskit import signing
+from oeskit.cli.world import WORLD
 
 _REQUIRED_REQUEST_FIELDS = ("externalId", "settlementAmounts")
 
@@ -51,8 +52,10 @@ def generate(scheme: str, as_json: bool) -> None:
 @click.option(
     "--world",
     "world_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="World YAML whose partner holds the signing key (use with --partner).",
+    type=WORLD,
+    metavar="NAME|FILE",
+    help="World (a packaged name such as demo, or a YAML file) whose partner holds the signing "
+    "key (use with --partner).",
 )
 @click.option("--partner", "partner_id", help="Partner id in the world file.")
 @click.option(

@@ -1,9 +1,13 @@
-"""`oeskit world load FILE --db PATH` and `oeskit world check FILE`."""
+"""`oeskit world load WORLD --db PATH` and `oeskit world check WORLD`, and the WORLD argument
+type that every command taking a world shares (a packaged world's name, or a file path)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from oeskit import fixtures
 from oeskit.cli.options import check_clock
 from oeskit.clock import utcnow
 from oeskit.store.sqlite import SqliteStore
@@ -11,12 +15,32 @@ from oeskit.store.world_loader import load_world
 from oeskit.worlds import WorldError, load_world_file
 
 
+class WorldParam(click.ParamType):  # type: ignore[type-arg]
+    """A world by name (`demo`, shipped in the package) or by path; converts to the file's Path.
+    An unknown name is a usage error that lists the packaged names."""
+
+    name = "world"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path:
+        if isinstance(value, Path):
+            return value
+        try:
+            return fixtures.world_path(str(value))
+        except fixtures.UnknownWorld as exc:
+            self.fail(str(exc), param, ctx)
+
+
+WORLD = WorldParam()
+
+
 @click.group()
 def world() -> None:
-    """Check world files and load them into a database."""
+    """Check worlds and load them into a database."""
 
 
-def _read(path: str) -> dict[str, object]:
+def _read(path: Path) -> dict[str, object]:
     try:
         return load_world_file(path)
     except WorldError as exc:
@@ -24,16 +48,16 @@ def _read(path: str) -> dict[str, object]:
 
 
 @world.command("check")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def check(path: str) -> None:
-    """Validate a world file and say what it holds."""
+@click.argument("path", type=WORLD, metavar="WORLD")
+def check(path: Path) -> None:
+    """Validate a world (a packaged name such as `demo`, or a file) and say what it holds."""
     data = _read(path)
     counts = ", ".join(f"{len(v)} {k}" for k, v in data.items() if isinstance(v, list) and v)
     click.echo(f"{path}: valid ({counts})")
 
 
 @world.command("load")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=WORLD, metavar="WORLD")
 @click.option("--db", required=True, help="SQLite file to load into (its state is replaced).")
 @click.option(
     "--clock",
@@ -42,8 +66,8 @@ def check(path: str) -> None:
     callback=check_clock,
     help="wall, frozen or speed=N.",
 )
-def load(path: str, db: str, clock: str) -> None:
-    """Replace the state of a database with a world."""
+def load(path: Path, db: str, clock: str) -> None:
+    """Replace the state of a database with a world (a packaged name or a file)."""
     data = _read(path)
     store = SqliteStore(db)
     try:

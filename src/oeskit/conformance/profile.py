@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from oeskit import signing
+from oeskit import fixtures, signing
 
 CAPABILITIES = (
     "sandbox",
@@ -23,7 +23,6 @@ CAPABILITIES = (
     "busy-fault",
     "slow-client",
 )
-_FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 
 
 class ProfileError(ValueError):
@@ -59,7 +58,7 @@ class Profile:
 
 
 def fixtures_dir() -> Path:
-    return _FIXTURES
+    return fixtures.root()
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -110,4 +109,4 @@ def profile_from_dict(data: dict[str, Any], where: str = "profile") -> Profile:
 
 def sandbox_profile(sandbox_token: str) -> Profile:
     """The profile of an oeskit sandbox seeded with the demo world (fixtures/profiles/demo.yaml)."""
-    return replace(load_profile(_FIXTURES / "profiles" / "demo.yaml"), sandbox_token=sandbox_token)
+    return replace(load_profile(fixtures.profile_path("demo")), sandbox_token=sandbox_token)

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from oeskit import worlds
-from oeskit.conformance.profile import fixtures_dir
+from oeskit import fixtures, worlds
 from oeskit.reports.model import Exchange
 from oeskit.reports.redact import Redactor
 
@@ -102,7 +101,7 @@ class Target:
         return {"Authorization": f"Bearer {self.sandbox_token}"}
 
     def seed_world(self, name: str, overrides: dict[str, Any]) -> Exchange:
-        """Replace the target's state with fixtures/worlds/<name>.yaml (validated first)."""
+        """Replace the target's state with the world `name` (a packaged world or a path)."""
         world = load_world(name, overrides)
         response, exchange = self.send(
             "POST",
@@ -120,8 +119,7 @@ class Target:
 
 def load_world(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """Read and validate a world file, then apply `worldSet` overrides (dotted paths)."""
-    path = fixtures_dir() / "worlds" / f"{name}.yaml"
-    world = copy.deepcopy(worlds.load_world_file(path))
+    world = copy.deepcopy(worlds.load_world_file(fixtures.world_path(name)))
     for dotted, value in overrides.items():
         node: Any = world
         parts = dotted.split(".")

@@ -1,0 +1,58 @@
+"""Where the shipped worlds, scenarios and profiles are, and what a world name means.
+
+The files live in the repository's `fixtures/` folder; a wheel carries a copy inside the package
+(`oeskit/fixtures/`, see pyproject's force-include). The packaged copy wins, as for openapi.yaml in
+`spec.contract_path()`. Resolution only: reading and validating a world is `worlds.py`'s job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).parent
+
+
+class UnknownWorld(ValueError):
+    """A world argument that is neither a packaged world's name nor an existing file."""
+
+
+def root() -> Path:
+    """The fixtures folder: packaged copy first (wheel installs), else the checkout's."""
+    for candidate in (_PACKAGE / "fixtures", _PACKAGE.parents[1] / "fixtures"):
+        if (candidate / "worlds").is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "the fixtures folder is neither in the package nor at the checkout root"
+    )
+
+
+def scenarios_dir() -> Path:
+    return root() / "scenarios"
+
+
+def profile_path(name: str) -> Path:
+    return root() / "profiles" / f"{name}.yaml"
+
+
+def world_names() -> list[str]:
+    """The packaged worlds, by name (the file stem)."""
+    return sorted(p.stem for p in (root() / "worlds").glob("*.yaml"))
+
+
+def world_path(world: str | Path) -> Path:
+    """A world given by name (`demo`) or by path (`my/world.yaml`).
+
+    A bare name (no folder, no suffix) is a packaged world first; anything else is a path, which
+    must exist. Either way the error lists the packaged names, so a typo shows what would work.
+    """
+    text = str(world)
+    is_name = "/" not in text and "\\" not in text and not Path(text).suffix
+    if is_name and text in world_names():
+        return root() / "worlds" / f"{text}.yaml"
+    path = Path(text)
+    if path.is_file():
+        return path
+    what = "no packaged world" if is_name else "no world file"
+    raise UnknownWorld(
+        f"{what} {text!r}; packaged worlds: {', '.join(world_names())} (or give a file path)"
+    )

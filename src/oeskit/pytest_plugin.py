@@ -1,0 +1,131 @@
+"""The pytest plugin (entry point `pytest11`): the `oeskit_sandbox` fixture, the `oeskit_world`
+marker and the `--oeskit-world` / `--oeskit-dir` options.
+
+One `oeskit serve` process per test session (per xdist worker: each worker is a session of its
+own), started the first time a test asks for the fixture; each test then gets a fresh state by
+reloading its world through the control plane. A run that never uses the fixture starts nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from oeskit import fixtures
+from oeskit.testing.sandbox import LoadedWorld, OeskitSandbox, SandboxServer
+from oeskit.testing.server import start_serve
+
+_MARKER = "oeskit_world"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("oeskit", "oeskit sandbox fixture")
+    group.addoption(
+        "--oeskit-world",
+        default=None,
+        metavar="NAME|FILE",
+        help="World the oeskit_sandbox fixture loads (default: demo; a marker overrides it).",
+    )
+    group.addoption(
+        "--oeskit-dir",
+        default=None,
+        metavar="DIR",
+        help="Where the sandbox server writes its database and log (default: pytest's temp dir).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{_MARKER}(world): the world oeskit_sandbox loads for this test "
+        "(a packaged name such as minimal, or a file path)",
+    )
+    world = config.getoption("--oeskit-world")
+    if world is not None:
+        try:
+            fixtures.world_path(world)
+        except fixtures.UnknownWorld as exc:
+            raise pytest.UsageError(f"--oeskit-world: {exc}") from None
+
+
+class _Worlds:
+    """Each world read and validated once per session, by the argument that named it."""
+
+    def __init__(self, default: str) -> None:
+        self.default = default
+        self._cache: dict[str, LoadedWorld] = {}
+
+    def get(self, world: str | Path | None) -> LoadedWorld:
+        key = str(world if world is not None else self.default)
+        if key not in self._cache:
+            self._cache[key] = LoadedWorld.read(fixtures.world_path(key))
+        return self._cache[key]
+
+
+@pytest.fixture(scope="session")
+def _oeskit_worlds(pytestconfig: pytest.Config) -> _Worlds:
+    return _Worlds(pytestconfig.getoption("--oeskit-world") or "demo")
+
+
+def _workdir(config: pytest.Config, factory: pytest.TempPathFactory) -> Path:
+    """A new folder for this session's server, or a clear failure naming where it must write."""
+    chosen = config.getoption("--oeskit-dir")
+    where = Path(chosen) if chosen else None
+    try:
+        if where is None:
+            where = factory.getbasetemp()
+        return Path(tempfile.mkdtemp(prefix="oeskit-sandbox-", dir=where))
+    except OSError as exc:
+        place = where if where is not None else Path(tempfile.gettempdir())
+        pytest.fail(
+            f"oeskit_sandbox needs to write its database and server log under {place}, "
+            f"which is not writable ({exc.strerror or exc}); point --oeskit-dir (or --basetemp, "
+            "or TMPDIR) at a writable folder",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def _oeskit_server(
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    _oeskit_worlds: _Worlds,
+) -> Iterator[SandboxServer]:
+    """The session's `oeskit serve` on the run's world (the first test using it pays start-up)."""
+    workdir = _workdir(pytestconfig, tmp_path_factory)
+    world = _oeskit_worlds.get(None)
+    admin = secrets.token_urlsafe(18)
+    server = start_serve(
+        workdir,
+        workdir / "sandbox.db",
+        admin=admin,
+        world=world.source,
+        fresh=True,
+        name="oeskit-serve",
+        timeout=60.0,
+        poll=0.01,
+        command=(sys.executable, "-m", "oeskit"),
+    )
+    owner = SandboxServer(server, admin, loaded=world.source)
+    yield owner
+    owner.close()
+
+
+@pytest.fixture
+def oeskit_sandbox(
+    request: pytest.FixtureRequest, _oeskit_server: SandboxServer, _oeskit_worlds: _Worlds
+) -> OeskitSandbox:
+    """A fresh oeskit sandbox for this test (demo world unless `@pytest.mark.oeskit_world(...)`
+    or `--oeskit-world` says otherwise); the server process is shared by the session."""
+    marker = request.node.get_closest_marker(_MARKER)
+    name = marker.args[0] if marker is not None and marker.args else None
+    try:
+        world = _oeskit_worlds.get(name)
+    except (fixtures.UnknownWorld, ValueError) as exc:
+        pytest.fail(f"@pytest.mark.{_MARKER}({name!r}): {exc}", pytrace=False)
+    return _oeskit_server.fresh(world)

@@ -1,0 +1,194 @@
+"""Start `oeskit serve` on a free loopback port, wait until it answers, and stop its process tree.
+
+The one copy of this for the project's tests, the pytest plugin, bench and soak. It spawns the
+CLI a partner runs (not an in-process app), so what is tested is what ships.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every descendant of `pid` (scans /proc: uvicorn's workers are its children)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of `pid` plus all its descendants, in KiB."""
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+@dataclass
+class Server:
+    """A started server process: its URL, its log file and how long it took to answer."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+    ready_ms: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def wait_ready(
+        self, path: str, timeout: float = 60.0, poll: float = 0.005, started: float | None = None
+    ) -> float:
+        """Poll `path` until it answers 200; return ms since `started` (default: now)."""
+        started = time.perf_counter() if started is None else started
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited: {self.log_tail()}")
+                try:
+                    if client.get(self.base_url + path, headers=self.headers).status_code == 200:
+                        self.ready_ms = (time.perf_counter() - started) * 1000
+                        return self.ready_ms
+                except httpx.HTTPError:
+                    pass
+                time.sleep(poll)
+        self.stop()
+        raise RuntimeError(
+            f"{self.name} did not answer 200 on {path} within {timeout} s: {self.log_tail()}"
+        )
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def rss_kb(self) -> int:
+        return rss_kb(self.process.pid)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM (uvicorn's supervisor stops its workers), then SIGKILL to the whole tree if
+        it has not exited in time, so no worker outlives a test."""
+        if self.process.poll() is not None:
+            return
+        tree = descendants(self.process.pid)
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for pid in [self.process.pid, *tree]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def spawn(
+    name: str,
+    command: Sequence[str],
+    workdir: Path,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start `command` with stdout and stderr in workdir/<name>.log; it runs in `cwd`
+    (default: workdir)."""
+    log_path = workdir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
+            list(command),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd or workdir,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+    return process, log_path
+
+
+def start_serve(
+    workdir: Path,
+    db: Path,
+    *,
+    admin: str,
+    world: str | Path = "demo",
+    workers: int = 1,
+    fresh: bool = False,
+    extra: Sequence[str] = (),
+    name: str | None = None,
+    timeout: float = 60.0,
+    poll: float = 0.05,
+    command: Sequence[str] = (sys.executable, "-m", "oeskit"),
+) -> Server:
+    """`oeskit serve` (the CLI partners run) on `world`, ready: its control plane answered 200.
+
+    `ready_ms` is process start to that answer; the log is workdir/<name>.log and the process
+    runs in workdir. `command` is how to call oeskit (another venv's python, say).
+    """
+    port = free_port()
+    argv = [
+        *command,
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--world",
+        str(world),
+        "--workers",
+        str(workers),
+        "--admin-token",
+        admin,
+        *(["--fresh"] if fresh else []),
+        *extra,
+    ]
+    name = name or f"server-{port}"
+    started = time.perf_counter()
+    process, log_path = spawn(name, argv, workdir)
+    server = Server(
+        name,
+        process,
+        f"http://{HOST}:{port}",
+        log_path,
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    server.wait_ready("/sandbox/clock", timeout=timeout, poll=poll, started=started)
+    return server
