@@ -37,6 +37,7 @@ def start_sandbox(
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     command = [
         sys.executable,
+        "-u",
         "-m",
         "bench.launch",
         "--port",

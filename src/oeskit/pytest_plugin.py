@@ -109,7 +109,7 @@ def _oeskit_server(
         name="oeskit-serve",
         timeout=60.0,
         poll=0.01,
-        command=(sys.executable, "-m", "oeskit"),
+        command=(sys.executable, "-u", "-m", "oeskit"),
     )
     owner = SandboxServer(server, admin, loaded=world.source)
     yield owner

@@ -126,10 +126,9 @@ def spawn(
     workdir: Path,
     *,
     cwd: Path | None = None,
-    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start `command` with stdout and stderr in workdir/<name>.log; it runs in `cwd`
-    (default: workdir)."""
+    (default: workdir) and inherits our environment."""
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
@@ -137,7 +136,6 @@ def spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=cwd or workdir,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
     return process, log_path
 
@@ -154,12 +152,13 @@ def start_serve(
     name: str | None = None,
     timeout: float = 60.0,
     poll: float = 0.05,
-    command: Sequence[str] = (sys.executable, "-m", "oeskit"),
+    command: Sequence[str] = (sys.executable, "-u", "-m", "oeskit"),
 ) -> Server:
     """`oeskit serve` (the CLI partners run) on `world`, ready: its control plane answered 200.
 
     `ready_ms` is process start to that answer; the log is workdir/<name>.log and the process
-    runs in workdir. `command` is how to call oeskit (another venv's python, say).
+    runs in workdir. `command` is how to call oeskit (another venv's python, say); unbuffered
+    (`-u`) so the banner is in the log as soon as it is printed.
     """
     port = free_port()
     argv = [
