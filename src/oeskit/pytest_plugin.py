@@ -3,7 +3,8 @@ marker and the `--oeskit-world` / `--oeskit-dir` options.
 
 One `oeskit serve` process per test session (per xdist worker: each worker is a session of its
 own), started the first time a test asks for the fixture; each test then gets a fresh state by
-reloading its world through the control plane. A run that never uses the fixture starts nothing.
+reloading its world through the control plane. A run that never uses the fixture starts nothing
+and imports nothing heavy: this module is loaded by every pytest run where oeskit is installed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from oeskit import fixtures
-from oeskit.testing.sandbox import LoadedWorld, OeskitSandbox, SandboxServer
-from oeskit.testing.server import start_serve
+
+if TYPE_CHECKING:
+    from oeskit.testing.sandbox import LoadedWorld, OeskitSandbox, SandboxServer
 
 _MARKER = "oeskit_world"
 
@@ -61,6 +64,8 @@ class _Worlds:
         self._cache: dict[str, LoadedWorld] = {}
 
     def get(self, world: str | Path | None) -> LoadedWorld:
+        from oeskit.testing.sandbox import LoadedWorld
+
         key = str(world if world is not None else self.default)
         if key not in self._cache:
             self._cache[key] = LoadedWorld.read(fixtures.world_path(key))
@@ -97,21 +102,32 @@ def _oeskit_server(
     _oeskit_worlds: _Worlds,
 ) -> Iterator[SandboxServer]:
     """The session's `oeskit serve` on the run's world (the first test using it pays start-up)."""
+    from oeskit.testing.server import READY_PATH, start_serve
+
     workdir = _workdir(pytestconfig, tmp_path_factory)
-    world = _oeskit_worlds.get(None)
+    path = fixtures.world_path(_oeskit_worlds.default)
     admin = secrets.token_urlsafe(18)
     server = start_serve(
         workdir,
         workdir / "sandbox.db",
         admin=admin,
-        world=world.source,
+        world=path,
         fresh=True,
         name="oeskit-serve",
-        timeout=60.0,
         poll=0.01,
         command=(sys.executable, "-u", "-m", "oeskit"),
+        wait=False,
     )
-    owner = SandboxServer(server, admin, loaded=world.source)
+    try:
+        from oeskit.testing.sandbox import SandboxServer
+
+        # Import the client side and validate the world while the server boots.
+        _oeskit_worlds.get(None)
+        server.wait_ready(READY_PATH, timeout=60.0, poll=0.01)
+    except BaseException:
+        server.stop()
+        raise
+    owner = SandboxServer(server, admin, loaded=str(path))
     yield owner
     owner.close()
 

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 HOST = "127.0.0.1"
+# Answers 200 once the app serves (it needs the admin token, which every caller has).
+READY_PATH = "/sandbox/clock"
 
 
 def free_port() -> int:
@@ -77,6 +77,9 @@ class Server:
         self, path: str, timeout: float = 60.0, poll: float = 0.005, started: float | None = None
     ) -> float:
         """Poll `path` until it answers 200; return ms since `started` (default: now)."""
+        # Imported here: the pytest plugin spawns the server first and imports while it boots.
+        import httpx
+
         started = time.perf_counter() if started is None else started
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
@@ -153,12 +156,14 @@ def start_serve(
     timeout: float = 60.0,
     poll: float = 0.05,
     command: Sequence[str] = (sys.executable, "-u", "-m", "oeskit"),
+    wait: bool = True,
 ) -> Server:
     """`oeskit serve` (the CLI partners run) on `world`, ready: its control plane answered 200.
 
     `ready_ms` is process start to that answer; the log is workdir/<name>.log and the process
     runs in workdir. `command` is how to call oeskit (another venv's python, say); unbuffered
-    (`-u`) so the banner is in the log as soon as it is printed.
+    (`-u`) so the banner is in the log as soon as it is printed. With `wait=False` it returns
+    at once: call `server.wait_ready(READY_PATH)` after doing something useful meanwhile.
     """
     port = free_port()
     argv = [
@@ -189,5 +194,6 @@ def start_serve(
         log_path,
         headers={"Authorization": f"Bearer {admin}"},
     )
-    server.wait_ready("/sandbox/clock", timeout=timeout, poll=poll, started=started)
+    if wait:
+        server.wait_ready(READY_PATH, timeout=timeout, poll=poll, started=started)
     return server
