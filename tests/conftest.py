@@ -19,6 +19,9 @@ from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore
 from oeskit.testing.server import Server, start_serve
 
+# pytester runs partner test files against the oeskit pytest plugin (tests/kit).
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = fixtures.world_path("demo")
 ADMIN = "test-admin-token"

@@ -1,0 +1,167 @@
+"""The pytest plugin as a partner uses it: test files run by pytester against the installed
+`oeskit_sandbox` fixture (entry point `pytest11`), each run with its own sandbox server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "test_partner_example.py"
+
+RECORDING = """
+import json, os
+
+def record(sandbox, name):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    listed = sandbox.client.get(
+        f"/api/network/v1/enterprises/{sandbox.enterprise_id}/partners/settlements"
+    ).json()["settlements"]
+    staged = sandbox.client.post(sandbox.stage_path, json=sandbox.sign({
+        "externalId": "same-in-every-test",
+        "settlementAmounts": {sandbox.connections[0]: {"BTC": "-1000"}},
+        "cutoffAt": "2026-11-01T00:00:00.000Z",
+    }))
+    line = {"test": name, "worker": worker, "url": sandbox.url, "status": staged.status_code,
+            "before": [s["externalId"] for s in listed]}
+    with open(os.environ["RECORD"], "a") as out:
+        out.write(json.dumps(line) + "\\n")
+
+"""
+
+
+def _records(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.slow  # starts a pytest and a sandbox server
+def test_the_readme_partner_file_passes(pytester: pytest.Pytester) -> None:
+    """examples/test_partner_example.py (the README's file) passes as a partner runs it: a
+    signed settlement staged and replayed, the clock moved to completion, a fault armed, a
+    marker world — with nothing but the installed package."""
+    pytester.makepyfile(test_partner=EXAMPLE.read_text())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.slow  # starts a pytest and a sandbox server
+def test_each_test_starts_from_the_world_on_one_server(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three tests stage the same externalId: each gets 200 on a state that holds only the
+    world's history, all on one server process (one URL)."""
+    record = tmp_path / "records.jsonl"
+    monkeypatch.setenv("RECORD", str(record))
+    tests = "".join(
+        f"def test_{n}(oeskit_sandbox):\n    record(oeskit_sandbox, '{n}')\n" for n in "abc"
+    )
+    pytester.makepyfile(test_fresh=RECORDING + tests)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    lines = _records(record)
+    assert [line["status"] for line in lines] == [200, 200, 200]
+    assert {json.dumps(line["before"]) for line in lines} == {json.dumps(["demo-2026-11-20"])}
+    assert len({line["url"] for line in lines}) == 1
+
+
+@pytest.mark.slow  # starts a pytest and a sandbox server
+def test_under_xdist_each_worker_has_its_own_server(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `-n 2` both workers run tests, each against a server of its own, and every test
+    still starts from the world."""
+    record = tmp_path / "records.jsonl"
+    monkeypatch.setenv("RECORD", str(record))
+    tests = "".join(
+        f"def test_{n}(oeskit_sandbox):\n    record(oeskit_sandbox, '{n}')\n" for n in range(8)
+    )
+    pytester.makepyfile(test_workers=RECORDING + tests)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=8)
+    lines = _records(record)
+    urls: dict[str, set[object]] = {str(line["worker"]): set() for line in lines}
+    for line in lines:
+        urls[str(line["worker"])].add(line["url"])
+    assert sorted(urls) == ["gw0", "gw1"]
+    assert all(len(u) == 1 for u in urls.values())
+    assert urls["gw0"] != urls["gw1"]
+    assert {line["status"] for line in lines} == {200}
+
+
+@pytest.mark.slow  # starts a pytest and a sandbox server
+def test_world_option_and_marker(pytester: pytest.Pytester) -> None:
+    """`--oeskit-world minimal` sets the run's world; a marker (a name or a file path) wins for
+    its test."""
+    world_file = ROOT / "fixtures" / "worlds" / "demo.yaml"
+    pytester.makepyfile(
+        test_worlds=f"""
+import pytest
+
+def test_run_world(oeskit_sandbox):
+    assert oeskit_sandbox.enterprise_id == "ent-minimal"
+
+@pytest.mark.oeskit_world({str(world_file)!r})
+def test_marker_path(oeskit_sandbox):
+    assert oeskit_sandbox.enterprise_id == "ent-exchange"
+
+def test_back_to_run_world(oeskit_sandbox):
+    assert oeskit_sandbox.client.get(
+        "/api/network/v1/enterprises/ent-minimal/partners/settlements"
+    ).status_code == 200
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--oeskit-world", "minimal")
+    result.assert_outcomes(passed=3)
+
+
+def test_unknown_world_option_is_a_usage_error_listing_names(pytester: pytest.Pytester) -> None:
+    """`--oeskit-world nope` stops the run before any test, naming the packaged worlds."""
+    pytester.makepyfile(test_x="def test_x(oeskit_sandbox):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--oeskit-world", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--oeskit-world: no packaged world 'nope'*demo, minimal*"])
+
+
+@pytest.mark.slow  # starts a pytest and a sandbox server
+def test_unknown_marker_world_fails_that_test_clearly(pytester: pytest.Pytester) -> None:
+    """A marker naming no world errors its test with the packaged names, and only that test."""
+    pytester.makepyfile(
+        test_x="""
+import pytest
+
+@pytest.mark.oeskit_world("nope")
+def test_bad(oeskit_sandbox):
+    pass
+
+def test_good(oeskit_sandbox):
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*oeskit_world('nope'): no packaged world 'nope'*demo, minimal*"])
+
+
+def test_unwritable_folder_says_where_it_needs_to_write(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """When the server's folder cannot be written, the error names it and how to change it."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where a folder should be")
+    pytester.makepyfile(test_x="def test_x(oeskit_sandbox):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--oeskit-dir", str(blocked))
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*oeskit_sandbox needs to write its database and server log under {blocked}*"]
+    )
+    result.stdout.fnmatch_lines(["*--oeskit-dir*"])
+
+
+def test_a_run_that_does_not_use_the_fixture_starts_no_server(pytester: pytest.Pytester) -> None:
+    """The plugin is loaded by every pytest run; without the fixture it starts nothing."""
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--setup-show")
+    result.assert_outcomes(passed=1)
+    assert "_oeskit_server" not in result.stdout.str()
+    assert not list(pytester.path.rglob("oeskit-sandbox-*"))
