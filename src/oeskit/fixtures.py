@@ -1,7 +1,8 @@
 """Where the shipped worlds, scenarios and profiles are, and what a world name means.
 
 The files live in the repository's `fixtures/` folder; a wheel carries a copy inside the package
-(`oeskit/fixtures/`, see pyproject's force-include). The packaged copy wins, as for openapi.yaml in
+(`oeskit/data/`, see pyproject's force-include; not `oeskit/fixtures/`, which this module's name
+would shadow). The packaged copy wins, as for openapi.yaml in
 `spec.contract_path()`. Resolution only: reading and validating a world is `worlds.py`'s job.
 """
 
@@ -18,7 +19,7 @@ class UnknownWorld(ValueError):
 
 def root() -> Path:
     """The fixtures folder: packaged copy first (wheel installs), else the checkout's."""
-    for candidate in (_PACKAGE / "fixtures", _PACKAGE.parents[1] / "fixtures"):
+    for candidate in (_PACKAGE / "data", _PACKAGE.parents[1] / "fixtures"):
         if (candidate / "worlds").is_dir():
             return candidate
     raise FileNotFoundError(

@@ -1,0 +1,82 @@
+"""The wheel is the product: installed in a fresh venv, every command works from an empty folder
+that is not the checkout, with the packaged worlds, scenarios and profiles."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from oeskit.testing.server import start_serve
+from tests.kit.conftest import Kit
+
+pytestmark = pytest.mark.slow  # builds a wheel and installs it with its dependencies
+EXCHANGE = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0001"
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> Path:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    return folder
+
+
+def test_serve_and_conform_from_an_empty_folder(kit: Kit, empty: Path) -> None:
+    """`oeskit serve --world demo` and `oeskit conform` (scenarios and a short fuzz pass) run
+    from an empty folder: 0 failed, reports and the database written there."""
+    admin = secrets.token_urlsafe(12)
+    server = start_serve(
+        empty, Path("sandbox.db"), admin=admin, world="demo", command=(str(kit.bin / "oeskit"),)
+    )
+    try:
+        done = kit.run(
+            "oeskit",
+            "conform",
+            "--target",
+            server.base_url,
+            "--sandbox-token",
+            admin,
+            "--max-examples",
+            "5",
+            cwd=empty,
+            timeout=300,
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " 0 failed" in done.stderr
+    reports = list((empty / "reports").glob("*/report.json"))
+    assert len(reports) == 1
+    assert (reports[0].parent / "junit.xml").is_file()
+    assert json.loads(reports[0].read_text())["summary"]["failed"] == 0
+    assert (empty / "sandbox.db").is_file()
+
+
+def test_world_keys_sign_doctor_from_an_empty_folder(kit: Kit, empty: Path) -> None:
+    """`world check demo`, `world load minimal`, `keys generate`, `sign --world demo` and
+    `doctor` work by packaged name from an empty folder."""
+    checked = kit.run("oeskit", "world", "check", "demo", cwd=empty)
+    assert checked.returncode == 0, checked.stderr
+    assert "valid (9 enterprises" in checked.stdout
+    loaded = kit.run("oeskit", "world", "load", "minimal", "--db", "w.db", cwd=empty)
+    assert loaded.returncode == 0, loaded.stderr
+    key = kit.run("oeskit", "keys", "generate", "--json", cwd=empty)
+    assert key.returncode == 0, key.stderr
+    assert set(json.loads(key.stdout)) >= {"publicKey", "privateKey"}
+    (empty / "request.json").write_text(json.dumps({"externalId": "x-1", "settlementAmounts": {}}))
+    signed = kit.run(
+        "oeskit", "sign", "--world", "demo", "--partner", EXCHANGE, "request.json", cwd=empty
+    )
+    assert signed.returncode == 0, signed.stderr
+    assert {"payload", "signature"} <= set(json.loads(signed.stdout))
+    doctor = kit.run("oeskit", "doctor", "--db", "w.db", cwd=empty)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+
+
+def test_unknown_world_name_lists_the_packaged_ones(kit: Kit, empty: Path) -> None:
+    """`oeskit serve --world nope` is a usage error (exit 2) naming demo and minimal."""
+    done = kit.run("oeskit", "serve", "--world", "nope", cwd=empty)
+    assert done.returncode == 2
+    assert "no packaged world 'nope'; packaged worlds: demo, minimal" in done.stderr
