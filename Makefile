@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## start the sandbox with the demo world on $(HOST):$(PORT)
 	@mkdir -p .oeskit
 	$(BIN)/oeskit serve --host $(HOST) --port $(PORT) --db .oeskit/sandbox.db --fresh \
-		--world fixtures/worlds/demo.yaml
+		--world demo
 
 test: $(STAMP)  ## the whole suite (what CI runs)
 	$(BIN)/python -m pytest
