@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 import yaml
 
-from oeskit import signing
+from oeskit import fixtures, signing
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "fixtures" / "worlds" / "demo.yaml"
+DEMO = fixtures.world_path("demo")
 CONTRACT = ROOT / "openapi.yaml"
 
 EXCHANGE = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0001"
