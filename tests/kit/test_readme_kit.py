@@ -66,11 +66,13 @@ def test_ci_recipe_commands_run(marker: str, kit: Kit, tmp_path: Path) -> None:
     shutil.copy(kit.wheel, repo / kit.wheel.name)
     shutil.copy(EXAMPLE, repo / "tests" / EXAMPLE.name)
     env["OESKIT_PORT"] = str(free_port())  # not 8080: tests run side by side
-    steps = []
-    for n, command in enumerate(commands):
-        (repo / f".step-{n}.sh").write_text(command)
-        steps.append(f"bash -e .step-{n}.sh")
-    script = " && ".join(steps) if "github" in marker else "set -e\n" + "\n".join(commands)
+    assert all(isinstance(c, str) for c in commands), commands  # YAML read `a: b` as a mapping
+    if "github" in marker:  # each `run` is a shell of its own
+        for n, command in enumerate(commands):
+            (repo / f".step-{n}.sh").write_text(command)
+        script = " && ".join(f"bash -e .step-{n}.sh" for n in range(len(commands)))
+    else:
+        script = "set -e\n" + "\n".join(commands)
     # A session of its own, so the sandbox the recipe leaves running is stopped by group id.
     shell = subprocess.Popen(
         ["bash", "-c", script],
