@@ -7,6 +7,7 @@ into it and hands out an `OeskitSandbox`, the object the `oeskit_sandbox` fixtur
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +157,8 @@ class OeskitSandbox:
         self._owner = owner
         self._world = world
         self.url = owner.server.base_url
-        self.world = world.data
+        # A copy: a test may edit it (to build a variant world) without touching the next one's.
+        self.world = copy.deepcopy(world.data)
         self.partner_id = world.partner.id
         self.enterprise_id = world.partner.enterprise_id
         self.token = world.partner.token
