@@ -80,3 +80,14 @@ def test_unknown_world_name_lists_the_packaged_ones(kit: Kit, empty: Path) -> No
     done = kit.run("oeskit", "serve", "--world", "nope", cwd=empty)
     assert done.returncode == 2
     assert "no packaged world 'nope'; packaged worlds: demo, minimal" in done.stderr
+
+
+def test_contract_tools_from_an_empty_folder(kit: Kit, empty: Path) -> None:
+    """`oeskit lint` (the packaged contract and scenarios) and `oeskit docs build` run from an
+    empty folder and write the site there."""
+    lint = kit.run("oeskit", "lint", cwd=empty)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    built = kit.run("oeskit", "docs", "build", "--out", "site", cwd=empty)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (empty / "site" / "index.html").is_file()
+    assert (empty / "site" / "rules.html").is_file()
