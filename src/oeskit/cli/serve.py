@@ -12,6 +12,7 @@ import click
 import orjson
 
 from oeskit import signing
+from oeskit.cli.options import check_clock
 from oeskit.cli.world import WORLD
 from oeskit.settings import DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_S, Settings, is_loopback
 from oeskit.worlds import WorldError, load_world_file
@@ -120,6 +121,7 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     "--clock",
     default="wall",
     show_default=True,
+    callback=check_clock,
     help="Sandbox clock: wall, frozen or speed=N (N sandbox seconds per real second).",
 )
 @click.option(
@@ -163,7 +165,6 @@ def serve(
 
     from oeskit.http.app import create_app, freeze_startup_objects, open_store
 
-    _check_clock_option(clock)
     if workers > 1 and db == ":memory:":
         raise click.UsageError("--workers > 1 needs a database file, not ':memory:'")
     world: dict[str, Any] | None = None
@@ -213,15 +214,6 @@ def serve(
         log_level=log_level,
         access_log=False,
     )
-
-
-def _check_clock_option(option: str) -> None:
-    from oeskit.clock import ClockState, utcnow
-
-    try:
-        ClockState.from_option(option, utcnow())
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--clock") from None
 
 
 def _apply_clock(store: Any, option: str) -> None:
