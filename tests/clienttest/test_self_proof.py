@@ -183,6 +183,9 @@ def test_reports_never_carry_the_token_or_the_private_key(
         text = (tmp_path / name).read_text()
         for secret in ("OES_ACCESS_TOKEN", "privateKey"):
             assert secret not in text
+    # The writers are conform's, titled for what graded: a client, not a server.
+    assert (tmp_path / "report.md").read_text().startswith("## oeskit client-test")
+    assert 'name="oeskit client-test"' in (tmp_path / "junit.xml").read_text()
 
 
 def test_wait_mode_grades_a_client_started_by_hand(server: LiveServer) -> None:

@@ -173,6 +173,7 @@ def run(
         results,
         client_rules(),
         tuple(secrets),
+        suite="oeskit client-test",
     )
 
 

@@ -23,9 +23,9 @@ def render(report: Report) -> str:
     s = report.summary
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>oeskit conformance report</title>",
+        f"<title>{escape(report.suite)} report</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>oeskit conformance report</h1>",
+        f"<h1>{escape(report.suite)} report</h1>",
         f"<p>Target <code>{escape(report.target)}</code>, started {escape(report.started_at)}, "
         f"{report.duration_s:.1f} s, seed {report.seed}.</p>",
         "<div class='cards' id='summary'>",

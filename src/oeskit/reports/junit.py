@@ -13,7 +13,7 @@ def render(report: Report) -> str:
     s = report.summary
     suite = ET.Element(
         "testsuite",
-        name="oeskit conform",
+        name=report.suite,
         tests=str(len(report.results)),
         failures=str(s.failed),
         skipped=str(s.skipped),

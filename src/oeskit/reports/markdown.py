@@ -11,7 +11,7 @@ _ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.WARNING: "⚠️", S
 def render(report: Report) -> str:
     s = report.summary
     lines = [
-        "## oeskit conformance",
+        f"## {report.suite}",
         "",
         f"Target `{report.target}` · {report.started_at} · {report.duration_s:.1f} s · "
         f"seed {report.seed}",

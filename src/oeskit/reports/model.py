@@ -159,6 +159,8 @@ class Report:
     rules: tuple[RuleResult, ...]
     summary: Summary
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # What graded the target, as the writers title their reports (client-test reuses them).
+    suite: str = "oeskit conformance"
 
     def exit_code(self, fail_on: str = "failure") -> int:
         """0 when nothing FAILED (and, with fail_on="warning", nothing WARNED); else 1."""
@@ -174,6 +176,7 @@ def build_report(
     results: list[ScenarioResult],
     catalogue: list[dict[str, Any]],
     secrets: tuple[str, ...] = (),
+    suite: str = "oeskit conformance",
 ) -> Report:
     """Derive the per-rule verdicts and the summary from the results."""
     rules: list[RuleResult] = []
@@ -196,5 +199,13 @@ def build_report(
         count[Status.PASSED], count[Status.FAILED], count[Status.WARNING], count[Status.SKIPPED]
     )
     return Report(
-        target, started_at, duration_s, seed, tuple(results), tuple(rules), summary, secrets
+        target,
+        started_at,
+        duration_s,
+        seed,
+        tuple(results),
+        tuple(rules),
+        summary,
+        secrets,
+        suite,
     )
