@@ -15,13 +15,14 @@ import click
 from rich.console import Console
 
 from oeskit import signing
+from oeskit.cli.report_options import report_options
 from oeskit.clienttest import plans
 from oeskit.clienttest.control import Sandbox, SandboxError
 from oeskit.clienttest.plans import DEFAULT_SLOW_SECONDS, Plan
 from oeskit.clienttest.runner import Announce, Progress, RunConfig, run
 from oeskit.clienttest.server import own_sandbox
 from oeskit.reports.model import ScenarioResult, Status
-from oeskit.reports.writer import FORMATS, stamped_dir, write_reports
+from oeskit.reports.writer import stamped_dir, write_reports
 
 _STYLE = {
     Status.PASSED: "green",
@@ -38,18 +39,7 @@ _STYLE = {
     multiple=True,
     help=f"Run only this plan (repeatable): {', '.join(p.name for p in plans.PLANS)}.",
 )
-@click.option(
-    "--report-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write reports here (default: reports/<UTC stamp>/).",
-)
-@click.option(
-    "--format",
-    "formats",
-    default="json,junit,html,md",
-    show_default=True,
-    help="Comma-separated report formats.",
-)
+@report_options
 @click.option(
     "--timeout",
     "timeout_s",
@@ -91,7 +81,7 @@ _STYLE = {
 def client_test(
     plan_names: tuple[str, ...],
     report_dir: Path | None,
-    formats: str,
+    formats: list[str],
     timeout_s: float,
     slow_seconds: float,
     target: str | None,
@@ -107,12 +97,6 @@ def client_test(
     OES_PRIVATE_KEY, OES_TASK (JSON: settlementAmounts, cutoffAt, notes) and OES_PLAN, and must
     stage the task. Example: oeskit client-test -- python examples/partner_client.py
     """
-    chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    unknown = set(chosen) - set(FORMATS)
-    if unknown:
-        raise click.UsageError(
-            f"unknown formats {sorted(unknown)}; choose from {', '.join(FORMATS)}"
-        )
     try:
         selected = plans.by_name(list(plan_names))
     except KeyError as exc:
@@ -154,7 +138,7 @@ def client_test(
         except SandboxError as exc:
             raise click.UsageError(f"the sandbox refused the run: {exc}") from exc
     directory = report_dir or stamped_dir(Path("reports"))
-    written = write_reports(report, directory, chosen)
+    written = write_reports(report, directory, formats)
     s = report.summary
     console.print(
         f"[green]{s.passed} passed[/], [red]{s.failed} failed[/], [dim]{s.skipped} skipped[/] "

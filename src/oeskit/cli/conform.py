@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from oeskit.cli.report_options import report_options
 from oeskit.conformance.events import (
     RunFinished,
     RunStarted,
@@ -22,7 +23,7 @@ from oeskit.conformance.profile import Profile, ProfileError, load_profile, sand
 from oeskit.conformance.runner import DEFAULT_MAX_EXAMPLES, RunConfig, run
 from oeskit.conformance.scenario import ScenarioError
 from oeskit.reports.model import Report, Status
-from oeskit.reports.writer import FORMATS, stamped_dir, write_reports
+from oeskit.reports.writer import stamped_dir, write_reports
 
 _STYLE = {
     Status.PASSED: "green",
@@ -59,18 +60,7 @@ _STYLE = {
     help="Fuzz examples per operation.",
 )
 @click.option("--seed", default=0, show_default=True, help="Fuzz seed.")
-@click.option(
-    "--report-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write reports here (default: reports/<UTC stamp>/).",
-)
-@click.option(
-    "--format",
-    "formats",
-    default="json,junit,html,md",
-    show_default=True,
-    help="Comma-separated report formats.",
-)
+@report_options
 @click.option(
     "--fail-on",
     type=click.Choice(["failure", "warning"]),
@@ -88,17 +78,10 @@ def conform(
     max_examples: int,
     seed: int,
     report_dir: Path | None,
-    formats: str,
+    formats: list[str],
     fail_on: str,
 ) -> None:
     """Run the conformance scenarios (and a fuzz pass) against TARGET and write reports."""
-    chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    unknown = set(chosen) - set(FORMATS)
-    if unknown:
-        raise click.BadParameter(
-            f"unknown formats {sorted(unknown)}; choose from {', '.join(FORMATS)}",
-            param_hint="--format",
-        )
     try:
         profile = _profile(profile_path, sandbox_token)
     except ProfileError as exc:
@@ -119,7 +102,7 @@ def conform(
     except (ScenarioError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     directory = report_dir or stamped_dir(Path("reports"))
-    written = write_reports(report, directory, chosen)
+    written = write_reports(report, directory, formats)
     _summary(report, console)
     console.print(f"reports: {', '.join(str(p) for p in written)}")
     sys.exit(report.exit_code(fail_on))
