@@ -164,24 +164,14 @@ class Busy:
         return None
 
 
-class FailAfterCommit:
-    """`fail_after_commit`: the next `count` stagings of `externalId` that succeed are
-    committed, then answered 500 (as if the server died before answering)."""
+class AfterCommit:
+    """The faults that act on a staging's answer once it is committed: `fail_after_commit` (the
+    next `count` stagings that succeed are answered 500, as if the server died before answering)
+    and `hold` (their 200 is held back `milliseconds`: a slow answer, the client may time out
+    although it is staged)."""
 
-    kind = "fail_after_commit"
-
-    def match(self, exchange: Exchange) -> bool:
-        return exchange.is_staging
-
-    async def inject(self, exchange: Exchange, faults: Faults) -> Exchange | None:
-        return replace(exchange, send=_AfterCommit(exchange, faults, self.kind))
-
-
-class Hold:
-    """`hold`: the next `count` stagings that succeed are committed, then their 200 is held
-    back `milliseconds` (a slow answer: the client may time out although it is staged)."""
-
-    kind = "hold"
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
 
     def match(self, exchange: Exchange) -> bool:
         return exchange.is_staging
@@ -218,12 +208,12 @@ class _AfterCommit:
         fault = store.take_fault(self.kind, _external_id(body), self.exchange.enterprise)
         if fault is not None:
             request_log.note_fault(self.kind)
-        if fault is not None and self.kind == Hold.kind:
+        if fault is not None and self.kind == "hold":
             with contextlib.suppress(TimeoutError):  # a shutdown sends it at once
                 await asyncio.wait_for(
                     self.faults.stopping.wait(), (fault["milliseconds"] or 0) / 1000
                 )
-        if fault is None or self.kind == Hold.kind:
+        if fault is None or self.kind == "hold":
             await send(self.start)
             await send({"type": "http.response.body", "body": body})
             return
@@ -249,4 +239,9 @@ def _external_id(body: bytes) -> str | None:
 
 # Order matters: a latency fault delays a request before any other fault shapes its answer, and
 # a busy one answers before the application stages anything.
-INJECTORS: tuple[Injector, ...] = (Latency(), Busy(), FailAfterCommit(), Hold())
+INJECTORS: tuple[Injector, ...] = (
+    Latency(),
+    Busy(),
+    AfterCommit("fail_after_commit"),
+    AfterCommit("hold"),
+)

@@ -12,7 +12,15 @@ from typing import Any
 
 from oeskit.publish.changes import Change, Changes
 from oeskit.publish.diff_schema import SchemaDiff
-from oeskit.publish.documents import deref, operations, parameters, pointer, rule_catalogues
+from oeskit.publish.documents import (
+    as_mapping,
+    deref,
+    media_types,
+    operations,
+    parameters,
+    pointer,
+    rule_catalogues,
+)
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
@@ -113,7 +121,7 @@ def _request_body(
         return
     if after.get("required") and not before.get("required"):
         out.add("breaking", "request-body-became-required", where, "existing clients may omit it")
-    old_media, new_media = _content(before), _content(after)
+    old_media, new_media = media_types(before), media_types(after)
     for media, body in new_media.items():
         media_where = f"{where}/content" + pointer(media)
         if media not in old_media:
@@ -136,8 +144,8 @@ def _responses(
     schemas: SchemaDiff,
     out: Changes,
 ) -> None:
-    before = _mapping(old.get("responses"))
-    after = _mapping(new.get("responses"))
+    before = as_mapping(old.get("responses"))
+    after = as_mapping(new.get("responses"))
     for status, raw in after.items():
         where = f"{base}/responses" + pointer(status)
         if status not in before:
@@ -145,8 +153,8 @@ def _responses(
             continue
         old_response, _ = deref(old_doc, before[status])
         new_response, _ = deref(new_doc, raw)
-        old_media = _content(old_response)
-        new_media = _content(new_response)
+        old_media = media_types(old_response)
+        new_media = media_types(new_response)
         for media, body in new_media.items():
             if media in old_media:
                 media_where = f"{where}/content" + pointer(media, "schema")
@@ -198,17 +206,6 @@ def _rule(rule_id: str, old: dict[str, Any], new: dict[str, Any], where: str, ou
             out.add("warning", "rule-operation-added", f"{where}/operations", why)
     if old.get("title") != new.get("title"):
         out.add("non-breaking", "rule-statement-changed", f"{where}/title", "statement reworded")
-
-
-def _content(node: Any) -> dict[str, dict[str, Any]]:
-    content = node.get("content") if isinstance(node, dict) else None
-    if not isinstance(content, dict):
-        return {}
-    return {str(k): v if isinstance(v, dict) else {} for k, v in content.items()}
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _names(value: Any) -> list[str]:

@@ -152,3 +152,17 @@ def rule_catalogues(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]
         and key.endswith("rules")
         and isinstance(value, list)
     }
+
+
+def media_types(node: Any) -> dict[str, dict[str, Any]]:
+    """The `content` map of a request body or response (media type -> media object), whatever
+    shape the document gives it (diff and lint read odd documents without crashing)."""
+    content = node.get("content") if isinstance(node, dict) else None
+    if not isinstance(content, dict):
+        return {}
+    return {str(k): v if isinstance(v, dict) else {} for k, v in content.items()}
+
+
+def as_mapping(value: Any) -> dict[str, Any]:
+    """`value` as a dict with string keys, or {} when it is not a mapping."""
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from oeskit import spec
-from oeskit.publish.documents import Document, deref, operations, pointer, rule_catalogues
+from oeskit.publish.documents import (
+    Document,
+    as_mapping,
+    deref,
+    media_types,
+    operations,
+    pointer,
+    rule_catalogues,
+)
 
 Severity = Literal["error", "warning"]
 ERROR_SCHEMA = "#/components/schemas/Error"
@@ -125,13 +133,13 @@ def _operations(doc: Document) -> Iterator[Finding]:
                 check = "operation-id" if field == "operationId" else "operation-summary"
                 yield _finding(doc, "error", check, where, f"{label} has no {field}")
         body, _ = deref(doc.data, op.get("requestBody"))
-        for media, content in _content(body).items():
+        for media, content in media_types(body).items():
             if not _has_example(content):
                 why = f"{label} request body {media} has no example"
                 yield _finding(doc, "error", "request-example", f"{where}/requestBody", why)
-        for status, response in _mapping(op.get("responses")).items():
+        for status, response in as_mapping(op.get("responses")).items():
             resolved, _ = deref(doc.data, response)
-            for media, content in _content(resolved).items():
+            for media, content in media_types(resolved).items():
                 if not _has_example(content):
                     why = f"{label} response {status} {media} has no example"
                     at = f"{where}/responses" + pointer(status)
@@ -178,7 +186,7 @@ def _is_schema(path: tuple[object, ...]) -> bool:
 def _example_values(doc: Document, node: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], Any]]:
     if "example" in node:
         yield ("example",), node["example"]
-    for key, example in _mapping(node.get("examples")).items():
+    for key, example in as_mapping(node.get("examples")).items():
         resolved, _ = deref(doc.data, example)
         if isinstance(resolved, dict) and "value" in resolved:
             yield ("examples", key, "value"), resolved["value"]
@@ -186,10 +194,10 @@ def _example_values(doc: Document, node: dict[str, Any]) -> Iterator[tuple[tuple
 
 def _unused(doc: Document) -> Iterator[Finding]:
     used = {node["$ref"] for _, node in _walk(doc.data) if isinstance(node.get("$ref"), str)}
-    for kind, members in _mapping(doc.data.get("components")).items():
+    for kind, members in as_mapping(doc.data.get("components")).items():
         if kind == "securitySchemes":  # used by name in `security`, never by $ref
             continue
-        for name in _mapping(members):
+        for name in as_mapping(members):
             ref = "#" + pointer("components", kind, name)
             if ref not in used:
                 at = pointer("components", kind, name)
@@ -199,12 +207,12 @@ def _unused(doc: Document) -> Iterator[Finding]:
 def _error_schema(doc: Document) -> Iterator[Finding]:
     has_error = isinstance(deref(doc.data, {"$ref": ERROR_SCHEMA})[0], dict)
     for path, method, op in operations(doc.data):
-        for status, response in _mapping(op.get("responses")).items():
+        for status, response in as_mapping(op.get("responses")).items():
             if status[:1] not in ("4", "5"):
                 continue
             resolved, _ = deref(doc.data, response)
             at = pointer("paths", path, method, "responses", status)
-            for media, content in _content(resolved).items():
+            for media, content in media_types(resolved).items():
                 schema = content.get("schema")
                 ref = schema.get("$ref") if isinstance(schema, dict) else None
                 if ref != ERROR_SCHEMA:
@@ -245,7 +253,7 @@ def _rule_operations(
             why = f"rule {rule_id} names operation {operation_id}, which does not exist"
             yield _finding(doc, "error", "rule-operation-known", f"{at}/operations", why)
             continue
-        documented = {str(s) for s in _mapping(op.get("responses"))}
+        documented = {str(s) for s in as_mapping(op.get("responses"))}
         if status not in documented and "default" not in documented:
             why = f"rule {rule_id} answers {status} but {operation_id} does not document it"
             yield _finding(doc, "error", "rule-status-documented", f"{at}/status", why)
@@ -253,14 +261,3 @@ def _rule_operations(
 
 def _has_example(content: dict[str, Any]) -> bool:
     return "example" in content or bool(content.get("examples"))
-
-
-def _content(node: Any) -> dict[str, dict[str, Any]]:
-    content = node.get("content") if isinstance(node, dict) else None
-    if not isinstance(content, dict):
-        return {}
-    return {str(k): v if isinstance(v, dict) else {} for k, v in content.items()}
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
