@@ -7,7 +7,6 @@ find; this keeps them found."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import uuid
 from collections.abc import Iterator
@@ -18,13 +17,13 @@ import hypothesis
 import pytest
 import schemathesis
 
-from oeskit import signing, spec
+from oeskit import spec
 from oeskit.clock import utcnow
 from oeskit.http.app import create_app, open_store
 from oeskit.store import world_loader
 from oeskit.worlds import validate_world
-from tests.api.conftest import GAMMA
-from tests.conftest import ADMIN, ALPHA, BETA, EXCHANGE, make_settings, partner_key
+from tests.api.test_schemathesis import _sign
+from tests.conftest import ADMIN, make_settings
 
 # ~30 s for the contract and ~80 s for the control plane on this machine: every phase runs
 # (examples, coverage, fuzzing), and the coverage phase, where the method and header checks
@@ -32,7 +31,6 @@ from tests.conftest import ADMIN, ALPHA, BETA, EXCHANGE, make_settings, partner_
 pytestmark = pytest.mark.slow
 
 STAGE_OPERATION = "v2PartnerSettlementsPostRoute"
-CONNECTIONS = (ALPHA, BETA, GAMMA)
 MAX_EXAMPLES = 10
 SETTINGS = hypothesis.settings(
     max_examples=MAX_EXAMPLES,
@@ -104,25 +102,6 @@ def sandbox_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     document = spec.load(spec.sandbox_path())
     yield _load(create_app(settings, store), "/sandbox/openapi.json", document)
     store.close()
-
-
-def _sign(case: Any, world: dict[str, Any]) -> None:
-    """The signing hook: real connections for the outer keys, then a real signature."""
-    body = case.body
-    if not isinstance(body, dict):
-        return
-    fields = {k: v for k, v in body.items() if k not in ("payload", "signature")}
-    amounts = fields.get("settlementAmounts")
-    if isinstance(amounts, dict):
-        fields["settlementAmounts"] = dict(
-            zip(
-                CONNECTIONS * (len(amounts) // len(CONNECTIONS) + 1),
-                amounts.values(),
-                strict=False,
-            )
-        )
-    with contextlib.suppress(TypeError, ValueError):  # not JSON-expressible: send it unsigned
-        case.body = signing.sign_body(fields, partner_key(world, EXCHANGE))
 
 
 def _is_positive(case: Any) -> bool:
