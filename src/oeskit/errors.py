@@ -4,7 +4,8 @@
      ├── RuleViolation      a request broke a catalogued rule (the rule id picks the status)
      │    └── BalanceShortfall   OES-BAL-001, carries connection, currency, required, available
      ├── StoreBusy          the database stayed locked past the busy timeout (answered 503)
-     └── ConfigError        settings or a world file cannot be used
+     ├── ConfigError        settings or a world file cannot be used
+     └── NamespaceLimit     the server already holds `--max-namespaces` namespaces
 
 The HTTP layer maps a RuleViolation to a status through the rules catalogue in the contract
 (`x-oeskit-rules`), in one place: `oeskit.http.errors`.
@@ -38,3 +39,11 @@ class StoreBusy(OeskitError):
 
 class ConfigError(OeskitError):
     """Settings, a world or a key file cannot be used as given."""
+
+
+class NamespaceLimit(OeskitError):
+    """Creating one more namespace would pass the server's limit (`--max-namespaces`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the server already holds its limit of {limit} namespaces")
+        self.limit = limit

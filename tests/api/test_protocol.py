@@ -24,6 +24,7 @@ SAMPLE = {
     "enterpriseId": "ent-exchange",
     "settlementId": "4b44a80b-871e-48fe-a8d3-331463871ce7",
     "disputeId": "af1ef7a9-59d0-4a1c-8468-353f09a9798c",
+    "name": "run-42",
 }
 VERBS = ("get", "post", "put", "patch", "delete")
 

@@ -54,7 +54,7 @@ async def test_docs_site_is_served(sandbox: Sandbox) -> None:
     rules = await sandbox.client.get("/docs/rules.html")
     assert rules.status_code == 200 and 'id="rule-OES-BAL-001"' in rules.text
     assert (await sandbox.client.get("/docs/static/style.css")).status_code == 200
-    assert (await sandbox.client.get("/docs")).headers["location"] == "/docs/"
+    assert (await sandbox.client.get("/docs")).headers["location"] == "docs/"
     missing = await sandbox.client.get("/docs/nope.html")
     assert missing.status_code == 404 and missing.json()["rule"] == "OES-REQ-004"
 

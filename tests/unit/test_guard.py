@@ -12,11 +12,21 @@ import pytest
 from oeskit import spec
 from oeskit.http.errors import ErrorMapper
 from oeskit.http.guard import Guard
-from oeskit.http.services import Services
+from oeskit.http.services import Services, using
 from oeskit.settings import Settings
 from oeskit.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
+
+
+def _with(services: Services, app: Any) -> Any:
+    """`app` with `services` current, as the namespace layer makes it for each request."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        with using(services):
+            await app(scope, receive, send)
+
+    return wrapped
 
 
 def _app(status: int, content_type: bytes, body: bytes) -> Any:
@@ -59,10 +69,10 @@ async def test_error_bodies_are_rewritten(
 ) -> None:
     """An inner error response without our shape reaches the client as {error, rule}."""
     store = SqliteStore(str(tmp_path / "g.db"))
-    guard = Guard(
-        _app(status, content_type, body),
-        Services(Settings(db=str(tmp_path / "g.db")), store, ErrorMapper(spec.rule_statuses())),
+    services = Services(
+        Settings(db=str(tmp_path / "g.db")), store, ErrorMapper(spec.rule_statuses())
     )
+    guard = _with(services, Guard(_app(status, content_type, body)))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=guard), base_url="http://t"
     ) as client:
@@ -79,10 +89,10 @@ async def test_bodies_that_carry_a_rule_pass_unchanged(tmp_path: Path) -> None:
     """An error body that already has a rule id is passed through byte for byte."""
     original = b'{"error":"x","rule":"OES-AMT-005"}'
     store = SqliteStore(str(tmp_path / "g.db"))
-    guard = Guard(
-        _app(400, b"application/json", original),
-        Services(Settings(db=str(tmp_path / "g.db")), store, ErrorMapper(spec.rule_statuses())),
+    services = Services(
+        Settings(db=str(tmp_path / "g.db")), store, ErrorMapper(spec.rule_statuses())
     )
+    guard = _with(services, Guard(_app(400, b"application/json", original)))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=guard), base_url="http://t"
     ) as client:

@@ -114,6 +114,8 @@ def test_sandbox_operation_ids(spec: dict[str, Any]) -> None:
     assert {op["operationId"] for _, op in _operations(spec)} == {
         "sandboxReset",
         "sandboxLoadWorld",
+        "sandboxListNamespaces",
+        "sandboxDeleteNamespace",
         "sandboxGetClock",
         "sandboxSetClock",
         "sandboxListJobs",
@@ -168,7 +170,7 @@ def test_every_example_matches_its_schema(spec: dict[str, Any]) -> None:
 
 
 def test_sandbox_rules_catalogue(spec: dict[str, Any]) -> None:
-    """x-oeskit-rules lists the five sandbox rules, and error examples only use them."""
+    """x-oeskit-rules lists the seven sandbox rules, and error examples only use them."""
     rules = {rule["id"]: rule["status"] for rule in spec["x-oeskit-rules"]}
     assert rules == {
         "OES-SBX-001": 401,
@@ -176,6 +178,8 @@ def test_sandbox_rules_catalogue(spec: dict[str, Any]) -> None:
         "OES-SBX-003": 404,
         "OES-SBX-004": 409,
         "OES-SBX-005": 409,
+        "OES-SBX-006": 400,
+        "OES-SBX-007": 409,
     }
     assert all(rule["title"] for rule in spec["x-oeskit-rules"])
     for name, response in spec["components"]["responses"].items():

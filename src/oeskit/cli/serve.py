@@ -14,7 +14,13 @@ import orjson
 from oeskit import signing
 from oeskit.cli.options import check_clock
 from oeskit.cli.world import WORLD
-from oeskit.settings import DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_S, Settings, is_loopback
+from oeskit.settings import (
+    DEFAULT_BODY_LIMIT,
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_MAX_NAMESPACES,
+    Settings,
+    is_loopback,
+)
 from oeskit.worlds import WorldError, load_world_file
 
 
@@ -103,7 +109,11 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     metavar="NAME|FILE",
     help="World loaded when the database is empty: a packaged world (demo, minimal) or a file.",
 )
-@click.option("--fresh", is_flag=True, help="Empty the database first, so the world is reloaded.")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Empty the database and delete every namespace first, so the world is reloaded.",
+)
 @click.option(
     "--workers",
     default=1,
@@ -139,6 +149,14 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     help="Seconds a request body may take to arrive, plus one per 64 KiB received; "
     "slower ones are answered 408 (OES-REQ-007).",
 )
+@click.option(
+    "--max-namespaces",
+    default=DEFAULT_MAX_NAMESPACES,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Most namespaces (/ns/{name}/, one SQLite file each beside --db) the server holds; "
+    "the first use of one more is answered 409 (OES-SBX-007). 0 turns them off.",
+)
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
 @click.option(
     "--log-level",
@@ -157,6 +175,7 @@ def serve(
     clock: str,
     body_limit: int,
     body_timeout: float,
+    max_namespaces: int,
     validate_responses: bool,
     log_level: str,
 ) -> None:
@@ -185,9 +204,10 @@ def serve(
         clock=clock,
         body_limit=body_limit,
         body_timeout_s=body_timeout,
+        max_namespaces=max_namespaces,
         validate_responses=validate_responses,
     )
-    if fresh and db != ":memory:" and Path(db).exists():
+    if fresh and db != ":memory:":
         _empty(settings)
     try:
         store = open_store(settings)  # migrate and load once, before any worker starts
@@ -229,12 +249,15 @@ def _apply_clock(store: Any, option: str) -> None:
 
 
 def _empty(settings: Settings) -> None:
+    from oeskit.store.namespace_files import NamespaceFiles
     from oeskit.store.sqlite import SqliteStore
     from oeskit.store.world_loader import reset
 
-    store = SqliteStore(settings.db)
-    reset(store)
-    store.close()
+    if Path(settings.db).exists():
+        store = SqliteStore(settings.db)
+        reset(store)
+        store.close()
+    NamespaceFiles(settings.db, settings.max_namespaces).remove_all()
 
 
 def _banner(base_url: str, settings: Settings, world: dict[str, Any] | None) -> None:
@@ -247,6 +270,11 @@ def _banner(base_url: str, settings: Settings, world: dict[str, Any] | None) -> 
         echo(f"control plane: {base_url}/sandbox/  admin token: {settings.admin_token}")
     else:
         echo("control plane: off (not on loopback and no --admin-token)")
+    if settings.max_namespaces:
+        echo(
+            f"namespaces: {base_url}/ns/<name>/ is a sandbox of its own "
+            f"(up to {settings.max_namespaces}, created on first use)"
+        )
     demo = demo_request(world, base_url) if world else None
     if demo:
         echo(f"demo partner {demo['partner']} (enterprise {demo['enterprise']})")

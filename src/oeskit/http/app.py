@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,8 +21,6 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
 from oeskit import spec
-from oeskit.clock import utcnow
-from oeskit.domain import lifecycle
 from oeskit.errors import RuleViolation, StoreBusy
 from oeskit.http.documents import Documents
 from oeskit.http.errors import ErrorMapper, route_methods
@@ -31,17 +28,17 @@ from oeskit.http.fastlane import FastLane
 from oeskit.http.faults import Faults
 from oeskit.http.guard import Guard
 from oeskit.http.handlers import PartnerRoutes
+from oeskit.http.namespaces import Namespaces
 from oeskit.http.pages import Pages
 from oeskit.http.query import ExplodedArrayParser
 from oeskit.http.sandbox import SandboxRoutes
 from oeskit.http.security import admin_bearer, partner_bearer
-from oeskit.http.services import Services
+from oeskit.http.services import NamespaceOpener, Services, open_store
 from oeskit.http.validation import validator_map
 from oeskit.settings import Settings
-from oeskit.store.maintenance import Checkpointer
 from oeskit.store.sqlite import SqliteStore
-from oeskit.store.world_loader import load_world
-from oeskit.worlds import load_world_file
+
+__all__ = ["create_app", "create_app_from_env", "freeze_startup_objects", "open_store"]
 
 log = logging.getLogger("oeskit")
 
@@ -50,43 +47,30 @@ def _resolver(routes: object) -> Resolver:
     return Resolver(function_resolver=lambda operation_id: getattr(routes, operation_id))
 
 
-def open_store(settings: Settings) -> SqliteStore:
-    """Open (and migrate) the database; load the world into it if it is empty."""
-    store = SqliteStore(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
-    if settings.world:
-        world = load_world_file(settings.world)
-        with store.immediate():  # only one worker process loads it
-            if store.is_empty():
-                load_world(store, world, utcnow(), settings.clock)
-    return store
-
-
-def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
-    """The ASGI application: Guard -> Faults -> Documents -> FastLane -> connexion (see
-    ARCHITECTURE.md)."""
+def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespaces:
+    """The ASGI application: Namespaces -> Guard -> Faults -> Documents -> FastLane -> Pages ->
+    connexion (see ARCHITECTURE.md)."""
     store = store or open_store(settings)
     specs = [(spec.contract(), "")]
     if settings.admin_token:
         specs.append((spec.load(spec.sandbox_path()), "/sandbox"))
-    services = Services(settings, store, ErrorMapper(spec.rule_statuses(), route_methods(specs)))
-    mapper = services.errors
-    # Built first so the lifespan can release its held requests; wired around the rest below.
-    faults = Faults(None, services)  # type: ignore[arg-type]
+    mapper = ErrorMapper(spec.rule_statuses(), route_methods(specs))
+    services = Services(settings, store, mapper)
+    # Built first so the lifespan can release held requests and the control plane can list
+    # and delete namespaces; wired around the rest below.
+    namespaces = Namespaces(None, services, NamespaceOpener(settings, mapper), mapper)
+    faults = Faults(None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        task = asyncio.create_task(_job_loop(services)) if settings.run_jobs else None
-        checkpointer = Checkpointer(settings.db)
-        checkpointer.start()
+        services.start_background()
+        namespaces.open_existing()
         try:
             with _on_shutdown_signal(faults.release_held):
                 yield
         finally:
-            checkpointer.stop()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            namespaces.close()
+            services.stop_background()
 
     # The spec files are served as written by `Documents` (/openapi.json, /openapi.yaml), not
     # connexion's resolved copy; Swagger UI at /ui/ (and /sandbox/ui/) reads them, from the
@@ -96,7 +80,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
         lifespan=lifespan,
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True, serve_spec=False),
     )
-    partner_routes = PartnerRoutes(services)
+    partner_routes = PartnerRoutes()
     # Parsed dicts, not paths: connexion would re-read each file with the pure-Python YAML
     # loader and render it through Jinja2 (neither is needed; start-up time).
     app.add_api(
@@ -104,7 +88,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
         resolver=_resolver(partner_routes),
         validate_responses=settings.validate_responses,
         strict_validation=True,
-        security_map={"bearer": partner_bearer(store)},
+        security_map={"bearer": partner_bearer()},
         validator_map=validator_map(),
         uri_parser_class=ExplodedArrayParser,
     )
@@ -112,7 +96,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
         app.add_api(
             spec.read(spec.sandbox_path()),
             base_path="/sandbox",
-            resolver=_resolver(SandboxRoutes(services)),
+            resolver=_resolver(SandboxRoutes(namespaces)),
             validate_responses=settings.validate_responses,
             strict_validation=True,
             security_map={"bearer": admin_bearer(settings.admin_token)},
@@ -129,7 +113,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Guard:
     pages = Pages(app, control_plane=bool(settings.admin_token))
     lane = FastLane(pages, partner_routes, validate_responses=settings.validate_responses)
     faults.app = Documents(lane, mapper, control_plane=settings.control_plane_enabled)
-    return Guard(faults, services)
+    namespaces.app = Guard(faults)
+    return namespaces
 
 
 @contextlib.contextmanager
@@ -161,26 +146,12 @@ def _on_shutdown_signal(callback: Callable[[], None]) -> Iterator[None]:
             signal.signal(caught, chained)
 
 
-async def _job_loop(services: Services) -> None:
-    """Finalize due settlements in the background; advancing the clock also runs them."""
-    worker = f"pid-{os.getpid()}"
-    while True:
-        try:
-            lifecycle.run_due(services.store, services.now(), services.new_id, worker)
-            services.store.flush_request_log()
-        except StoreBusy:
-            pass  # another worker holds the lock; try again next tick
-        except Exception:  # keep the loop alive; the job stays queued and is retried
-            log.exception("background job failed")
-        await asyncio.sleep(services.settings.job_interval_s)
-
-
-def create_app_from_env() -> Guard:
+def create_app_from_env() -> Namespaces:
     """uvicorn's factory for `serve --workers N`: each worker reads the CLI's settings."""
     return freeze_startup_objects(create_app(Settings.from_env()))
 
 
-def freeze_startup_objects(app: Guard) -> Guard:
+def freeze_startup_objects(app: Namespaces) -> Namespaces:
     """Move everything built at start-up (the resolved specs alone are ~10^5 objects) out of
     the garbage collector's reach: full collections walked them all and showed up as 50-100 ms
     stalls in the p99 of the small-settlement benchmark. Only for a serving process; tests build

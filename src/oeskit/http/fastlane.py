@@ -20,17 +20,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from oeskit import schemas, spec
 from oeskit.errors import RuleViolation, StoreBusy
 from oeskit.http.handlers import PartnerRoutes
+from oeskit.http.services import UsesServices
 from oeskit.http.validation import check_body, parse_json
 
 OPERATION = "v2PartnerSettlementsPostRoute"
 RAW_BODY = "oeskit.raw_body"  # the Guard leaves the buffered body here
 
 
-class FastLane:
+class FastLane(UsesServices):
     def __init__(self, app: ASGIApp, routes: PartnerRoutes, *, validate_responses: bool) -> None:
         self.app = app
         self.routes = routes
-        self.s = routes.s
         document = spec.contract()
         path, _, operation = spec.operation(document, OPERATION)
         pattern = re.escape(path).replace(re.escape("{enterpriseId}"), "(?P<enterprise>[^/]+)")

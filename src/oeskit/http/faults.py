@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oeskit.domain import rules
 from oeskit.http import request_log
-from oeskit.http.services import Services
+from oeskit.http.services import UsesServices
 
 PARTNER_API = "/api/"
 STAGING = "/partners/settlements"  # the v2 POST's path ends so (and only it takes a POST there)
@@ -67,14 +67,11 @@ class Injector(Protocol):
     async def inject(self, exchange: Exchange, faults: Faults) -> Exchange | None: ...
 
 
-class Faults:
+class Faults(UsesServices):
     """The layer: with no fault armed (the store knows from `begin_request`) it costs nothing."""
 
-    def __init__(
-        self, app: ASGIApp, services: Services, injectors: tuple[Injector, ...] | None = None
-    ) -> None:
-        self.app = app
-        self.s = services
+    def __init__(self, app: ASGIApp | None, injectors: tuple[Injector, ...] | None = None) -> None:
+        self.app: ASGIApp = app  # type: ignore[assignment]  # app.py wires it once built
         self.injectors = injectors if injectors is not None else INJECTORS
         # Set when the server begins to shut down: held requests stop waiting at once.
         self.stopping = asyncio.Event()

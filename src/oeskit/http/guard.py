@@ -21,7 +21,7 @@ from oeskit.http import request_log
 from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.fastlane import RAW_BODY
 from oeskit.http.query import ArrayQuery
-from oeskit.http.services import Services
+from oeskit.http.services import UsesServices
 
 # A client that stops sending mid-body must not hold a worker's connection forever (slowloris):
 # the body has `Settings.body_timeout_s`, plus one second per MIN_BODY_RATE bytes received so a
@@ -38,12 +38,11 @@ class BodyTimeout(Exception):
     pass
 
 
-class Guard:
+class Guard(UsesServices):
     """Wraps the whole application (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, services: Services) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.s = services
         self.query = ArrayQuery.from_contract(spec.contract())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

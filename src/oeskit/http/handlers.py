@@ -16,7 +16,7 @@ from oeskit.domain import access, rules, signatures, staging
 from oeskit.domain.model import Caller, Partner
 from oeskit.errors import RuleViolation
 from oeskit.http import presenters
-from oeskit.http.services import Services
+from oeskit.http.services import UsesServices
 
 
 def json_response(data: object, status: int = 200) -> Response:
@@ -35,9 +35,8 @@ def _page(params: Mapping[str, Any]) -> dict[str, int]:
     return {"page": int(params.get("pageNumber") or 0), "size": int(params.get("pageSize") or 100)}
 
 
-class PartnerRoutes:
-    def __init__(self, services: Services) -> None:
-        self.s = services
+class PartnerRoutes(UsesServices):
+    """Built once; `self.s` is the services of the namespace the request addresses."""
 
     def _partner(
         self,

@@ -32,7 +32,8 @@ class Pages:
             await self.app(scope, receive, send)
             return
         if path == "/docs":
-            await RedirectResponse("/docs/")(scope, receive, send)
+            # Relative, so under /ns/{name}/ it stays in that namespace.
+            await RedirectResponse("docs/")(scope, receive, send)
             return
         if path == "/":
             if self._landing is None:

@@ -15,16 +15,17 @@ from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NO_PRIVATE_KEY, SBX_NOT
 from oeskit.errors import RuleViolation
 from oeskit.http import presenters, request_log
 from oeskit.http.handlers import json_response
-from oeskit.http.services import Services
+from oeskit.http.namespaces import Namespaces
+from oeskit.http.services import UsesServices
 from oeskit.worlds import WorldError, validate_world
 
 # sandbox.yaml's `advanceMinutes` maximum: 100 years of minutes, far inside datetime's range.
 MAX_ADVANCE_MINUTES = 52_596_000
 
 
-class SandboxRoutes:
-    def __init__(self, services: Services) -> None:
-        self.s = services
+class SandboxRoutes(UsesServices):
+    def __init__(self, namespaces: Namespaces) -> None:
+        self.namespaces = namespaces
 
     def _run_jobs(self) -> int:
         return lifecycle.run_due(self.s.store, self.s.now(), self.s.new_id, "sandbox")
@@ -192,6 +193,28 @@ class SandboxRoutes:
         return json_response(
             {"requests": [request_log.present(r, signatures=signatures) for r in rows]}
         )
+
+    # Namespaces are managed from the default namespace only: from inside one, the others
+    # (even their names) are out of sight.
+    def _managing(self) -> None:
+        if self.s.namespace:
+            raise RuleViolation(
+                SBX_NOT_FOUND,
+                "namespaces are listed and deleted on the default namespace's control plane "
+                "(/sandbox/namespaces, without the /ns/{name} prefix)",
+            )
+
+    async def sandboxListNamespaces(self) -> Response:
+        self._managing()
+        names = self.namespaces.names()
+        limit = self.s.settings.max_namespaces
+        return json_response({"namespaces": [{"name": name} for name in names], "limit": limit})
+
+    async def sandboxDeleteNamespace(self, name: str) -> Response:
+        self._managing()
+        if not self.namespaces.delete(name):
+            raise RuleViolation(SBX_NOT_FOUND, f"there is no namespace {name!r}")
+        return json_response({"deleted": name})
 
     async def sandboxSign(
         self, body: dict[str, Any], enterpriseId: str, scheme: str = signing.ED25519

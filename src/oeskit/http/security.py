@@ -1,7 +1,8 @@
 """Bearer-token checks wired into connexion's security middleware (step 1: 401 before the body).
 
 connexion resolves security functions by dotted name; we hand it handler classes built per app
-instead, so the lookup can reach this app's store without module-level state.
+instead, so the lookup reaches the store of the namespace the request addresses
+(`services.current()`) without module-level state.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import typing as t
 
 from connexion.security import BearerSecurityHandler
 
-from oeskit.domain.ports import Store
+from oeskit.http.services import current
 
 
-def partner_bearer(store: Store) -> type[BearerSecurityHandler]:
-    """A handler class whose token lookup answers the token's caller, or None (401)."""
+def partner_bearer() -> type[BearerSecurityHandler]:
+    """A handler class whose token lookup answers the token's caller in the namespace the
+    request addresses, or None (401)."""
 
     def token_info(token: str) -> dict[str, t.Any] | None:
-        caller = store.caller(token)
+        caller = current().store.caller(token)
         if caller is None:
             return None
         return {"sub": caller.user_id, "caller": caller}

@@ -1,21 +1,69 @@
-"""What handlers share: settings, the store, the error mapper, the clock and id source.
+"""What handlers share: settings, the store, the error mapper, the clock and id source, one
+`Services` per namespace (the default one and each `/ns/{name}/`, see `http/namespaces.py`).
 
 Wiring: with `app.py`, the only http module that imports `oeskit.store`. Handlers reach the
-database through the ports typed here (`Reads`, `Worlds`) and the domain's `Store`."""
+database through the ports typed here (`Reads`, `Worlds`) and the domain's `Store`.
+
+The layers and routes are built once per application; each request finds its namespace's
+`Services` through `current()`, which the outermost layer sets for the request's task (a
+context variable: connexion calls handlers with their parameters only, and whatever runs in
+the request's task, or in a thread it starts, sees the same value)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from oeskit import ids
 from oeskit.clock import utcnow
+from oeskit.domain import lifecycle
 from oeskit.domain.ports import Reads, Worlds
+from oeskit.errors import StoreBusy
 from oeskit.http.errors import ErrorMapper
 from oeskit.settings import Settings
 from oeskit.store.group import GroupCommit
+from oeskit.store.maintenance import Checkpointer
+from oeskit.store.namespace_files import NamespaceFiles
 from oeskit.store.sqlite import SqliteStore
-from oeskit.store.world_loader import SqliteWorlds
+from oeskit.store.world_loader import SqliteWorlds, load_world
+from oeskit.worlds import load_world_file
+
+log = logging.getLogger("oeskit")
+
+DEFAULT_NAMESPACE = ""
+
+_CURRENT: ContextVar[Services] = ContextVar("oeskit.services")
+
+
+def current() -> Services:
+    """The services of the namespace the request being handled addresses."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(services: Services) -> Iterator[None]:
+    """Make `services` current for the block (the namespace layer, and tests)."""
+    token = _CURRENT.set(services)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+class UsesServices:
+    """Base of the layers and routes built once per app: `self.s` is the current namespace's."""
+
+    __slots__ = ()
+
+    @property
+    def s(self) -> Services:
+        return _CURRENT.get()
 
 
 @dataclass(slots=True)
@@ -23,9 +71,11 @@ class Services:
     settings: Settings
     store: SqliteStore
     errors: ErrorMapper
+    namespace: str = DEFAULT_NAMESPACE
     group: GroupCommit = field(init=False)
     reads: Reads = field(init=False)
     worlds: Worlds = field(init=False)
+    _background: list[object] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         # Stagings of one event-loop tick share a transaction (store/group.py).
@@ -40,3 +90,77 @@ class Services:
     @staticmethod
     def new_id() -> str:
         return ids.new_id()
+
+    def start_background(self) -> None:
+        """This namespace's job loop (on the running event loop) and WAL checkpointer."""
+        if self._background:
+            return
+        checkpointer = Checkpointer(self.store.path)
+        checkpointer.start()
+        self._background.append(checkpointer)
+        if self.settings.run_jobs:
+            self._background.append(asyncio.get_running_loop().create_task(_job_loop(self)))
+
+    def stop_background(self) -> None:
+        for item in self._background:
+            if isinstance(item, Checkpointer):
+                item.stop()
+            elif isinstance(item, asyncio.Task):
+                item.cancel()
+        self._background.clear()
+
+    def close(self) -> None:
+        """Stop the background work and close the database (a namespace being dropped)."""
+        self.stop_background()
+        self.store.flush_request_log()
+        self.store.close()
+
+
+def open_store(settings: Settings, path: str | None = None) -> SqliteStore:
+    """Open (and migrate) a database, the main one unless `path` names a namespace's; load the
+    server's world into it if it is empty."""
+    store = SqliteStore(path or settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+    if settings.world:
+        world = load_world_file(settings.world)
+        with store.immediate():  # only one worker process loads it
+            if store.is_empty():
+                load_world(store, world, utcnow(), settings.clock)
+    return store
+
+
+async def _job_loop(services: Services) -> None:
+    """Finalize due settlements in the background; advancing the clock also runs them."""
+    worker = f"pid-{os.getpid()}"
+    where = f" in namespace {services.namespace}" if services.namespace else ""
+    while True:
+        try:
+            lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+            services.store.flush_request_log()
+        except StoreBusy:
+            pass  # another worker holds the lock; try again next tick
+        except Exception:  # keep the loop alive; the job stays queued and is retried
+            log.exception("background job failed%s", where)
+        await asyncio.sleep(services.settings.job_interval_s)
+
+
+class NamespaceOpener:
+    """Opens the namespaces of `http/namespaces.py` from their files beside the main database."""
+
+    def __init__(self, settings: Settings, errors: ErrorMapper) -> None:
+        self.settings = settings
+        self.errors = errors
+        self.files = NamespaceFiles(settings.db, settings.max_namespaces)
+
+    def names(self) -> list[str]:
+        return self.files.names()
+
+    def identity(self, name: str) -> int | None:
+        return self.files.identity(name)
+
+    def open(self, name: str) -> Services:
+        self.files.create(name)
+        store = open_store(self.settings, self.files.path(name))
+        return Services(self.settings, store, self.errors, namespace=name)
+
+    def remove(self, name: str) -> bool:
+        return self.files.remove(name)
