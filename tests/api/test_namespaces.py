@@ -104,6 +104,7 @@ async def test_the_clock_is_per_namespace(server: Server) -> None:
     """Advancing the clock in one namespace moves neither the default's nor another's."""
     async with server() as (_, open_):
         default, a, b = open_(""), open_("/ns/a"), open_("/ns/b")
+
         async def now(sb: Sandbox) -> str:
             return str((await sb.admin("GET", "/clock")).json()["now"])
 

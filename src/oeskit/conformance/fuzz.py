@@ -158,7 +158,11 @@ def _send(
             )
         )
     for problem in contract.check_response(
-        case.method, response.url.path, response.status_code, response.content, response.headers
+        case.method,
+        target.route_path(response.url),
+        response.status_code,
+        response.content,
+        response.headers,
     ):
         rule = _status_rule(response) if "not documented" in problem else None
         findings.append(

@@ -111,7 +111,11 @@ def run_step(
         data = MISSING
     findings = check(step.get("expect") or {}, response.status_code, data, ctx, name, exchange)
     for problem in contract.check_response(
-        sent.method, response.url.path, response.status_code, response.content, response.headers
+        sent.method,
+        ctx.target.route_path(response.url),
+        response.status_code,
+        response.content,
+        response.headers,
     ):
         findings.append(
             Finding(

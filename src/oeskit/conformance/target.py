@@ -33,12 +33,22 @@ class Target:
         timeout: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # A target may live under a path (`http://host:8080/ns/run-42`): the contract's routes
+        # start after it.
+        self.base_path = httpx.URL(self.base_url).path.rstrip("/")
         self.redactor = redactor
         self.sandbox_token = sandbox_token
         self.client = httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def close(self) -> None:
         self.client.close()
+
+    def route_path(self, url: httpx.URL) -> str:
+        """The path of `url` as the contract names it: the base URL's own path taken off."""
+        path = url.path
+        if self.base_path and path.startswith(self.base_path + "/"):
+            return path[len(self.base_path) :]
+        return path
 
     def send(
         self,
