@@ -1,14 +1,18 @@
 """The pytest plugin (entry point `pytest11`): the `oeskit_sandbox` fixture, the `oeskit_world`
-marker and the `--oeskit-world` / `--oeskit-dir` options.
+marker and the `--oeskit-world` / `--oeskit-dir` / `--oeskit-url` options.
 
 One `oeskit serve` process per test session (per xdist worker: each worker is a session of its
 own), started the first time a test asks for the fixture; each test then gets a fresh state by
-reloading its world through the control plane. A run that never uses the fixture starts nothing
-and imports nothing heavy: this module is loaded by every pytest run where oeskit is installed.
+reloading its world through the control plane. With `--oeskit-url` no process is started: each
+session takes a namespace of its own on that server (`/ns/pytest-<worker>-<random>`), deleted
+when the session ends, so many runs and workers share one sandbox without meeting. A run that
+never uses the fixture starts nothing and imports nothing heavy: this module is loaded by every
+pytest run where oeskit is installed.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import tempfile
@@ -40,6 +44,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="Where the sandbox server writes its database and log (default: pytest's temp dir).",
     )
+    group.addoption(
+        "--oeskit-url",
+        default=None,
+        metavar="URL",
+        help="Use the `oeskit serve` running at URL instead of starting one: each session (each "
+        "xdist worker) works in a namespace of its own there. Needs its admin token.",
+    )
+    group.addoption(
+        "--oeskit-admin-token",
+        default=None,
+        metavar="TOKEN",
+        help="Admin token of the server of --oeskit-url (default: $OESKIT_ADMIN_TOKEN).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,6 +65,11 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{_MARKER}(world): the world oeskit_sandbox loads for this test "
         "(a packaged name such as minimal, or a file path)",
     )
+    if config.getoption("--oeskit-url") and not _admin_token(config):
+        raise pytest.UsageError(
+            "--oeskit-url needs the server's admin token: --oeskit-admin-token or "
+            "OESKIT_ADMIN_TOKEN"
+        )
     world = config.getoption("--oeskit-world")
     if world is not None:
         try:
@@ -95,14 +117,44 @@ def _workdir(config: pytest.Config, factory: pytest.TempPathFactory) -> Path:
         )
 
 
+def _admin_token(config: pytest.Config) -> str | None:
+    token = config.getoption("--oeskit-admin-token") or os.environ.get("OESKIT_ADMIN_TOKEN")
+    return str(token) if token else None
+
+
+def _shared(config: pytest.Config, url: str) -> SandboxServer:
+    """A namespace of its own for this session on the server at `url`."""
+    from oeskit.testing.sandbox import SandboxServer, SharedNamespace
+
+    token = _admin_token(config)
+    assert token is not None  # pytest_configure refused the run otherwise
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main").lower()
+    name = f"pytest-{worker}-{secrets.token_hex(4)}"[:40]
+    owner = SandboxServer(SharedNamespace(url, name, token), token, loaded="")
+    try:
+        owner.control("GET", "/clock")  # creates the namespace; says early if the URL is wrong
+    except Exception as exc:
+        owner.close()
+        pytest.fail(f"--oeskit-url {url}: the sandbox did not answer as expected: {exc}")
+    return owner
+
+
 @pytest.fixture(scope="session")
 def _oeskit_server(
     pytestconfig: pytest.Config,
     tmp_path_factory: pytest.TempPathFactory,
     _oeskit_worlds: _Worlds,
 ) -> Iterator[SandboxServer]:
-    """The session's `oeskit serve` on the run's world (the first test using it pays start-up)."""
+    """The session's `oeskit serve` on the run's world (the first test using it pays start-up),
+    or, with `--oeskit-url`, a namespace of its own on that server."""
     from oeskit.testing.server import READY_PATH, start_serve
+
+    url = pytestconfig.getoption("--oeskit-url")
+    if url:
+        shared = _shared(pytestconfig, url)
+        yield shared
+        shared.close()
+        return
 
     workdir = _workdir(pytestconfig, tmp_path_factory)
     path = fixtures.world_path(_oeskit_worlds.default)

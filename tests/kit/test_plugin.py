@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.conftest import ADMIN, start_server, stop_server
+
 ROOT = Path(__file__).resolve().parents[2]
+SETTLEMENTS = "/api/network/v1/enterprises/ent-exchange/partners/settlements"
+TOKEN = {"Authorization": "Bearer demo-exchange-token"}
 EXAMPLE = ROOT / "examples" / "test_partner_example.py"
 
 RECORDING = """
@@ -165,3 +170,56 @@ def test_a_run_that_does_not_use_the_fixture_starts_no_server(pytester: pytest.P
     result.assert_outcomes(passed=1)
     assert "_oeskit_server" not in result.stdout.str()
     assert not list(pytester.path.rglob("oeskit-sandbox-*"))
+
+
+@pytest.mark.slow  # starts a pytest with two workers against one sandbox server
+def test_with_oeskit_url_each_worker_takes_a_namespace_of_one_shared_server(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--oeskit-url` starts no server: each xdist worker works in a namespace of its own on
+    the given one, every test still starts from the world, the server's default namespace is
+    untouched, and the namespaces are deleted when the sessions end."""
+    server = start_server(tmp_path)
+    try:
+        before = httpx.get(server.base_url + SETTLEMENTS, headers=TOKEN).json()
+        record = tmp_path / "records.jsonl"
+        monkeypatch.setenv("RECORD", str(record))
+        tests = "".join(
+            f"def test_{n}(oeskit_sandbox):\n    record(oeskit_sandbox, '{n}')\n" for n in range(8)
+        )
+        pytester.makepyfile(test_shared=RECORDING + tests)
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-n", "2", "--oeskit-url", server.base_url,
+            "--oeskit-admin-token", ADMIN,
+        )  # fmt: skip
+        result.assert_outcomes(passed=8)
+        lines = _records(record)
+        urls: dict[str, set[str]] = {}
+        for line in lines:
+            urls.setdefault(str(line["worker"]), set()).add(str(line["url"]))
+        assert sorted(urls) == ["gw0", "gw1"]
+        for worker, seen in urls.items():
+            (url,) = seen
+            assert url.startswith(f"{server.base_url}/ns/pytest-{worker}-")
+        assert {line["status"] for line in lines} == {200}
+        assert {json.dumps(line["before"]) for line in lines} == {json.dumps(["demo-2026-11-20"])}
+        after = httpx.get(server.base_url + SETTLEMENTS, headers=TOKEN).json()
+        assert after == before
+        listed = httpx.get(
+            server.base_url + "/sandbox/namespaces", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        assert listed.json()["namespaces"] == []
+    finally:
+        stop_server(server)
+
+
+def test_oeskit_url_without_an_admin_token_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OESKIT_ADMIN_TOKEN", raising=False)
+    pytester.makepyfile(test_x="def test_x(oeskit_sandbox):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--oeskit-url", "http://127.0.0.1:9"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--oeskit-url needs the server's admin token*"])

@@ -7,6 +7,7 @@ into it and hands out an `OeskitSandbox`, the object the `oeskit_sandbox` fixtur
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 from dataclasses import dataclass, field
@@ -96,10 +97,34 @@ class LoadedWorld:
 
 
 @dataclass
-class SandboxServer:
-    """One `oeskit serve` process and the admin client of its control plane."""
+class SharedNamespace:
+    """A namespace of a server someone else runs (`--oeskit-url`): the session's sandbox lives
+    at `<url>/ns/<name>`, and stopping deletes the namespace instead of a process."""
 
-    server: Server
+    url: str
+    name: str
+    admin_token: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url.rstrip('/')}/ns/{self.name}"
+
+    def stop(self) -> None:
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        # Best effort: a server that went away has nothing left to delete.
+        with (
+            httpx.Client(base_url=self.url, headers=headers) as admin,
+            contextlib.suppress(httpx.HTTPError),
+        ):
+            admin.delete(f"/sandbox/namespaces/{self.name}")
+
+
+@dataclass
+class SandboxServer:
+    """One `oeskit serve` process (or a namespace of a shared one) and the admin client of its
+    control plane."""
+
+    server: Server | SharedNamespace
     admin_token: str
     loaded: str
     admin: httpx.Client = field(init=False)
