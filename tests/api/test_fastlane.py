@@ -25,7 +25,7 @@ class _Bypass:
     """The same app with the fast lane stepped around: every request goes to connexion."""
 
     def __init__(self, app: Any) -> None:
-        layer = app  # Guard -> Faults -> Documents -> FastLane
+        layer = app  # Namespaces -> Guard -> Faults -> Documents -> FastLane
         while not isinstance(layer.app, FastLane):
             layer = layer.app
         layer.app = layer.app.app

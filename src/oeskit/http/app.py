@@ -71,6 +71,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespac
         finally:
             namespaces.close()
             services.stop_background()
+            await asyncio.sleep(0)  # one turn of the loop: the cancelled job loops finish
 
     # The spec files are served as written by `Documents` (/openapi.json, /openapi.yaml), not
     # connexion's resolved copy; Swagger UI at /ui/ (and /sandbox/ui/) reads them, from the
