@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from oeskit.domain.sandbox_rules import SBX_NAMESPACE_LIMIT, SBX_NAMESPACE_NAME
 from oeskit.errors import NamespaceLimit
 from oeskit.http.errors import ErrorMapper, error_body
-from oeskit.http.services import Services, using
+from oeskit.http.services import CURRENT, Services, using
 
 log = logging.getLogger("oeskit")
 
@@ -72,8 +72,13 @@ class Namespaces:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith(PREFIX):
-            with using(self.default):
+            # The default namespace, on every request: set and reset by hand (`using`, a
+            # generator-based context manager, cost ~2.5 us a request here).
+            token = CURRENT.set(self.default)
+            try:
                 await self.app(scope, receive, send)
+            finally:
+                CURRENT.reset(token)
             return
         name, slash, rest = path[len(PREFIX) :].partition("/")
         if not NAME.fullmatch(name):

@@ -38,22 +38,23 @@ log = logging.getLogger("oeskit")
 
 DEFAULT_NAMESPACE = ""
 
-_CURRENT: ContextVar[Services] = ContextVar("oeskit.services")
+# Set by the namespace layer for each request (`http/namespaces.py`).
+CURRENT: ContextVar[Services] = ContextVar("oeskit.services")
 
 
 def current() -> Services:
     """The services of the namespace the request being handled addresses."""
-    return _CURRENT.get()
+    return CURRENT.get()
 
 
 @contextlib.contextmanager
 def using(services: Services) -> Iterator[None]:
     """Make `services` current for the block (the namespace layer, and tests)."""
-    token = _CURRENT.set(services)
+    token = CURRENT.set(services)
     try:
         yield
     finally:
-        _CURRENT.reset(token)
+        CURRENT.reset(token)
 
 
 class UsesServices:
@@ -63,7 +64,7 @@ class UsesServices:
 
     @property
     def s(self) -> Services:
-        return _CURRENT.get()
+        return CURRENT.get()
 
 
 @dataclass(slots=True)
