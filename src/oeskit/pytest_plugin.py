@@ -12,7 +12,6 @@ pytest run where oeskit is installed.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 import tempfile
@@ -118,7 +117,9 @@ def _workdir(config: pytest.Config, factory: pytest.TempPathFactory) -> Path:
 
 
 def _admin_token(config: pytest.Config) -> str | None:
-    token = config.getoption("--oeskit-admin-token") or os.environ.get("OESKIT_ADMIN_TOKEN")
+    from oeskit.settings import admin_token_from_env
+
+    token = config.getoption("--oeskit-admin-token") or admin_token_from_env()
     return str(token) if token else None
 
 
@@ -128,7 +129,8 @@ def _shared(config: pytest.Config, url: str) -> SandboxServer:
 
     token = _admin_token(config)
     assert token is not None  # pytest_configure refused the run otherwise
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main").lower()
+    # pytest-xdist hands each worker its id in `workerinput`; the controller has none.
+    worker = str(getattr(config, "workerinput", {}).get("workerid", "main")).lower()
     name = f"pytest-{worker}-{secrets.token_hex(4)}"[:40]
     owner = SandboxServer(SharedNamespace(url, name, token), token, loaded="")
     try:

@@ -93,6 +93,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def admin_token_from_env() -> str | None:
+    """`OESKIT_ADMIN_TOKEN`, the admin token tools other than `oeskit serve` (whose click option
+    reads it itself) take when none is given, e.g. the pytest plugin's `--oeskit-url` mode."""
+    return os.environ.get(ENV_PREFIX + "ADMIN_TOKEN") or None
+
+
 def package_file(name: str) -> Path:
     """A data file shipped inside the package (specs), found without reading the environment."""
     return Path(__file__).parent / name
