@@ -310,3 +310,23 @@ async def test_the_partner_in_a_namespace_is_the_worlds(server: Server) -> None:
         a = open_("/ns/a")
         response = await a.stage(a.sign(a.fields()))
         assert response.json()["settlement"]["partnerId"] == EXCHANGE
+
+
+async def test_a_damaged_namespace_file_is_a_logged_500_and_harms_no_other(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file that is not a database: that namespace answers 500 OES-SRV-001 naming the request
+    id it was logged under; the default namespace and the others go on."""
+    async with server() as (folder, open_):
+        default, a = open_(""), open_("/ns/a")
+        await _stage(a)
+        (folder / "broken.db").write_bytes(b"this is not a SQLite database" * 100)
+        broken = await open_("/ns/broken").get(SETTLEMENTS)
+        assert broken.status_code == 500
+        assert broken.json()["rule"] == "OES-SRV-001"
+        request_id = broken.headers["X-Request-Id"]
+        assert len(request_id) == 12
+        assert f"logged as request {request_id}" in broken.json()["error"]
+        assert "not a database" in caplog.text
+        assert (await a.get(SETTLEMENTS)).status_code == 200
+        assert (await default.get(SETTLEMENTS)).status_code == 200

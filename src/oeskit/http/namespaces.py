@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oeskit.domain.sandbox_rules import SBX_NAMESPACE_LIMIT, SBX_NAMESPACE_NAME
 from oeskit.errors import NamespaceLimit
-from oeskit.http.errors import ErrorMapper, error_body
+from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.services import CURRENT, Services, using
 
 log = logging.getLogger("oeskit")
@@ -98,6 +100,11 @@ class Namespaces:
                 "with a higher --max-namespaces",
             )
             return
+        except Exception as exc:  # e.g. a damaged file: a 500 in our shape, logged
+            extensions = {**(scope.get("extensions") or {}), REQUEST_ID: secrets.token_hex(6)}
+            response = self.errors.internal_for({**scope, "extensions": extensions}, exc)
+            await self._send(send, response.status_code, response.body, response.headers)
+            return
         # The layers below see the path inside the namespace. `root_path` is left alone:
         # Starlette's mounts take it as a prefix *of* `path`, which this path no longer has.
         prefix = PREFIX + name
@@ -156,14 +163,18 @@ class Namespaces:
             self._drop(name)
 
     async def _refuse(self, send: Send, rule: str, message: str) -> None:
-        body = error_body(message, rule)
+        await self._send(send, self.errors.status(rule), error_body(message, rule), {})
+
+    @staticmethod
+    async def _send(send: Send, status: int, body: bytes, headers: Mapping[str, str]) -> None:
         await send(
             {
                 "type": "http.response.start",
-                "status": self.errors.status(rule),
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in headers.items()),
                 ],
             }
         )
