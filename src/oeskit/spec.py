@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 _PACKAGE = Path(__file__).parent
@@ -43,6 +44,15 @@ def read(path: Path) -> dict[str, Any]:
 def load(path: Path) -> dict[str, Any]:
     """The parsed spec file, shared: do not mutate."""
     return read(path)
+
+
+def fresh_copy(path: Path) -> dict[str, Any]:
+    """A private copy of the parsed spec file for a caller that mutates it (connexion fills in
+    defaults and resolves references in place): a JSON round trip of the shared parse, several
+    times faster than parsing the YAML again. Keys become text, as in JSON."""
+    copied = orjson.loads(orjson.dumps(load(path), option=orjson.OPT_NON_STR_KEYS))
+    assert isinstance(copied, dict)
+    return copied
 
 
 def contract() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 import connexion
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
+from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
 
 from oeskit import spec
@@ -84,26 +85,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespac
     partner_routes = PartnerRoutes()
     # Parsed dicts, not paths: connexion would re-read each file with the pure-Python YAML
     # loader and render it through Jinja2 (neither is needed; start-up time).
-    app.add_api(
-        spec.read(spec.contract_path()),
-        resolver=_resolver(partner_routes),
-        validate_responses=settings.validate_responses,
-        strict_validation=True,
-        security_map={"bearer": partner_bearer()},
-        validator_map=validator_map(),
-        uri_parser_class=ExplodedArrayParser,
-    )
-    if settings.admin_token:
-        app.add_api(
-            spec.read(spec.sandbox_path()),
-            base_path="/sandbox",
-            resolver=_resolver(SandboxRoutes(namespaces)),
-            validate_responses=settings.validate_responses,
-            strict_validation=True,
-            security_map={"bearer": admin_bearer(settings.admin_token)},
-            validator_map=validator_map(),
-            uri_parser_class=ExplodedArrayParser,
-        )
+    with _trusted_specs():
+        _add_apis(app, settings, partner_routes, namespaces)
     app.add_error_handler(RuleViolation, mapper.rule_violation)
     app.add_error_handler(StoreBusy, mapper.store_busy)
     app.add_error_handler(connexion.ProblemException, mapper.problem)
@@ -116,6 +99,54 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespac
     faults.app = Documents(lane, mapper, control_plane=settings.control_plane_enabled)
     namespaces.app = Guard(faults)
     return namespaces
+
+
+def _add_apis(
+    app: connexion.AsyncApp,
+    settings: Settings,
+    partner_routes: PartnerRoutes,
+    namespaces: Namespaces,
+) -> None:
+    """openapi.yaml at the root and, with the control plane on, sandbox.yaml under /sandbox."""
+    app.add_api(
+        spec.fresh_copy(spec.contract_path()),
+        resolver=_resolver(partner_routes),
+        validate_responses=settings.validate_responses,
+        strict_validation=True,
+        security_map={"bearer": partner_bearer()},
+        validator_map=validator_map(),
+        uri_parser_class=ExplodedArrayParser,
+    )
+    if settings.admin_token:
+        app.add_api(
+            spec.fresh_copy(spec.sandbox_path()),
+            base_path="/sandbox",
+            resolver=_resolver(SandboxRoutes(namespaces)),
+            validate_responses=settings.validate_responses,
+            strict_validation=True,
+            security_map={"bearer": admin_bearer(settings.admin_token)},
+            validator_map=validator_map(),
+            uri_parser_class=ExplodedArrayParser,
+        )
+
+
+@contextlib.contextmanager
+def _trusted_specs() -> Iterator[None]:
+    """While connexion reads our two specs, skip its check of each against the OpenAPI 3.0
+    schema: with Python jsonschema it took ~0.25 s of every start (a third of `create_app`),
+    for files that ship inside the package and are checked where they are written: by the test
+    suite (`tests/unit/test_spec.py`, openapi-spec-validator), `oeskit lint` and CI. connexion
+    has no option for this, so its classmethod is swapped for the duration of `add_api` and put
+    back after; nothing else in the process is affected."""
+    own = OpenAPISpecification.__dict__.get("_validate_spec")  # None: inherited
+    OpenAPISpecification._validate_spec = classmethod(lambda cls, spec: None)
+    try:
+        yield
+    finally:
+        if own is None:
+            del OpenAPISpecification._validate_spec
+        else:
+            OpenAPISpecification._validate_spec = own
 
 
 @contextlib.contextmanager

@@ -13,8 +13,6 @@ import mimetypes
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from oeskit.publish import website
-
 
 class Pages:
     def __init__(self, app: ASGIApp, *, control_plane: bool) -> None:
@@ -37,6 +35,8 @@ class Pages:
             return
         if path == "/":
             if self._landing is None:
+                from oeskit.publish import website  # Jinja2 and markdown: not at start-up
+
                 self._landing = await asyncio.to_thread(website.landing, self.control_plane)
             await _page(self._landing, "index.html")(scope, receive, send)
             return
@@ -50,6 +50,8 @@ class Pages:
     async def _files(self) -> dict[str, bytes]:
         async with self._lock:  # render once even when the first requests arrive together
             if self._site is None:
+                from oeskit.publish import website
+
                 self._site = await asyncio.to_thread(website.render)
             return self._site
 
