@@ -68,12 +68,13 @@ class PartnerRoutes(UsesServices):
         joins this worker's next group commit (`store/group.py`), which answers once it is
         committed and waits with an async sleep while another worker holds the write lock.
         """
-        partner = access.authorize(self.s.store, caller, enterprise_id, write=True, staging=True)
+        s = self.s  # the work below may run in the callback of another request's task
+        partner = access.authorize(s.store, caller, enterprise_id, write=True, staging=True)
         signatures.check(partner, body)
-        now = self.s.now()
-        store = self.s.store
-        staged = await self.s.group.run(
-            lambda: staging.stage(store, partner, caller, body, now, self.s.new_id)
+        now = s.now()
+        store = s.store
+        staged = await s.group.run(
+            lambda: staging.stage(store, partner, caller, body, now, s.new_id)
         )
         if staged.created is not None:  # fresh and carrying no dispute: nothing to re-read
             return {"settlement": {**presenters.settlement(staged.created), "settlingDisputes": []}}
