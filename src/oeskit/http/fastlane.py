@@ -12,6 +12,7 @@ the two paths give the same answers (tests/api/test_fastlane.py compares them).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oeskit import schemas, spec
 from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.http.asgi import send_json
 from oeskit.http.handlers import PartnerRoutes
 from oeskit.http.services import UsesServices
 from oeskit.http.validation import check_body, parse_json
@@ -51,18 +53,7 @@ class FastLane(UsesServices):
             await self.app(scope, receive, send)
             return
         status, body, headers = await self._handle(scope, match.group("enterprise"), raw, caller)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    *headers,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, status, body, headers)
 
     def _caller(self, scope: Scope) -> Any:
         headers = dict(scope["headers"])
@@ -76,7 +67,7 @@ class FastLane(UsesServices):
 
     async def _handle(
         self, scope: Scope, enterprise_id: str, raw: bytes, caller: Any
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    ) -> tuple[int, bytes, Mapping[str, str]]:
         mapper = self.s.errors
         try:
             body = parse_json(raw)
@@ -87,12 +78,11 @@ class FastLane(UsesServices):
                 raise AssertionError(
                     f"response does not conform to the contract: {error.where}: {error.message}"
                 )
-            return 200, orjson.dumps(result), []
+            return 200, orjson.dumps(result), {}
         except RuleViolation as exc:
             response = mapper.response(exc.rule, exc.message, exc.extra)
         except StoreBusy:
             response = mapper.busy()
         except Exception as exc:
             response = mapper.internal_for(scope, exc)  # logged there, under the request id
-        headers = [(k.lower().encode(), v.encode()) for k, v in (response.headers or {}).items()]
-        return response.status_code, response.body, headers
+        return response.status_code, bytes(response.body), response.headers or {}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -24,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oeskit.domain import rules
 from oeskit.http import request_log
+from oeskit.http.asgi import send_json
 from oeskit.http.services import UsesServices
 
 PARTNER_API = "/api/"
@@ -157,7 +157,7 @@ class Busy:
             f"request again after {retry_after} s",
             headers={"Retry-After": retry_after},
         )
-        await _answer(exchange.send, response.status_code, bytes(response.body), response.headers)
+        await send_json(exchange.send, response.status_code, bytes(response.body), response.headers)
         return None
 
 
@@ -216,15 +216,7 @@ class _AfterCommit:
             return
         error = RuntimeError(f"injected fault after commit ({_external_id(body)!r})")
         response = self.faults.s.errors.internal_for(self.exchange.scope, error)
-        await _answer(send, 500, bytes(response.body), response.headers)
-
-
-async def _answer(send: Send, status: int, payload: bytes, headers: Mapping[str, str]) -> None:
-    encoded = [(b"content-type", b"application/json")]
-    encoded += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    encoded.append((b"content-length", str(len(payload)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": encoded})
-    await send({"type": "http.response.body", "body": payload})
+        await send_json(send, 500, bytes(response.body), response.headers)
 
 
 def _external_id(body: bytes) -> str | None:

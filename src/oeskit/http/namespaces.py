@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oeskit.domain.sandbox_rules import SBX_NAMESPACE_LIMIT, SBX_NAMESPACE_NAME
 from oeskit.errors import NamespaceLimit
+from oeskit.http.asgi import send_json
 from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.services import CURRENT, Services, using
 
@@ -103,7 +103,7 @@ class Namespaces:
         except Exception as exc:  # e.g. a damaged file: a 500 in our shape, logged
             extensions = {**(scope.get("extensions") or {}), REQUEST_ID: secrets.token_hex(6)}
             response = self.errors.internal_for({**scope, "extensions": extensions}, exc)
-            await self._send(send, response.status_code, response.body, response.headers)
+            await send_json(send, response.status_code, bytes(response.body), response.headers)
             return
         # The layers below see the path inside the namespace. `root_path` is left alone:
         # Starlette's mounts take it as a prefix *of* `path`, which this path no longer has.
@@ -163,19 +163,4 @@ class Namespaces:
             self._drop(name)
 
     async def _refuse(self, send: Send, rule: str, message: str) -> None:
-        await self._send(send, self.errors.status(rule), error_body(message, rule), {})
-
-    @staticmethod
-    async def _send(send: Send, status: int, body: bytes, headers: Mapping[str, str]) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    *((k.lower().encode(), v.encode()) for k, v in headers.items()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, self.errors.status(rule), error_body(message, rule))
