@@ -130,9 +130,7 @@ def test_a_deletion_is_seen_by_every_worker_process(tmp_path: Path) -> None:
             server.base_url + "/sandbox/namespaces/shared", headers=ADMIN_HEADERS
         )
         assert deleted.json() == {"deleted": "shared"}
-        answers = [
-            httpx.get(base + ONE.format(id=staged), headers=TOKEN).status_code for _ in range(20)
-        ]
-        assert answers == [404] * 20
+        answers = [httpx.get(base + ONE.format(id=staged), headers=TOKEN) for _ in range(20)]
+        assert [(a.status_code, a.json()["rule"]) for a in answers] == [(404, "OES-READ-001")] * 20
     finally:
         stop_server(server)
