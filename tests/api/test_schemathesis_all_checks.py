@@ -7,8 +7,6 @@ find; this keeps them found."""
 
 from __future__ import annotations
 
-import copy
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from oeskit.clock import utcnow
 from oeskit.http.app import create_app, open_store
 from oeskit.store import world_loader
 from oeskit.worlds import validate_world
-from tests.api.test_schemathesis import _sign
+from tests.api.test_schemathesis import _sign, with_uuid_client_ids
 from tests.conftest import ADMIN, make_settings
 
 # ~30 s for the contract and ~80 s for the control plane on this machine: every phase runs
@@ -39,17 +37,6 @@ SETTINGS = hypothesis.settings(
     derandomize=True,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
-
-
-def _uuid_client_ids(world: dict[str, Any]) -> dict[str, Any]:
-    """The demo world with UUID client ids (the contract's clientId format in responses)."""
-    world = copy.deepcopy(world)
-    ids = {c["id"]: str(uuid.uuid5(uuid.NAMESPACE_URL, c["id"])) for c in world["clients"]}
-    for client in world["clients"]:
-        client["id"] = ids[client["id"]]
-    for connection in world["connections"]:
-        connection["clientId"] = ids[connection["clientId"]]
-    return world
 
 
 def _semantic_statuses(document: dict[str, Any]) -> list[str]:
@@ -87,7 +74,7 @@ def contract_schema(
     settings = make_settings(Path(tmp_path_factory.mktemp("all-checks-contract")))
     store = open_store(settings)
     world_loader.load_world(
-        store, validate_world(_uuid_client_ids(demo_world)), utcnow(), settings.clock
+        store, validate_world(with_uuid_client_ids(demo_world)), utcnow(), settings.clock
     )
     yield _load(create_app(settings, store), "/openapi.json", spec.contract())
     store.close()
