@@ -1,4 +1,5 @@
-"""The `oeskit` command: serve, sign, keys, world, doctor, conform, client-test, diff, lint, docs.
+"""The `oeskit` command: serve, sign, keys, world, doctor, conform, client-test, diff, lint, docs,
+partner.
 
 Subcommands are imported when they are called: `oeskit serve` should not pay for importing the
 conformance runner and schemathesis (start-up time is a benchmark target).
@@ -21,6 +22,7 @@ _COMMANDS = {
     "diff": "oeskit.cli.publish:diff",
     "lint": "oeskit.cli.publish:lint",
     "docs": "oeskit.cli.publish:docs",
+    "partner": "oeskit.cli.partner:partner",
 }
 
 
