@@ -36,7 +36,7 @@ async def free_balance_is(bitgo: Bitgo, connection: dict[str, Any], quantity: in
 
 
 async def test_a_new_connection_answers_the_accounts_ids(bitgo: Bitgo) -> None:
-    """A token of a new account: 200 echoing the BitGo ids with the account's own ids (PH-CON-001)."""
+    """A token of a new account: 200 echoing the BitGo ids with the account's ids (PH-CON-001)."""
     account = bitgo.accounts[0]
     request = bitgo.connection_request(account.connection_token)
     response = await bitgo.call("POST", "/bitgo/v1/connections", request)
@@ -228,7 +228,7 @@ async def test_a_settled_allocation_sent_again_is_answered_as_it_is(
 async def test_a_known_allocation_id_with_other_properties_answers_409(
     bitgo: Bitgo, field: str, value: Any
 ) -> None:
-    """Same allocationId, other amount: 409 PH-IDEM-002 naming what differs; the stored one stays."""
+    """Same allocationId, other amount: 409 PH-IDEM-002 naming what differs; the stored stays."""
     connection = await bitgo.connect()
     body = bitgo.reservation("allocation", connection, 300)
     stored = (await bitgo.post("allocation", body)).json()
