@@ -1,8 +1,9 @@
 """`oeskit docs build`: the static reference site, rendered with Jinja2 from package templates.
 
 Pages: overview, API reference, rules catalogue (an anchor per rule), signing guide, control
-plane, partner-hosted endpoints. Assets are copied from the package; nothing is fetched when the site is viewed. Markdown
-in descriptions is rendered with raw HTML disabled, so a contract cannot inject markup.
+plane, partner-hosted endpoints. Assets are copied from the package; nothing is fetched when the
+site is viewed. Markdown in descriptions is rendered with raw HTML disabled, so a contract cannot
+inject markup.
 """
 
 from __future__ import annotations
