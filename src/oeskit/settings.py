@@ -19,6 +19,8 @@ DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT_S = 10.0
 # Namespaces (`/ns/{name}/`) one server holds at most; one SQLite file each.
 DEFAULT_MAX_NAMESPACES = 64
+# Seconds the sandbox waits for one answer of a partner's hosted endpoint before it retries.
+DEFAULT_PARTNER_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,10 @@ class Settings:
     job_interval_s: float = 0.5
     run_jobs: bool = True
     max_namespaces: int = DEFAULT_MAX_NAMESPACES
+    # BitGo's side toward partner-hosted endpoints: a PEM file with BitGo's RSA private key
+    # (default: one kept per database), and the seconds one call to a partner may take.
+    bitgo_key: str | None = None
+    partner_timeout_s: float = DEFAULT_PARTNER_TIMEOUT_S
 
     @property
     def control_plane_enabled(self) -> bool:

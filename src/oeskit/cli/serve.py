@@ -18,6 +18,7 @@ from oeskit.settings import (
     DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_MAX_NAMESPACES,
+    DEFAULT_PARTNER_TIMEOUT_S,
     Settings,
     is_loopback,
 )
@@ -157,6 +158,20 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     help="Most namespaces (/ns/{name}/, one SQLite file each beside --db) the server holds; "
     "the first use of one more is answered 409 (OES-SBX-007). 0 turns them off.",
 )
+@click.option(
+    "--bitgo-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM file with the RSA private key the sandbox signs calls to partners' hosted "
+    "endpoints with (X-BitGo-Signature), in every namespace; default: a key made and kept "
+    "per database. `oeskit keys bitgo` makes one.",
+)
+@click.option(
+    "--partner-timeout",
+    default=DEFAULT_PARTNER_TIMEOUT_S,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds one call to a partner's hosted endpoint may take before it is retried.",
+)
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
 @click.option(
     "--log-level",
@@ -176,6 +191,8 @@ def serve(
     body_limit: int,
     body_timeout: float,
     max_namespaces: int,
+    bitgo_key: Path | None,
+    partner_timeout: float,
     validate_responses: bool,
     log_level: str,
 ) -> None:
@@ -205,8 +222,12 @@ def serve(
         body_limit=body_limit,
         body_timeout_s=body_timeout,
         max_namespaces=max_namespaces,
+        bitgo_key=str(bitgo_key.resolve()) if bitgo_key else None,
+        partner_timeout_s=partner_timeout,
         validate_responses=validate_responses,
     )
+    if bitgo_key is not None:
+        _check_bitgo_key(bitgo_key)
     if fresh and db != ":memory:":
         _empty(settings)
     try:
@@ -234,6 +255,15 @@ def serve(
         log_level=log_level,
         access_log=False,
     )
+
+
+def _check_bitgo_key(path: Path) -> None:
+    from oeskit.signing import bitgo_jwt
+
+    try:
+        bitgo_jwt.key_pair_from_private_pem(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, bitgo_jwt.InvalidKeyPem) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--bitgo-key") from None
 
 
 def _apply_clock(store: Any, option: str) -> None:

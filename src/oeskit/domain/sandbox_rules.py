@@ -9,3 +9,5 @@ SBX_STATE = "OES-SBX-004"  # 409 not allowed in the current state (e.g. dispute 
 SBX_NO_PRIVATE_KEY = "OES-SBX-005"  # 409 the loaded world holds no private key to sign with
 SBX_NAMESPACE_NAME = "OES-SBX-006"  # 400 a namespace name outside [a-z0-9-]{1,40}
 SBX_NAMESPACE_LIMIT = "OES-SBX-007"  # 409 one namespace more than --max-namespaces
+SBX_PARTNER = "OES-SBX-008"  # 502 the partner's hosted endpoint refused the call or never answered
+SBX_OVERDRAW = "OES-SBX-009"  # 422 a deallocation larger than the connection's available balance

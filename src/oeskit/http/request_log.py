@@ -114,6 +114,7 @@ def present(row: dict[str, Any], *, signatures: bool = False) -> dict[str, Any]:
         "externalId": _text(parsed.get("externalId")) if parsed else None,
         "fingerprint": fingerprint(parsed) if parsed else None,
         "signatureVerdict": _signature_verdict(row),
+        "outbound": True if not str(row["path"]).startswith("/") else None,
     }
     return {k: v for k, v in out.items() if v is not None}
 

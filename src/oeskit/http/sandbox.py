@@ -15,6 +15,7 @@ from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NO_PRIVATE_KEY, SBX_NOT
 from oeskit.errors import RuleViolation
 from oeskit.http import presenters, request_log
 from oeskit.http.handlers import json_response
+from oeskit.http.hosted_routes import HostedSandboxRoutes
 from oeskit.http.namespaces import Namespaces
 from oeskit.http.services import UsesServices
 from oeskit.worlds import WorldError, validate_world
@@ -23,7 +24,7 @@ from oeskit.worlds import WorldError, validate_world
 MAX_ADVANCE_MINUTES = 52_596_000
 
 
-class SandboxRoutes(UsesServices):
+class SandboxRoutes(HostedSandboxRoutes, UsesServices):
     def __init__(self, namespaces: Namespaces) -> None:
         self.namespaces = namespaces
 

@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from oeskit import ids
-from oeskit.clock import utcnow
+from oeskit.clock import format_instant, utcnow
 from oeskit.domain import lifecycle
 from oeskit.domain.ports import Reads, Worlds
 from oeskit.errors import StoreBusy
 from oeskit.http.errors import ErrorMapper
+from oeskit.outbound.client import PartnerClient
+from oeskit.outbound.flows import BitgoSide
 from oeskit.settings import Settings
 from oeskit.store.group import GroupCommit
 from oeskit.store.maintenance import Checkpointer
@@ -76,6 +78,7 @@ class Services:
     group: GroupCommit = field(init=False)
     reads: Reads = field(init=False)
     worlds: Worlds = field(init=False)
+    bitgo: BitgoSide = field(init=False)
     _background: list[object] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -83,6 +86,15 @@ class Services:
         self.group = GroupCommit(self.store, busy_timeout_s=self.settings.busy_timeout_ms / 1000)
         self.reads = self.store
         self.worlds = SqliteWorlds(self.store)
+        # The sandbox as BitGo toward this namespace's partners (its key is this namespace's,
+        # unless `--bitgo-key` gives one for all).
+        self.bitgo = BitgoSide(
+            self.store,
+            PartnerClient(self.settings.partner_timeout_s),
+            new_id=ids.new_id,
+            now=lambda: format_instant(self.now()),
+            supplied_key_pem=_read_key(self.settings.bitgo_key),
+        )
 
     def now(self) -> datetime:
         """Sandbox time; the clock's state lives in the database so every worker agrees."""
@@ -116,6 +128,13 @@ class Services:
         with contextlib.suppress(StoreBusy):  # the log is a debugging aid; closing goes on
             self.store.flush_request_log()
         self.store.close()
+
+
+def _read_key(path: str | None) -> str | None:
+    if path is None:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 def open_store(settings: Settings, path: str | None = None) -> SqliteStore:

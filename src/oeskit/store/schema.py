@@ -89,6 +89,30 @@ MIGRATIONS: list[str] = [
     CREATE INDEX request_log_enterprise ON request_log (enterprise_id, id)
         WHERE enterprise_id IS NOT NULL;
     """,
+    # The sandbox plays BitGo toward a partner's hosted endpoints (issue 20): where the partner
+    # lives, BitGo's RSA signing key (its own table: a reset must not change the key partners
+    # configured), the allocations and deallocations it runs, and every call it made.
+    """
+    ALTER TABLE partners ADD COLUMN hosted_url TEXT;
+    ALTER TABLE partners ADD COLUMN async_allocations INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE connections ADD COLUMN partners_client_id TEXT;
+    ALTER TABLE connections ADD COLUMN token_digest TEXT;
+    CREATE TABLE bitgo_keys (id INTEGER PRIMARY KEY CHECK (id = 1), private_pem TEXT NOT NULL,
+        created_at TEXT NOT NULL);
+    CREATE TABLE allocations (id TEXT PRIMARY KEY, type TEXT NOT NULL, partner_id TEXT NOT NULL,
+        connection_id TEXT NOT NULL, client_id TEXT NOT NULL, currency TEXT NOT NULL,
+        partner_currency TEXT NOT NULL, quantity TEXT NOT NULL, status TEXT NOT NULL,
+        step TEXT NOT NULL, reason TEXT, retriable INTEGER NOT NULL,
+        client_external_id TEXT NOT NULL, partner_external_id TEXT, initiated_by TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE UNIQUE INDEX allocations_request ON allocations (connection_id, client_external_id);
+    CREATE INDEX allocations_partner ON allocations (partner_id, created_at, id);
+    CREATE TABLE partner_calls (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+        partner_id TEXT NOT NULL, subject_id TEXT NOT NULL, method TEXT NOT NULL,
+        url TEXT NOT NULL, path TEXT NOT NULL, attempt INTEGER NOT NULL, status INTEGER,
+        outcome TEXT NOT NULL, error TEXT, jti TEXT NOT NULL, duration_ms REAL NOT NULL,
+        request_body TEXT, response_body TEXT);
+    """,
 ]
 
 STATE_TABLES = (
@@ -110,6 +134,8 @@ STATE_TABLES = (
     "jobs",
     "request_log",
     "faults",
+    "allocations",
+    "partner_calls",
     "meta",
 )
 

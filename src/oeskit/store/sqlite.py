@@ -25,6 +25,7 @@ from oeskit.store import rows
 from oeskit.store.connection import dumps as _dumps
 from oeskit.store.connection import in_list, token_digest
 from oeskit.store.dispute_rows import DisputeRows
+from oeskit.store.hosted_rows import HostedRows
 from oeskit.store.queries import Queries
 from oeskit.store.sandbox_state import SandboxState
 
@@ -38,7 +39,7 @@ _INSERT_SETTLEMENT = (
 )
 
 
-class SqliteStore(DisputeRows, SandboxState, Queries):
+class SqliteStore(DisputeRows, SandboxState, Queries, HostedRows):
     def settlement_by_external_id(self, partner_id: str, external_id: str) -> Settlement | None:
         row = self.conn.execute(
             f"SELECT {rows.SETTLEMENT_COLUMNS} FROM settlements "

@@ -125,6 +125,8 @@ def load_world(
                     "enforce_unique_nonce": int(p.get("enforceUniqueNonce", False)),
                     "trading_account_id": p.get("tradingAccountId", f"{p['id']}-go-account"),
                     "currencies": _dumps(p.get("currencies", [])),
+                    "hosted_url": p.get("hostedUrl"),
+                    "async_allocations": int(bool(p.get("asyncAllocations", False))),
                     # A test world's private halves are kept for the control plane's signing
                     # helper (POST /sandbox/sign); nothing on the partner API reads them.
                     "keys": _dumps(
@@ -160,6 +162,7 @@ def load_world(
                     "network_account_id": c["networkAccountId"],
                     "active": int(c.get("active", True)),
                     "partners_connection_id": c.get("partnersConnectionId"),
+                    "partners_client_id": c.get("partnersClientId"),
                 }
             )
             db.table("balances").insert_all(
