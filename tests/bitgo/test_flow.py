@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
 import pytest
 
 from tests.bitgo.conftest import connect, move
@@ -155,8 +154,4 @@ async def test_the_key_a_partner_is_given_verifies_every_call(
     key = (await sb.admin("GET", "/bitgo-key")).json()["publicKey"]
     assert key.startswith("-----BEGIN PUBLIC KEY-----")
     assert tiny.seen and all(s.claims is not None for s in tiny.seen)
-    for seen in tiny.seen:
-        assert seen.claims is not None
-        token_check = jwt.encode({"jti": "x"}, "not-the-key", algorithm="HS256")
-        with pytest.raises(jwt.PyJWTError):  # the partner's check refuses anything else
-            jwt.decode(token_check, key, algorithms=["RS256"])
+    assert key == tiny.public_pem  # the key every call above was verified with
