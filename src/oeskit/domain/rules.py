@@ -68,3 +68,11 @@ READ_QUERY = "OES-READ-002"  # 400 query parameter malformed
 # Server
 SRV_INTERNAL = "OES-SRV-001"  # 500 unexpected fault (the settlement, if committed, is kept)
 SRV_BUSY = "OES-SRV-002"  # 503 database saturated, retry after the Retry-After delay
+
+# Allocations and deallocations a partner with async allocations reports (PUT .../partners/...)
+ALC_UNKNOWN = "OES-ALC-001"  # 404 no allocation/deallocation of this partner with this id
+ALC_MISMATCH = "OES-ALC-002"  # 422 the update's ids or amount differ from the record
+ALC_STATE = "OES-ALC-003"  # 409 the record is not awaiting the partner's update
+ALC_PAYLOAD = "OES-ALC-004"  # 400 payload is not the JSON of the body's other fields
+ALC_REASON = "OES-ALC-005"  # 400 released without rejectReason, or cleared with one
+ALC_EFFECT = "OES-ALC-006"  # 200 cleared allocations raise available; deallocations lower it

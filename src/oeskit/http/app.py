@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from oeskit import spec
 from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.http.allocation_routes import PartnerApiRoutes
 from oeskit.http.documents import Documents
 from oeskit.http.errors import ErrorMapper, route_methods
 from oeskit.http.fastlane import FastLane
@@ -82,7 +83,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespac
         lifespan=lifespan,
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True, serve_spec=False),
     )
-    partner_routes = PartnerRoutes()
+    partner_routes = PartnerApiRoutes()
     # Parsed dicts, not paths: connexion would re-read each file with the pure-Python YAML
     # loader and render it through Jinja2 (neither is needed; start-up time).
     with _trusted_specs():
