@@ -304,6 +304,13 @@ class _References:
                 if transfer.get("sourceConnectionId") == transfer["destinationConnectionId"]:
                     self.problems.append(f"{at}.sourceConnectionId: same as the destination")
                 self.currency(f"{at}.currency", transfer["currency"], partner)
+        for i, record in enumerate(self.world["allocations"]):
+            connection = self.known["connections"].get(record["connectionId"])
+            if connection is None:
+                self.problems.append(f"allocations[{i}].connectionId: unknown connection")
+            elif connection["partnerId"] in self.known["partners"]:
+                partner = self.known["partners"][connection["partnerId"]]
+                self.currency(f"allocations[{i}].currency", record["currency"], partner)
         open_disputes: dict[tuple[str, str], str] = {}
         for i, dispute in enumerate(self.world["disputes"]):
             where = f"disputes[{i}]"

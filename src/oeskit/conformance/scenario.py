@@ -29,6 +29,7 @@ _STEP_KEYS = {
     "as",
     "enterprise",
     "sign",
+    "signAll",
     "body",
     "query",
     "tamper",

@@ -176,6 +176,8 @@ def _build(step: dict[str, Any], ctx: StepContext) -> Sent:
     body = substitute(step.get("body"), variables) if "body" in step else None
     if step.get("sign"):
         body = _sign(body or {}, str(step["sign"]), ctx)
+    elif step.get("signAll"):
+        body = _sign_all(body or {}, str(step["signAll"]), ctx)
     if step.get("tamper"):
         body = _tamper(body, step["tamper"], ctx, variables)
     content: bytes | None = None
@@ -207,6 +209,19 @@ def _sign(fields: dict[str, Any], key_name: str, ctx: StepContext) -> dict[str, 
     fields.setdefault("cutoffAt", DEFAULT_CUTOFF)
     fields = {k: v for k, v in fields.items() if v is not None}
     return signing.sign_body(fields, _key(key_name, ctx))
+
+
+def _sign_all(fields: dict[str, Any], key_name: str, ctx: StepContext) -> dict[str, Any]:
+    """Sign every field, as the allocation update routes bind them: `payload` is the JSON of
+    all the other fields (a fresh nonce added when absent)."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    fields.setdefault("nonce", signing.new_nonce())
+    payload = json.dumps(fields)
+    return {
+        **fields,
+        "payload": payload,
+        "signature": signing.sign_message(payload, _key(key_name, ctx)),
+    }
 
 
 def _tamper(body: Any, tamper: dict[str, Any], ctx: StepContext, variables: dict[str, Any]) -> Any:

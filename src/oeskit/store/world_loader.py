@@ -13,6 +13,7 @@ from typing import Any
 
 from oeskit.clock import ClockState, format_instant, parse_instant
 from oeskit.domain import staging
+from oeskit.domain.allocation_flow import AllocationRecord, Kind, Status, Step
 from oeskit.domain.amounts import liabilities
 from oeskit.domain.model import Instruction
 from oeskit.domain.records import (
@@ -69,6 +70,7 @@ _MERGE_TABLES = {
     "connections": "connections",
     "settlements": "settlements",
     "disputes": "disputes",
+    "allocations": "allocations",
 }
 
 
@@ -178,6 +180,8 @@ def load_world(
             _load_settlement(store, s)
         for d in world.get("disputes", []):
             _load_dispute(store, d)
+        for a in world.get("allocations", []):
+            _load_allocation(store, a, real_now)
     return {
         "enterprises": len(world.get("enterprises", [])),
         "users": len(world.get("users", [])),
@@ -187,6 +191,7 @@ def load_world(
         "connections": len(world.get("connections", [])),
         "settlements": len(world.get("settlements", [])),
         "disputes": len(world.get("disputes", [])),
+        "allocations": len(world.get("allocations", [])),
     }
 
 
@@ -369,3 +374,37 @@ def _load_dispute(store: SqliteStore, d: Mapping[str, Any]) -> None:
             "UPDATE transfers SET settlement_id = ?, status = ? WHERE dispute_closure_id = ?",
             (assigned, TransferStatus.COMPLETED.value, closure["id"]),
         )
+
+
+def _load_allocation(store: SqliteStore, a: Mapping[str, Any], real_now: datetime) -> None:
+    """A world's allocation record; a reserved one awaits the partner's update."""
+    connection = store.conn.execute(
+        "SELECT partner_id, client_id FROM connections WHERE id = ?", (a["connectionId"],)
+    ).fetchone()
+    partner = store.partner(connection[0])
+    assert partner is not None
+    currency = partner.currency_by_bitgo(a["currency"])
+    assert currency is not None
+    stamp = _instant(a.get("createdAt"), format_instant(real_now))
+    reserved = a["status"] == Status.RESERVED.value
+    store.insert_allocation(
+        AllocationRecord(
+            id=a["id"],
+            kind=Kind(a["type"]),
+            partner_id=connection[0],
+            connection_id=a["connectionId"],
+            client_id=connection[1],
+            currency=a["currency"],
+            partner_currency=currency.code,
+            quantity=int(a["quantity"]),
+            status=Status(a["status"]),
+            step=Step.AWAIT if reserved else Step.DONE,
+            reason=a.get("reason"),
+            retriable=False,
+            client_external_id=a.get("clientExternalId") or a["id"],
+            partner_external_id=a.get("partnerExternalId"),
+            initiated_by=a.get("initiatedBy", "world"),
+            created_at=stamp,
+            updated_at=stamp,
+        )
+    )
