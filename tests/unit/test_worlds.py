@@ -130,6 +130,12 @@ def test_sandbox_operation_ids(spec: dict[str, Any]) -> None:
         "sandboxOutbox",
         "sandboxRequests",
         "sandboxSign",
+        "sandboxBitgoKey",
+        "sandboxSetHosted",
+        "sandboxConnect",
+        "sandboxAllocate",
+        "sandboxDeallocate",
+        "sandboxPartnerCalls",
     }
 
 
@@ -170,7 +176,7 @@ def test_every_example_matches_its_schema(spec: dict[str, Any]) -> None:
 
 
 def test_sandbox_rules_catalogue(spec: dict[str, Any]) -> None:
-    """x-oeskit-rules lists the seven sandbox rules, and error examples only use them."""
+    """x-oeskit-rules lists the nine sandbox rules, and error examples only use them."""
     rules = {rule["id"]: rule["status"] for rule in spec["x-oeskit-rules"]}
     assert rules == {
         "OES-SBX-001": 401,
@@ -180,11 +186,19 @@ def test_sandbox_rules_catalogue(spec: dict[str, Any]) -> None:
         "OES-SBX-005": 409,
         "OES-SBX-006": 400,
         "OES-SBX-007": 409,
+        "OES-SBX-008": 502,
+        "OES-SBX-009": 422,
     }
     assert all(rule["title"] for rule in spec["x-oeskit-rules"])
     for name, response in spec["components"]["responses"].items():
         example = response["content"]["application/json"]["example"]
-        status = {"BadRequest": 400, "Unauthorized": 401, "NotFound": 404, "Conflict": 409}[name]
+        status = {
+            "BadRequest": 400,
+            "Unauthorized": 401,
+            "NotFound": 404,
+            "Conflict": 409,
+            "PartnerFailed": 502,
+        }[name]
         assert rules[example["rule"]] == status, name
 
 
