@@ -25,6 +25,8 @@ SAMPLE = {
     "settlementId": "4b44a80b-871e-48fe-a8d3-331463871ce7",
     "disputeId": "af1ef7a9-59d0-4a1c-8468-353f09a9798c",
     "name": "run-42",
+    "partnerId": "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0001",
+    "connectionId": "09684b38-49ed-4cf6-a28e-c3a459494c69",
 }
 VERBS = ("get", "post", "put", "patch", "delete")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from tests.api.conftest import (
     load_world,
     world_with,
 )
-from tests.conftest import ALPHA, BETA, EXCHANGE, STAGE, Sandbox
+from tests.conftest import ALPHA, BETA, EXCHANGE, STAGE, Sandbox, partner_key
 
 pytestmark = pytest.mark.anyio
 
@@ -61,6 +62,57 @@ class Case:
 
 
 # --- request builders ---------------------------------------------------------------------------
+
+AWAITING = "0193a0c2-ab6d-7c0d-8c7d-6e5f8091a2b3"  # a deallocation awaiting the partner's update
+
+
+def allocation_update(
+    route: str = "deallocation",
+    record_status: str = "reserved",
+    after_signing: Callable[[dict[str, Any]], None] | None = None,
+    **changes: Any,
+) -> Prepare:
+    """A partner's signed update (PUT .../partners/{route}s) of a world's deallocation in
+    `record_status`; `changes` are signed, `after_signing` edits the body afterwards."""
+
+    async def prepare(sb: Sandbox) -> Send:
+        world = copy.deepcopy(sb.world)
+        world["allocations"] = [
+            {
+                "id": AWAITING,
+                "type": "deallocation",
+                "connectionId": ALPHA,
+                "currency": "ofcbtc",
+                "quantity": "2000",
+                "status": record_status,
+                "partnerExternalId": "dealloc-9",
+            }
+        ]
+        await load_world(sb, world)
+        fields: dict[str, Any] = {
+            f"{route}Id": AWAITING,
+            "amount": {"currency": "BTC", "quantity": "2000"},
+            "clientId": "client-alpha",
+            "connectionId": ALPHA,
+            "partnersClientId": "alpha",
+            "partnersConnectionId": "alpha-at-exchange",
+            f"partners{route.capitalize()}Id": "dealloc-9",
+            "status": "cleared",
+            "nonce": signing.new_nonce(),
+            **changes,
+        }
+        payload = json.dumps(fields)
+        body = {
+            **fields,
+            "payload": payload,
+            "signature": signing.sign_message(payload, partner_key(sb.world, EXCHANGE)),
+        }
+        if after_signing is not None:
+            after_signing(body)
+        path = f"/api/network/v1/enterprises/ent-exchange/partners/{route}s"
+        return lambda: sb.client.put(path, json=body, headers=BEARER)
+
+    return prepare
 
 
 def signed(
@@ -629,6 +681,39 @@ CASES: list[Case] = [
     ),
     Case("OES-READ-002", "settlement-id-not-uuid", get(f"{SETTLEMENTS}/not-a-uuid"), "not-a-uuid"),
     Case("OES-READ-002", "dispute-filter-not-uuid", get(DISPUTES, settlementIds="nope"), "nope"),
+    # allocation updates of a partner with async allocations
+    Case(
+        "OES-ALC-001",
+        "deallocation-id-on-allocations",
+        allocation_update("allocation"),
+        "no allocation",
+    ),
+    Case(
+        "OES-ALC-002",
+        "update-with-another-amount",
+        allocation_update(amount={"currency": "BTC", "quantity": "2001"}),
+        "amount.quantity",
+    ),
+    Case(
+        "OES-ALC-003",
+        "release-after-clear",
+        allocation_update(record_status="cleared", status="released", rejectReason="no"),
+        "cleared",
+    ),
+    Case(
+        "OES-ALC-004",
+        "status-changed-after-signing",
+        allocation_update(
+            after_signing=lambda body: body.update(status="released", rejectReason="x")
+        ),
+        "status",
+    ),
+    Case(
+        "OES-ALC-005",
+        "release-without-reason",
+        allocation_update(status="released"),
+        "rejectReason",
+    ),
     # server
     Case("OES-SRV-001", "fault-after-commit", committed_then_fault(), "replay"),
     Case(
