@@ -84,7 +84,9 @@ def contract_schema(
 def sandbox_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """sandbox.yaml as served at /sandbox/openapi.json, on a sandbox of its own (generated
     calls reset it, load worlds and move its clock)."""
-    settings = make_settings(Path(tmp_path_factory.mktemp("all-checks-sandbox")))
+    settings = make_settings(
+        Path(tmp_path_factory.mktemp("all-checks-sandbox")), partner_timeout_s=0.5
+    )
     store = open_store(settings)
     document = spec.load(spec.sandbox_path())
     yield _load(create_app(settings, store), "/sandbox/openapi.json", document)
@@ -123,4 +125,18 @@ def test_contract_passes_every_check(case: Any, demo_world: dict[str, Any]) -> N
 @SETTINGS
 def test_control_plane_passes_every_check(case: Any) -> None:
     """Every operation of sandbox.yaml passes every schemathesis check."""
-    case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"})
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    if (
+        _is_positive(case)
+        and case.operation.definition.raw.get("operationId") == "sandboxSetHosted"
+        and isinstance(case.body, dict)
+        and case.body.get("baseUrl")
+    ):
+        # The sandbox calls the partner it is pointed at: keep it on a loopback port nothing
+        # listens on (connection refused at once), never a generated host.
+        case.body["baseUrl"] = "http://127.0.0.1:9"
+    response = case.call(headers=headers)
+    # A partner that refused or never answered is a documented 502 (OES-SBX-008), not a fault.
+    documented_502 = response.status_code == 502 and "OES-SBX-008" in response.text
+    excluded = [schemathesis.checks.not_a_server_error] if documented_502 else None
+    case.validate_response(response, headers=headers, excluded_checks=excluded)

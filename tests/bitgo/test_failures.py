@@ -130,3 +130,15 @@ async def test_allocating_on_a_connection_the_partner_never_linked_is_refused(
     answer = await move(sb, delta, "allocation", 1)
     assert answer.status_code == 409, answer.text
     assert "POST /sandbox/connections" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:99999", "ftp://partner.test", "http://partner.test/?q=1", "http://"],
+    ids=["port", "scheme", "query", "no-host"],
+)
+async def test_a_base_url_that_cannot_be_called_is_refused(sb: Sandbox, base_url: str) -> None:
+    """400 OES-SBX-002 naming the URL: the sandbox never stores an address it cannot call."""
+    answer = await sb.admin("PUT", f"/partners/{EXCHANGE}/hosted", json={"baseUrl": base_url})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["rule"] == "OES-SBX-002"

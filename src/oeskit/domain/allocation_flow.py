@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from oeskit.domain.model import Balance, Connection, Currency, Partner
 from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_OVERDRAW, SBX_STATE
@@ -75,6 +76,25 @@ class PartnerAnswer:
     status: str  # reserved | rejected | cleared | released
     partner_ref: str | None
     rejection_reason: str | None
+
+
+def check_base_url(base_url: str | None) -> None:
+    """A partner's base URL: http or https, a host, a valid port, no query or fragment."""
+    if base_url is None:
+        return
+    try:
+        parts = urlsplit(base_url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:
+        raise RuleViolation(SBX_INVALID, f"baseUrl {base_url!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise RuleViolation(
+            SBX_INVALID, f"baseUrl {base_url!r} must be http(s)://host[:port][/path]"
+        )
+    if parts.query or parts.fragment or not base_url.isascii() or not base_url.isprintable():
+        raise RuleViolation(
+            SBX_INVALID, f"baseUrl {base_url!r} must be printable ASCII without query or fragment"
+        )
 
 
 def resolve_currency(partner: Partner, code: str) -> Currency:

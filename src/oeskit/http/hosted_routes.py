@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from oeskit.domain import allocation_flow as flow
 from oeskit.domain.allocation_flow import Kind
 from oeskit.domain.model import Balance
 from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NOT_FOUND
@@ -27,6 +28,7 @@ class HostedSandboxRoutes(UsesServices):
 
     async def sandboxSetHosted(self, partnerId: str, body: dict[str, Any]) -> Response:
         store = self.s.store
+        flow.check_base_url(body["baseUrl"])
         with store.immediate():
             if store.hosted_target(partnerId) is None:
                 raise RuleViolation(SBX_NOT_FOUND, f"partner {partnerId} not found")

@@ -150,10 +150,13 @@ async def _attempt(
         )
     except httpx.TimeoutException as exc:
         return CallResult(TRANSIENT, None, "", f"timed out ({type(exc).__name__})", 0, ())
+    except httpx.UnsupportedProtocol as exc:
+        return CallResult(REFUSED, None, "", f"the URL cannot be called: {exc}", 0, ())
     except httpx.TransportError as exc:
-        return CallResult(
-            TRANSIENT, None, "", f"connection failed: {exc or type(exc).__name__}", 0, ()
-        )
+        error = f"connection failed: {exc or type(exc).__name__}"
+        return CallResult(TRANSIENT, None, "", error, 0, ())
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # a base URL httpx refuses
+        return CallResult(REFUSED, None, "", f"the URL cannot be called: {exc}", 0, ())
     text = answer.text[:BODY_KEPT]
     if answer.status_code >= 500:
         return CallResult(TRANSIENT, answer.status_code, text, None, 0, ())
