@@ -157,6 +157,11 @@ async def _attempt(
         return CallResult(TRANSIENT, None, "", error, 0, ())
     except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # a base URL httpx refuses
         return CallResult(REFUSED, None, "", f"the URL cannot be called: {exc}", 0, ())
+    except Exception as exc:
+        # A transport error httpx left unmapped (its map is keyed by httpcore's classes, which a
+        # re-imported httpcore no longer matches): no answer came, so it is worth a retry.
+        kind = "timed out" if "Timeout" in type(exc).__name__ else "connection failed"
+        return CallResult(TRANSIENT, None, "", f"{kind} ({type(exc).__name__})", 0, ())
     text = answer.text[:BODY_KEPT]
     if answer.status_code >= 500:
         return CallResult(TRANSIENT, answer.status_code, text, None, 0, ())
