@@ -4,6 +4,7 @@ allocate, stage against the cleared balance (422 above it, 200 within), dealloca
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from click.testing import CliRunner
 
-from oeskit import signing
+from oeskit import fixtures, signing
+from oeskit.cli import main
 from oeskit.signing import bitgo_jwt
 from oeskit.testing.server import Server, start_partner, start_serve
 from tests.conftest import ADMIN, EXCHANGE, partner_key
@@ -117,3 +120,39 @@ def test_the_whole_flow_against_the_reference_partner(
             ("allocation", "cleared"),
             ("deallocation", "cleared"),
         ]
+
+
+def test_the_conform_scenario_walks_the_flow_against_the_reference_partner(
+    wired: tuple[Server, Server, Path], tmp_path: Path
+) -> None:
+    """`oeskit conform --scenario allocations-end-to-end` with a profile declaring
+    partnerHosted (the partner's URL and a fresh token) passes against the two processes."""
+    sandbox, partner, profile = wired
+    tokens = yaml.safe_load(profile.read_text())["connectionTokens"]
+    demo = yaml.safe_load(fixtures.profile_path("demo").read_text())
+    demo["capabilities"] = [*demo["capabilities"], "partnerHosted"]
+    demo["ids"] = {**demo["ids"], "partnerUrl": partner.base_url, "connectionToken": tokens[1]}
+    conform_profile = tmp_path / "profile.yaml"
+    conform_profile.write_text(yaml.safe_dump(demo))
+    result = CliRunner().invoke(
+        main,
+        [
+            "conform",
+            "--target",
+            sandbox.base_url,
+            "--profile",
+            str(conform_profile),
+            "--sandbox-token",
+            ADMIN,
+            "--scenario",
+            "allocations-end-to-end",
+            "--no-fuzz",
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
+    )
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert report["summary"] == {"passed": 1, "failed": 0, "warnings": 0, "skipped": 0}, (
+        result.output
+    )
+    assert result.exit_code == 0

@@ -22,6 +22,9 @@ CAPABILITIES = (
     "jobs",
     "busy-fault",
     "slow-client",
+    # The target's sandbox can call a partner's hosted endpoints: `ids.partnerUrl` is their base
+    # URL and `ids.connectionToken` a token of a new, empty account there (one run each).
+    "partnerHosted",
 )
 
 
