@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpcore  # noqa: F401 - see below
 import httpx
 import pytest
 import yaml
@@ -21,6 +22,11 @@ from oeskit.testing.server import Server, start_serve
 
 # pytester runs partner test files against the oeskit pytest plugin (tests/kit).
 pytest_plugins = ["pytester"]
+# httpx imports httpcore on its first request and keeps a map from httpcore's exception classes
+# to its own. pytester drops the modules a test imported when it ends; if that first request
+# fell inside such a test, httpcore was imported again later and the map no longer matched its
+# classes, so a refused connection escaped as a raw httpcore error (`wait_ready` polling a server
+# still starting then failed). httpcore is imported above, before any test, for that reason.
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = fixtures.world_path("demo")
