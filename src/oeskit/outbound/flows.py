@@ -16,19 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from oeskit.domain import allocation_flow as flow
-from oeskit.domain.allocation_flow import AllocationRecord, Kind, PartnerAnswer, Step
+from oeskit.domain.allocation_flow import AllocationRecord, Kind, Step
 from oeskit.domain.hosted_ports import HostedStore, HostedTarget, PartnerCall
 from oeskit.domain.model import Balance, Connection
 from oeskit.domain.sandbox_rules import SBX_NOT_FOUND, SBX_STATE
 from oeskit.errors import OeskitError, RuleViolation
+from oeskit.outbound import answers
 from oeskit.outbound.client import ANSWERED, TRANSIENT, CallResult, PartnerClient
 from oeskit.signing import bitgo_jwt
-
-_ANSWER_STATUSES = frozenset({"reserved", "rejected", "cleared", "released"})
 
 
 class PartnerCallFailed(OeskitError):
@@ -93,7 +91,7 @@ class BitgoSide:
             if pem is None:
                 pair = await asyncio.to_thread(bitgo_jwt.generate_key_pair)
                 pem = self.store.keep_bitgo_private_pem(pair.private_pem, self.now())
-            key, public = await asyncio.to_thread(_load, pem)
+            key, public = await asyncio.to_thread(answers.load_key, pem)
             self._key, self._public_pem = key, public
         return self._key
 
@@ -202,7 +200,7 @@ class BitgoSide:
                 result,
                 retriable=False,
             )
-        ids = _connection_answer(result.json(), connection.id)
+        ids = answers.connection_answer(result.json(), connection.id)
         if ids is None:
             raise PartnerCallFailed(
                 "the partner's answer to POST /bitgo/v1/connections lacks partnersConnectionId/"
@@ -307,7 +305,7 @@ class BitgoSide:
                 record, Step.RESERVE, lambda r: flow.after_refusal(r, reason, self.now())
             )
             return done, PartnerCallFailed(reason, result, retriable=False)
-        answer = _reservation_answer(result.json(), record)
+        answer = answers.reservation_answer(result.json(), record)
         if answer is None:
             reason = (
                 f"the partner's answer to POST /bitgo/v1/{noun}s is not the contract's: "
@@ -364,39 +362,3 @@ class BitgoSide:
     def _apply(self, record: AllocationRecord, delta: int) -> None:
         if delta:
             self.store.move_balance(record.connection_id, record.currency, available=delta, held=0)
-
-
-def _load(private_pem: str) -> tuple[rsa.RSAPrivateKey, str]:
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise bitgo_jwt.InvalidKeyPem("BitGo's key must be an RSA private key (RS256)")
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return key, public.decode()
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _connection_answer(data: object, connection_id: str) -> tuple[str, str] | None:
-    if not isinstance(data, dict) or data.get("connectionId") not in (None, connection_id):
-        return None
-    account, user = _text(data.get("partnersConnectionId")), _text(data.get("partnersClientId"))
-    return (account, user) if account and user else None
-
-
-def _reservation_answer(data: object, record: AllocationRecord) -> PartnerAnswer | None:
-    """The partner's 200 to a POST, if it is the contract's: status, its id, a reason."""
-    if not isinstance(data, dict):
-        return None
-    noun = record.kind.value
-    status = data.get("status")
-    if status not in _ANSWER_STATUSES or data.get(f"{noun}Id") not in (None, record.id):
-        return None
-    return PartnerAnswer(
-        status=str(status),
-        partner_ref=_text(data.get(f"partners{noun.capitalize()}Id")),
-        rejection_reason=_text(data.get("rejectionReason")),
-    )
