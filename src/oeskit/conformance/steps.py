@@ -73,6 +73,8 @@ def _variable(name: str, variables: dict[str, Any]) -> Any:
         return str(uuid.uuid4())
     if name in _PREFIXES:
         return substitute(_PREFIXES[name], variables)
+    if name.startswith("long.") and name[5:].isdigit():  # a string of that many characters
+        return "x" * int(name[5:])
     if name not in variables:
         raise Unavailable(f"the profile or an earlier step does not provide {{{name}}}")
     return variables[name]
