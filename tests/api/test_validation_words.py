@@ -194,3 +194,25 @@ def _json_or_text(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+async def test_the_control_plane_bounds_its_strings_too(sb: Sandbox) -> None:
+    """sandbox.yaml bounds its request strings as well: notes past 10,000 characters on
+    POST /sandbox/sign, and a world's enterprise name past 1,024, are refused 400 OES-SBX-002
+    naming the field, and the world in place stays."""
+    fields = {"externalId": "x", "notes": "n" * 10_001, "settlementAmounts": {}}
+    fields["cutoffAt"] = "2026-11-01T00:00:00.000Z"
+    signed = await sb.admin("POST", "/sign?enterpriseId=ent-exchange", json=fields)
+    assert signed.status_code == 400, signed.text
+    assert signed.json() == {
+        "error": "body field /notes: expected a string of at most 10000 characters, "
+        "got a string of 10001 characters",
+        "rule": "OES-SBX-002",
+    }
+    world = json.loads(json.dumps(sb.world))
+    world["enterprises"][0]["name"] = "e" * 1025
+    loaded = await sb.admin("POST", "/world", json=world)
+    assert loaded.status_code == 400, loaded.text
+    assert loaded.json()["rule"] == "OES-SBX-002"
+    assert "1024" in loaded.json()["error"], loaded.text
+    assert (await sb.get(SETTLEMENTS)).status_code == 200
