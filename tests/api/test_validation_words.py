@@ -170,8 +170,18 @@ async def test_a_repeated_array_parameter_is_still_a_list(sb: Sandbox) -> None:
         ),
         ('{"a": {"BTC": 1}}', "OES-AMT-001", "invalid format for settlement amounts"),
         ('{"a": "1"}', "OES-AMT-001", "invalid format for settlement amounts"),
+        (
+            '{"a":' + '{"b":' * 400 + '"1"' + "}" * 400 + "}",
+            "OES-AMT-001",
+            "invalid format for settlement amounts: it nests deeper",
+        ),
+        (
+            '{"a":' + "[" * 5000 + "]" * 5000 + "}",
+            "OES-READ-002",
+            "query parameter settlementAmounts: expected the JSON text of an object",
+        ),
     ],
-    ids=["array", "not-json", "number-leaf", "too-shallow"],
+    ids=["array", "not-json", "number-leaf", "too-shallow", "nested-too-deep", "json-too-deep"],
 )
 async def test_signing_get_amounts_follow_their_documented_rules(
     sb: Sandbox, amounts: str, rule: str, expected: str
@@ -180,20 +190,13 @@ async def test_signing_get_amounts_follow_their_documented_rules(
     OES-READ-002, its pattern) in one of the two shapes (else OES-AMT-001, as on the POST)."""
     response = await sb.get(SIGNING, externalId="x", nonce="n", settlementAmounts=amounts)
     assert _refused(response, rule).startswith(expected)
-    post = await sb.client.post(
-        SIGNING,
-        json={"externalId": "x", "nonce": "n", "settlementAmounts": _json_or_text(amounts)},
-        headers=TOKEN,
-    )
-    if rule == "OES-AMT-001":  # the POST variant answers the same rule for the same object
+    if rule == "OES-AMT-001" and len(amounts) < 100:  # the POST answers the same object alike
+        post = await sb.client.post(
+            SIGNING,
+            json={"externalId": "x", "nonce": "n", "settlementAmounts": json.loads(amounts)},
+            headers=TOKEN,
+        )
         assert post.json()["rule"] == rule, post.text
-
-
-def _json_or_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 async def test_the_control_plane_bounds_its_strings_too(sb: Sandbox) -> None:

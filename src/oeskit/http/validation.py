@@ -120,7 +120,7 @@ def amounts_from_query(text: str) -> dict[str, t.Any]:
     POST variant's body), checked with the schema its `x-oeskit-content` names."""
     try:
         value = json.loads(text)  # json keeps the key order, which the payload keeps too
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what json can parse
         value = None
     if not isinstance(value, dict):
         raise RuleViolation(
@@ -133,10 +133,17 @@ def amounts_from_query(text: str) -> dict[str, t.Any]:
     parameter = next(p for p in operation["parameters"] if p.get("name") == "settlementAmounts")
     node = parameter["schema"]["x-oeskit-content"]["schema"]
     validator = schemas.compile(document, node, direction="request")
-    if not validator.is_valid(value):
-        problems = [_under(p, "settlementAmounts") for p in validator.problems(value, limit=None)]
-        raise refusal(problems)
-    return value
+    try:
+        if validator.is_valid(value):
+            return value
+        problems = validator.problems(value, limit=None)
+    except ValueError:  # jsonschema-rs's recursion limit: far deeper than either shape
+        raise RuleViolation(
+            rules.AMT_SHAPE,
+            "invalid format for settlement amounts: it nests deeper than the three levels of "
+            "{sourceConnectionId: {destinationConnectionId: {currency: amount}}}",
+        ) from None
+    raise refusal([_under(p, "settlementAmounts") for p in problems])
 
 
 def _under(problem: schemas.Problem, name: str) -> schemas.Problem:
