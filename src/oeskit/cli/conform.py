@@ -16,6 +16,7 @@ from oeskit.cli.report_options import report_options
 from oeskit.conformance.events import (
     RunFinished,
     RunStarted,
+    RunStopped,
     ScenarioFinished,
     ScenarioStarted,
 )
@@ -141,6 +142,8 @@ def _run_with_progress(config: RunConfig, console: Console) -> Report:
                     progress.console.print(
                         f"[bold red]FAILED[/] {event.result.id}: {event.result.reason}"
                     )
+            elif isinstance(event, RunStopped):
+                progress.console.print(f"[bold red]stopped:[/] {event.reason}")
             elif isinstance(event, RunFinished):
                 return event.report
     raise RuntimeError("the runner ended without a report")

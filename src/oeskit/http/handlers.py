@@ -3,7 +3,6 @@ domain, present. No business `if`s here."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from oeskit.domain.model import Caller, Partner
 from oeskit.errors import RuleViolation
 from oeskit.http import presenters
 from oeskit.http.services import UsesServices
+from oeskit.http.validation import amounts_from_query
 
 
 def json_response(data: object, status: int = 200) -> Response:
@@ -147,14 +147,7 @@ class PartnerRoutes(UsesServices):
             for k in ("externalId", "notes", "nonce", "cutoffAt")
             if params.get(k) is not None
         }
-        try:
-            fields["settlementAmounts"] = json.loads(str(params.get("settlementAmounts")))
-        except ValueError:
-            raise RuleViolation(
-                rules.READ_QUERY, "settlementAmounts must be the JSON text of the amounts object"
-            ) from None
-        if not isinstance(fields["settlementAmounts"], dict):
-            raise RuleViolation(rules.READ_QUERY, "settlementAmounts must be a JSON object")
+        fields["settlementAmounts"] = amounts_from_query(str(params.get("settlementAmounts")))
         return json_response({"payload": signing.canonical_payload(fields)})
 
     async def v1PartnerSettlementsSigningPostRoute(
