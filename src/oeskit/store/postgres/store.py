@@ -1,0 +1,266 @@
+"""PostgresStore: the domain's Store and Reads ports on one PostgreSQL schema, for several
+`oeskit serve` replicas on one database. It reuses the SQLite store's row code (the SQL is
+translated, see `connection.py`) and replaces what SQLite did with its file lock:
+
+- Write transactions pass a **writer gate**, a transaction advisory lock on the schema. The
+  store's calls are synchronous on the event loop (as with SQLite), so a group commit must not
+  sit in a blocking row-lock wait behind another replica: it *tries* the gate and, if another
+  replica holds it, rolls back and waits with an async sleep (`store/group.py`, StoreBusy), as
+  SQLite's BEGIN IMMEDIATE does. Blocking writers (job loop, control plane) wait up to the busy
+  timeout (`lock_timeout`). A killed replica's gate goes with its connection.
+- Correctness does not rest on the gate alone: the balance rows a staging checks and the
+  partner balances an execution spends are read `FOR UPDATE`; externalIds per partner and a
+  partner's nonces (when it enforces unique nonces) are unique constraints, and a unit that hits
+  one runs again and sees the winner (`retry_unit`); due jobs are claimed `FOR UPDATE SKIP
+  LOCKED`.
+- The clock, faults and generation live in `meta` as with SQLite; PostgreSQL has no
+  `PRAGMA data_version`, so each request reads those three rows (one round trip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg import sql
+
+from oeskit.clock import format_instant
+from oeskit.domain.model import Balance
+from oeskit.domain.records import Job, JobStatus, Settlement
+from oeskit.errors import StoreBusy
+from oeskit.store import rows
+from oeskit.store.connection import Row, in_list
+from oeskit.store.postgres.connection import PgConnection, PgDatabase
+from oeskit.store.postgres.schema import LOCK_WRITER, migrate
+from oeskit.store.sqlite import SqliteStore
+
+_QUEUED = JobStatus.QUEUED.value
+_RETRIED = (pgerrors.UniqueViolation, pgerrors.SerializationFailure, pgerrors.DeadlockDetected)
+
+
+class PgTables:
+    """The two calls of sqlite-utils' Table the world loader and faults use, as INSERTs."""
+
+    def __init__(self, conn: PgConnection) -> None:
+        self.conn = conn
+
+    def table(self, name: str) -> PgTable:
+        return PgTable(self.conn, name)
+
+
+class PgTable:
+    def __init__(self, conn: PgConnection, name: str) -> None:
+        self.conn = conn
+        self.name = name
+
+    def insert(self, record: dict[str, Any]) -> None:
+        self.insert_all([record])
+
+    def insert_all(self, records: Iterable[dict[str, Any]]) -> None:
+        batch = list(records)
+        if not batch:
+            return
+        columns = list(batch[0])
+        self.conn.executemany(
+            f"INSERT INTO {self.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [tuple(r.get(c) for c in columns) for r in batch],
+        )
+
+
+class PostgresStore(SqliteStore):
+    def __init__(
+        self, database: PgDatabase, schema: str | None = None, *, busy_timeout_ms: int = 5000
+    ) -> None:
+        self.database = database
+        self.owns_database = False
+        self.schema = schema or database.url.schema
+        self.path = f"{database.url.shown} (schema {self.schema})"
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self.conn = self.pg = database.connection(self.schema)
+        try:
+            migrate(self.pg.raw, self.schema)
+            row = self.pg.raw.execute(
+                "SELECT oid FROM pg_namespace WHERE nspname = %s", (self.schema,)
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise self.pg.classify(exc) from exc
+        self._gate = (LOCK_WRITER, int(row[0]) if row else 0)
+        self.db = PgTables(self.pg)
+        self._init_caches()
+
+    @classmethod
+    def open(
+        cls, database: PgDatabase | str, schema: str | None = None, *, busy_timeout_ms: int = 5000
+    ) -> PostgresStore:
+        """A store on `database`, or on a database of its own opened from a URL (closed with
+        the store)."""
+        if isinstance(database, PgDatabase):
+            return cls(database, schema, busy_timeout_ms=busy_timeout_ms)
+        own = PgDatabase.open(database, lock_timeout_ms=busy_timeout_ms)
+        try:
+            store = cls(own, schema, busy_timeout_ms=busy_timeout_ms)
+        except BaseException:
+            own.close()
+            raise
+        store.owns_database = True
+        return store
+
+    def close(self) -> None:
+        self.pg.close()
+        if self.owns_database:
+            self.database.close()
+
+    # --- transactions ---------------------------------------------------------------------
+    def begin(self, *, wait: bool = True) -> None:
+        """BEGIN, then the writer gate: waited for (up to lock_timeout), or with `wait=False`
+        tried once, StoreBusy at once if another replica holds it (see the module's doc)."""
+        self.pg.run("BEGIN")
+        try:
+            if wait:
+                self.pg.run("SELECT pg_advisory_xact_lock(%s, %s)", self._gate)
+                return
+            row = self.pg.raw.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", self._gate
+            ).fetchone()
+        except BaseException:
+            self.rollback()
+            raise
+        if not (row and row[0]):
+            self.rollback()
+            raise StoreBusy("another replica is writing")
+
+    def commit(self) -> None:
+        try:
+            self.pg.run("COMMIT")
+        except Exception:
+            self.rollback()
+            raise
+
+    def rollback(self) -> None:
+        if self.pg.in_transaction:
+            try:
+                self.pg.run("ROLLBACK")
+            except StoreBusy:
+                pass  # the connection is gone, and the server rolled back with it
+
+    def retry_unit(self, exc: BaseException) -> bool:
+        """A unit of a commit group that lost a race on a unique constraint (another replica
+        committed the same externalId or nonce first) runs again and sees the winner."""
+        return isinstance(exc, _RETRIED) or isinstance(exc.__cause__, _RETRIED)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read-only transaction seeing one snapshot (the doctor's picture of a live base)."""
+        self.pg.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            self.rollback()
+
+    def _one(self, statement: str, params: Any = ()) -> Row | None:
+        cursor = self.conn.execute(statement, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip((d.name for d in cursor.description), row, strict=True))
+
+    def _all(self, statement: str, params: Any = ()) -> list[Row]:
+        cursor = self.conn.execute(statement, params)
+        names = [d.name for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def begin_request(self) -> None:
+        """Read the generation, the armed-faults count and the clock (one round trip): any
+        replica may have moved them."""
+        self._meta = dict(
+            self.conn.execute(
+                "SELECT key, value FROM meta WHERE key IN ('generation', 'faults', 'clock')"
+            ).fetchall()
+        )
+        values = self._meta
+        self._clock_raw = values.get("clock")
+        generation = values.get("generation", "")
+        if generation != self._generation:
+            self._cache.clear()
+            self._generation = generation
+        self._faults_armed = values.get("faults", "0") != "0"
+
+    # --- rows whose PostgreSQL form differs ---------------------------------------------------
+    def _lock(self) -> str:
+        return " FOR UPDATE" if self.pg.in_transaction else ""
+
+    def balances(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
+        """As SQLite's, and inside a transaction the rows are locked until it ends: a staging
+        on another replica that needs them waits for this one's holds."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        members, values = in_list(sorted({c for c, _ in wanted}))
+        found = self.conn.execute(
+            "SELECT connection_id, currency, available, held FROM balances "
+            "WHERE connection_id IN " + members + " ORDER BY connection_id, currency" + self._lock(),
+            values,
+        )
+        return {
+            (r[0], r[1]): Balance(int(r[2]), int(r[3])) for r in found if (r[0], r[1]) in wanted
+        }
+
+    def move_balance(self, connection_id: str, currency: str, available: int, held: int) -> None:
+        self.conn.execute(
+            "INSERT INTO balances VALUES (?, ?, ?, ?) ON CONFLICT (connection_id, currency) "
+            "DO UPDATE SET available = (balances.available::numeric + ?::numeric)::text, "
+            "held = (balances.held::numeric + ?::numeric)::text",
+            (connection_id, currency, str(available), str(held), str(available), str(held)),
+        )
+
+    def partner_balance(self, partner_id: str, currency: str) -> int:
+        row = self.conn.execute(
+            "SELECT available FROM partner_balances WHERE partner_id = ? AND currency = ?"
+            + self._lock(),
+            (partner_id, currency),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def move_partner_balance(self, partner_id: str, currency: str, delta: int) -> None:
+        self.conn.execute(
+            "INSERT INTO partner_balances VALUES (?, ?, ?) ON CONFLICT (partner_id, currency) "
+            "DO UPDATE SET available = (partner_balances.available::numeric + ?::numeric)::text",
+            (partner_id, currency, str(delta), str(delta)),
+        )
+
+    def insert_settlement(self, settlement: Settlement) -> None:
+        super().insert_settlement(settlement)
+        partner = self.partner(settlement.partner_id)
+        if settlement.nonce is not None and partner is not None and partner.enforce_unique_nonce:
+            self.conn.execute(
+                "INSERT INTO nonces VALUES (?, ?)", (settlement.partner_id, settlement.nonce)
+            )
+
+    def claim_due_job(self, now: Any, worker: str) -> Job | None:
+        row = self.conn.execute(
+            f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE status = ? AND due_at <= ? "
+            "ORDER BY due_at, kind, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            (_QUEUED, format_instant(now)),
+        ).fetchone()
+        if row is None:
+            return None
+        job = rows.job(row)
+        self.conn.execute(
+            "UPDATE jobs SET attempts = attempts + 1, worker = ? WHERE id = ?", (worker, job.id)
+        )
+        return job
+
+    def finish_job(self, job_id: str) -> None:
+        self.conn.execute(
+            "UPDATE jobs SET status = ?, "
+            "done_at = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') WHERE id = ?",
+            (JobStatus.DONE.value, job_id),
+        )
+
+    def drop(self) -> None:
+        """Drop this store's schema and everything in it (a deleted namespace)."""
+        self.pg.run(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
