@@ -4,7 +4,9 @@ world, and a real `oeskit serve` process for black-box tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -12,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import yaml
 
 from oeskit import fixtures, signing
 from oeskit.http.app import create_app, open_store
 from oeskit.settings import Settings
+from oeskit.store.postgres import PostgresStore
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore
 from oeskit.testing.postgres import PostgresMissing, PostgresServer, start_postgres
@@ -176,6 +180,24 @@ class Sandbox:
             table: sorted(tuple(row) for row in self.store.conn.execute(f"SELECT * FROM {table}"))
             for table in BUSINESS_TABLES
         }
+
+
+@contextlib.contextmanager
+def write_lock_held(store: SqliteStore) -> Iterator[None]:
+    """Another connection holds the database's write lock for the block: SQLite's file lock,
+    or the PostgreSQL store's writer gate (an advisory lock)."""
+    if isinstance(store, PostgresStore):
+        with psycopg.connect(store.database.url.conninfo, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", store.gate)
+            yield
+        return
+    other = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

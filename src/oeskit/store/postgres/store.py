@@ -88,7 +88,7 @@ class PostgresStore(SqliteStore):
             ).fetchone()
         except psycopg.Error as exc:
             raise self.pg.classify(exc) from exc
-        self._gate = (LOCK_WRITER, int(row[0]) if row else 0)
+        self.gate = (LOCK_WRITER, int(row[0]) if row else 0)
         self.db = PgTables(self.pg)
         self._init_caches()
 
@@ -121,10 +121,10 @@ class PostgresStore(SqliteStore):
         self.pg.run("BEGIN")
         try:
             if wait:
-                self.pg.run("SELECT pg_advisory_xact_lock(%s, %s)", self._gate)
+                self.pg.run("SELECT pg_advisory_xact_lock(%s, %s)", self.gate)
                 return
             row = self.pg.raw.execute(
-                "SELECT pg_try_advisory_xact_lock(%s, %s)", self._gate
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", self.gate
             ).fetchone()
         except BaseException:
             self.rollback()
