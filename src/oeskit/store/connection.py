@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
@@ -18,7 +18,7 @@ import orjson
 import sqlite_utils
 
 from oeskit.errors import StoreBusy
-from oeskit.store.schema import migrate
+from oeskit.store.schema import STATE_TABLES, migrate
 
 Row = dict[str, Any]  # a row as a dict, inside the store only: records cross the ports
 _MISSING = object()
@@ -67,6 +67,9 @@ def new_uuid() -> str:
 
 
 class SqliteBase:
+    # What a reset or a world load empties.
+    state_tables: tuple[str, ...] = STATE_TABLES
+
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
         conn = sqlite3.connect(

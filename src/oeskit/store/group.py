@@ -107,9 +107,7 @@ class GroupCommit:
         for future, value, error in outcomes:
             _settle(future, value, error)
 
-    def _run_unit(
-        self, unit: _Unit
-    ) -> tuple[asyncio.Future[Any], Any, BaseException | None]:
+    def _run_unit(self, unit: _Unit) -> tuple[asyncio.Future[Any], Any, BaseException | None]:
         for attempt in range(UNIT_ATTEMPTS):
             try:
                 with self.base.immediate():  # a savepoint: a failure undoes only this unit

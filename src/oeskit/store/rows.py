@@ -1,8 +1,8 @@
 """How the records of `domain/records.py` are kept as rows: the column lists the store selects
 and the converters from a row to a record. The one place that knows both names.
 
-Rows are read by position (`sqlite3.Row` or a PostgreSQL tuple), in the order of the column lists, which is
-also the records' field order.
+Rows are read by position (a `sqlite3.Row` or a PostgreSQL tuple), in the order of the column
+lists, which is also the records' field order.
 """
 
 from __future__ import annotations

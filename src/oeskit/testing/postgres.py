@@ -89,7 +89,9 @@ def start_postgres(*, max_connections: int = 300) -> PostgresServer:
             f"-c synchronous_commit=off -c full_page_writes=off "
             f"-c max_connections={max_connections}"
         )
-        server._run("pg_ctl", "-D", data, "-o", options, "-l", str(directory / "log"), "-w", "start")
+        server._run(
+            "pg_ctl", "-D", data, "-o", options, "-l", str(directory / "log"), "-w", "start"
+        )
         with psycopg.connect(server.url(database="postgres"), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DATABASE}")
     except BaseException:

@@ -175,7 +175,7 @@ class PgConnection:
 
     def execute(self, statement: str, params: Sequence[Any] | None = ()) -> psycopg.Cursor[Any]:
         try:
-            return self.raw.execute(self._text(statement), params or None)  # type: ignore[arg-type]
+            return self.raw.execute(self._text(statement), params or None)
         except psycopg.Error as exc:
             raise self.classify(exc) from exc
 
@@ -187,10 +187,10 @@ class PgConnection:
         try:
             with self.raw.cursor() as cursor:
                 if plain is None:
-                    cursor.executemany(self._text(statement), batch)  # type: ignore[arg-type]
+                    cursor.executemany(self._text(statement), batch)
                     return
                 table, columns = plain.group(1), plain.group(2)
-                target = sql.Identifier(table)
+                target: sql.Composable = sql.Identifier(table)
                 if columns:
                     names = [sql.Identifier(c.strip()) for c in columns.split(",")]
                     target = sql.SQL("{} ({})").format(target, sql.SQL(", ").join(names))

@@ -69,9 +69,7 @@ class PgNamespaces:
             ).fetchone()
             if row is None:
                 return False
-            conn.execute(
-                sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(self.path(name)))
-            )
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(self.path(name))))
             return True
 
     def remove_all(self) -> None:

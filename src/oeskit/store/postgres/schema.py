@@ -9,6 +9,8 @@ unique constraint behind a partner's "unique nonce" rule across replicas).
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg import sql
 
@@ -129,15 +131,13 @@ class SchemaTooNew(ConfigError):
     """The database was migrated by a newer oeskit than this one."""
 
 
-def migrate(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> int:
+def migrate(conn: psycopg.Connection[Any], schema: str) -> int:
     """Create `schema` if needed and apply its pending migrations in one transaction, under a
     transaction advisory lock (two replicas starting at once: the second waits, then finds
     nothing to do). Return the schema version; raise SchemaTooNew past this code's."""
     ident = sql.Identifier(schema)
     with conn.transaction():
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_MIGRATE, schema)
-        )
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_MIGRATE, schema))
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(ident))
         conn.execute(

@@ -19,6 +19,7 @@ translated, see `connection.py`) and replaces what SQLite did with its file lock
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,8 +34,8 @@ from oeskit.domain.records import Job, JobStatus, Settlement
 from oeskit.errors import StoreBusy
 from oeskit.store import rows
 from oeskit.store.connection import Row, in_list
-from oeskit.store.postgres.connection import PgConnection, PgDatabase
-from oeskit.store.postgres.schema import LOCK_WRITER, migrate
+from oeskit.store.postgres.connection import DatabaseUnavailable, PgConnection, PgDatabase
+from oeskit.store.postgres.schema import LOCK_WRITER, STATE_TABLES, migrate
 from oeskit.store.sqlite import SqliteStore
 
 _QUEUED = JobStatus.QUEUED.value
@@ -72,6 +73,8 @@ class PgTable:
 
 
 class PostgresStore(SqliteStore):
+    state_tables = STATE_TABLES
+
     def __init__(
         self, database: PgDatabase, schema: str | None = None, *, busy_timeout_ms: int = 5000
     ) -> None:
@@ -87,7 +90,14 @@ class PostgresStore(SqliteStore):
                 "SELECT oid FROM pg_namespace WHERE nspname = %s", (self.schema,)
             ).fetchone()
         except psycopg.Error as exc:
-            raise self.pg.classify(exc) from exc
+            self.pg.close()
+            raise DatabaseUnavailable(
+                f"cannot use schema {self.schema!r} of {database.url.shown}: "
+                + (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            ) from None
+        except BaseException:
+            self.pg.close()
+            raise
         self.gate = (LOCK_WRITER, int(row[0]) if row else 0)
         self.db = PgTables(self.pg)
         self._init_caches()
@@ -142,10 +152,9 @@ class PostgresStore(SqliteStore):
 
     def rollback(self) -> None:
         if self.pg.in_transaction:
-            try:
+            # A lost connection: the server rolled back with it.
+            with contextlib.suppress(StoreBusy):
                 self.pg.run("ROLLBACK")
-            except StoreBusy:
-                pass  # the connection is gone, and the server rolled back with it
 
     def retry_unit(self, exc: BaseException) -> bool:
         """A unit of a commit group that lost a race on a unique constraint (another replica
@@ -202,7 +211,10 @@ class PostgresStore(SqliteStore):
         members, values = in_list(sorted({c for c, _ in wanted}))
         found = self.conn.execute(
             "SELECT connection_id, currency, available, held FROM balances "
-            "WHERE connection_id IN " + members + " ORDER BY connection_id, currency" + self._lock(),
+            "WHERE connection_id IN "
+            + members
+            + " ORDER BY connection_id, currency"
+            + self._lock(),
             values,
         )
         return {
