@@ -22,6 +22,7 @@ from oeskit.settings import (
     Settings,
     is_loopback,
 )
+from oeskit.store.postgres import shown
 from oeskit.worlds import WorldError, load_world_file
 
 
@@ -278,7 +279,7 @@ def _empty(settings: Settings) -> None:
 def _banner(base_url: str, settings: Settings, world: dict[str, Any] | None) -> None:
     echo = click.echo
     echo(
-        f"oeskit sandbox on {base_url}  (db {settings.db}, {settings.workers} worker(s), "
+        f"oeskit sandbox on {base_url}  (db {shown(settings.db)}, {settings.workers} worker(s), "
         f"clock {settings.clock})"
     )
     if settings.admin_token:

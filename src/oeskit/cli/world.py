@@ -11,7 +11,7 @@ from oeskit import fixtures
 from oeskit.cli.options import check_clock
 from oeskit.clock import utcnow
 from oeskit.errors import ConfigError, StoreBusy
-from oeskit.store.postgres import PostgresStore, is_postgres_url
+from oeskit.store.postgres import PostgresStore, is_postgres_url, shown
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import load_world
 from oeskit.worlds import WorldError, load_world_file
@@ -87,4 +87,6 @@ def load(path: Path, db: str, clock: str) -> None:
         raise click.ClickException(f"{path}: {exc}") from None
     finally:
         store.close()
-    click.echo(f"loaded {path} into {db}: " + ", ".join(f"{v} {k}" for k, v in loaded.items()))
+    click.echo(
+        f"loaded {path} into {shown(db)}: " + ", ".join(f"{v} {k}" for k, v in loaded.items())
+    )

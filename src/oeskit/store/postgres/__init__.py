@@ -3,7 +3,12 @@ store, for several replicas on one database. Holds no business rules."""
 
 from __future__ import annotations
 
-from oeskit.store.postgres.connection import DatabaseUnavailable, PgDatabase, is_postgres_url
+from oeskit.store.postgres.connection import (
+    DatabaseUnavailable,
+    PgDatabase,
+    is_postgres_url,
+    shown,
+)
 from oeskit.store.postgres.namespaces import PgNamespaces
 from oeskit.store.postgres.schema import SchemaTooNew
 from oeskit.store.postgres.store import PostgresStore
@@ -15,4 +20,5 @@ __all__ = [
     "PostgresStore",
     "SchemaTooNew",
     "is_postgres_url",
+    "shown",
 ]

@@ -94,6 +94,11 @@ class PgDatabase:
     pool: ConnectionPool = field(init=False)
 
     def __post_init__(self) -> None:
+        # One direct attempt first: it fails fast with the server's reason (the pool would
+        # retry in the background and only say that it timed out).
+        problem = self._probe()
+        if problem is not None:
+            raise DatabaseUnavailable(problem)
         self.pool = ConnectionPool(
             self.url.conninfo,
             min_size=1,
@@ -144,11 +149,16 @@ class PgConnection:
         self.schema = schema
         self._conn: psycopg.Connection[Any] | None = None
         self._sql: dict[str, str] = {}
+        self._open = False  # a transaction was begun and not yet ended by us
 
     @property
     def raw(self) -> psycopg.Connection[Any]:
         conn = self._conn
         if conn is None or conn.broken or conn.closed:
+            if self._open:
+                # Never carry on a transaction on a fresh connection: what it wrote is gone,
+                # and a COMMIT there would report a success that is not true.
+                raise StoreBusy("the database connection was lost inside a transaction")
             if conn is not None:
                 self._conn = None
                 self.database.pool.putconn(conn)
@@ -164,8 +174,25 @@ class PgConnection:
     def in_transaction(self) -> bool:
         conn = self._conn
         if conn is None or conn.broken:
-            return False
+            return self._open
         return conn.info.transaction_status != pq.TransactionStatus.IDLE
+
+    def begin(self, statement: str = "BEGIN") -> None:
+        self.run(statement)
+        self._open = True
+
+    def commit(self) -> None:
+        self.run("COMMIT")
+        self._open = False
+
+    def rollback(self) -> None:
+        """End the transaction; on a lost connection there is nothing left to roll back."""
+        self._open = False
+        conn = self._conn
+        if conn is None or conn.broken or conn.closed:
+            return
+        if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            self.run("ROLLBACK")
 
     def _text(self, statement: str) -> str:
         text = self._sql.get(statement)
@@ -222,6 +249,14 @@ class PgConnection:
         conn, self._conn = self._conn, None
         if conn is not None:
             self.database.pool.putconn(conn)
+
+
+def shown(db: str) -> str:
+    """`db` as messages and banners show it: a PostgreSQL URL without its password."""
+    if not is_postgres_url(db):
+        return db
+    url = PgUrl.parse(db)
+    return url.shown if url.schema == DEFAULT_SCHEMA else f"{url.shown}?schema={url.schema}"
 
 
 def namespace_schema(base: str, name: str) -> str:

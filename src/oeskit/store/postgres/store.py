@@ -39,6 +39,7 @@ from oeskit.store.postgres.schema import LOCK_WRITER, STATE_TABLES, migrate
 from oeskit.store.sqlite import SqliteStore
 
 _QUEUED = JobStatus.QUEUED.value
+_META = "SELECT key, value FROM meta WHERE key IN ('generation', 'faults', 'clock')"
 _RETRIED = (pgerrors.UniqueViolation, pgerrors.SerializationFailure, pgerrors.DeadlockDetected)
 
 
@@ -128,7 +129,7 @@ class PostgresStore(SqliteStore):
     def begin(self, *, wait: bool = True) -> None:
         """BEGIN, then the writer gate: waited for (up to lock_timeout), or with `wait=False`
         tried once, StoreBusy at once if another replica holds it (see the module's doc)."""
-        self.pg.run("BEGIN")
+        self.pg.begin()
         try:
             if wait:
                 self.pg.run("SELECT pg_advisory_xact_lock(%s, %s)", self.gate)
@@ -145,16 +146,15 @@ class PostgresStore(SqliteStore):
 
     def commit(self) -> None:
         try:
-            self.pg.run("COMMIT")
+            self.pg.commit()
         except Exception:
             self.rollback()
             raise
 
     def rollback(self) -> None:
-        if self.pg.in_transaction:
-            # A lost connection: the server rolled back with it.
-            with contextlib.suppress(StoreBusy):
-                self.pg.run("ROLLBACK")
+        # A lost connection: the server rolled back with it.
+        with contextlib.suppress(StoreBusy):
+            self.pg.rollback()
 
     def retry_unit(self, exc: BaseException) -> bool:
         """A unit of a commit group that lost a race on a unique constraint (another replica
@@ -164,7 +164,7 @@ class PostgresStore(SqliteStore):
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """A read-only transaction seeing one snapshot (the doctor's picture of a live base)."""
-        self.pg.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self.pg.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
             yield
         finally:
@@ -184,13 +184,18 @@ class PostgresStore(SqliteStore):
 
     def begin_request(self) -> None:
         """Read the generation, the armed-faults count and the clock (one round trip): any
-        replica may have moved them."""
-        self._meta = dict(
-            self.conn.execute(
-                "SELECT key, value FROM meta WHERE key IN ('generation', 'faults', 'clock')"
-            ).fetchall()
-        )
-        values = self._meta
+        replica may have moved them. A connection found lost is replaced once (nothing was
+        open on it); if the database stays unreachable the request goes on without the
+        snapshot, and its first use of the store answers 503 with Retry-After (StoreBusy)."""
+        values: dict[str, str] | None = None
+        for _ in (1, 2):
+            with contextlib.suppress(StoreBusy):
+                values = dict(self.conn.execute(_META).fetchall())
+                break
+        self._meta = values
+        if values is None:
+            self._clock_raw = None
+            return
         self._clock_raw = values.get("clock")
         generation = values.get("generation", "")
         if generation != self._generation:
