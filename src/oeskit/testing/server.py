@@ -145,7 +145,7 @@ def spawn(
 
 def start_serve(
     workdir: Path,
-    db: Path,
+    db: Path | str,
     *,
     admin: str,
     world: str | Path = "demo",
