@@ -24,7 +24,12 @@ from oeskit.settings import Settings
 from oeskit.store.postgres import PostgresStore
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore
-from oeskit.testing.postgres import PostgresMissing, PostgresServer, start_postgres
+from oeskit.testing.postgres import (
+    PostgresMissing,
+    PostgresServer,
+    find_bindir,
+    start_postgres,
+)
 from oeskit.testing.server import Server, start_serve
 
 # pytester runs partner test files against the oeskit pytest plugin (tests/kit).
@@ -59,6 +64,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         chosen = metafunc.config.getoption("--store")
         stores = STORES if chosen == "both" else (chosen,)
         metafunc.parametrize("store_backend", stores, indirect=True, scope="module")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say it when the PostgreSQL half could not run here (a developer without the server)."""
+    if config.getoption("--store") != "sqlite" and find_bindir() is None:
+        terminalreporter.write_line(
+            "PostgreSQL half skipped: no server binaries (initdb, pg_ctl); install Debian's "
+            "`postgresql` package to run the store tests on PostgreSQL too",
+            yellow=True,
+        )
 
 
 @pytest.fixture(scope="session")
