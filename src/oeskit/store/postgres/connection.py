@@ -210,9 +210,12 @@ class PgConnection:
         batch = rows if isinstance(rows, list) else list(rows)
         if not batch:
             return
-        plain = _PLAIN_INSERT.fullmatch(statement) if len(batch) >= COPY_FROM else None
+        raw = self.raw
+        # COPY cannot run in pipeline mode (where executemany is pipelined anyway).
+        copy_ok = len(batch) >= COPY_FROM and raw.info.pipeline_status == pq.PipelineStatus.OFF
+        plain = _PLAIN_INSERT.fullmatch(statement) if copy_ok else None
         try:
-            with self.raw.cursor() as cursor:
+            with raw.cursor() as cursor:
                 if plain is None:
                     cursor.executemany(self._text(statement), batch)
                     return

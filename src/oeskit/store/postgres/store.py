@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
-from psycopg import sql
+from psycopg import pq, sql
 
 from oeskit.clock import format_instant
 from oeskit.domain.model import Balance
@@ -155,6 +155,22 @@ class PostgresStore(SqliteStore):
         # A lost connection: the server rolled back with it.
         with contextlib.suppress(StoreBusy):
             self.pg.rollback()
+
+    def _savepoint(self) -> Iterator[None]:
+        """A savepoint as with SQLite; the outermost one (a unit of a commit group, or any
+        write inside a transaction) runs in pipeline mode: statements whose results nobody
+        reads (the inserts of a staging) go out without waiting, a read sends the queue and
+        waits once. A staging is ~5 round trips instead of ~15. The pipeline is synced before
+        the block ends, so an error is raised inside the unit it belongs to."""
+        raw = self.pg.raw
+        if raw.info.pipeline_status != pq.PipelineStatus.OFF:
+            yield from super()._savepoint()
+            return
+        try:
+            with raw.pipeline():
+                yield from super()._savepoint()
+        except psycopg.Error as exc:
+            raise self.pg.classify(exc) from exc
 
     def retry_unit(self, exc: BaseException) -> bool:
         """A unit of a commit group that lost a race on a unique constraint (another replica
