@@ -6,8 +6,9 @@ through. No queries of business data here.
 The shared row code is written in SQLite's dialect with `?` placeholders; `translate` turns a
 statement into PostgreSQL's once (cached): `?` -> `%s`, `json_each(?)` ->
 `jsonb_array_elements_text(%s::jsonb)` (both yield a column named `value`). The shared SQL holds
-no `%` and no `?` inside literals. Bulk INSERTs of plain placeholders run as COPY (a 50,000-row
-staging: executemany sends one statement a row, COPY one stream).
+no `%` and no `?` inside literals. Bulk INSERTs of plain placeholders run as COPY, or, in
+pipeline mode and for upserts, as one INSERT ... SELECT over a JSON array of the rows (a
+50,000-row staging: executemany sends one statement a row).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg import pq, sql
@@ -29,7 +31,8 @@ SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_SCHEMA = "public"
 _JSON_EACH = re.compile(r"json_each\(\?\)")
 _PLAIN_INSERT = re.compile(
-    r"INSERT INTO (\w+)(?: \(([\w\s,]+)\))? VALUES \((\?(?:,\s*\?)*)\)", re.ASCII
+    r"INSERT INTO (\w+)(?: \(([\w\s,]+)\))? VALUES \((\?(?:,\s*\?)*)\)(.*)",
+    re.ASCII | re.DOTALL,
 )
 COPY_FROM = 64  # rows: below this, a pipelined executemany is as quick
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,62}")
@@ -149,6 +152,7 @@ class PgConnection:
         self.schema = schema
         self._conn: psycopg.Connection[Any] | None = None
         self._sql: dict[str, str] = {}
+        self._column_types: dict[str, list[tuple[str, str]]] = {}
         self._open = False  # a transaction was begun and not yet ended by us
 
     @property
@@ -211,13 +215,16 @@ class PgConnection:
         if not batch:
             return
         raw = self.raw
-        # COPY cannot run in pipeline mode (where executemany is pipelined anyway).
-        copy_ok = len(batch) >= COPY_FROM and raw.info.pipeline_status == pq.PipelineStatus.OFF
-        plain = _PLAIN_INSERT.fullmatch(statement) if copy_ok else None
+        plain = _PLAIN_INSERT.fullmatch(statement) if len(batch) >= COPY_FROM else None
         try:
             with raw.cursor() as cursor:
                 if plain is None:
                     cursor.executemany(self._text(statement), batch)
+                    return
+                if raw.info.pipeline_status != pq.PipelineStatus.OFF or plain.group(4).strip():
+                    # COPY cannot run in pipeline mode, nor upsert: one INSERT ... SELECT over
+                    # the rows sent as one JSON array (executemany would send a statement a row).
+                    self._insert_json(cursor, plain, batch)
                     return
                 table, columns = plain.group(1), plain.group(2)
                 target: sql.Composable = sql.Identifier(table)
@@ -229,6 +236,37 @@ class PgConnection:
                         copy.write_row(row)
         except psycopg.Error as exc:
             raise self.classify(exc) from exc
+
+    def _columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, type) of `table`'s columns in order, cached."""
+        found = self._column_types.get(table)
+        if found is None:
+            rows = self.raw.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+                "ORDER BY attnum",
+                (table,),
+            ).fetchall()
+            found = self._column_types[table] = [(str(n), str(t)) for n, t in rows]
+        return found
+
+    def _insert_json(
+        self, cursor: psycopg.Cursor[Any], plain: re.Match[str], batch: list[Sequence[Any]]
+    ) -> None:
+        table, listed, suffix = plain.group(1), plain.group(2), plain.group(4)
+        types = dict(self._columns(table))
+        names = [c.strip() for c in listed.split(",")] if listed else list(types)
+        picks = ", ".join(f"(r->>{i})::{types[name]}" for i, name in enumerate(names))
+        statement = (
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT {picks} "
+            f"FROM jsonb_array_elements(%s::jsonb) AS r{suffix}"
+        )
+        try:
+            rows = orjson.dumps(batch).decode()
+        except TypeError:  # a value JSON cannot carry (bytes): one statement a row
+            cursor.executemany(self._text(plain.group(0)), batch)
+            return
+        cursor.execute(statement, (rows,))
 
     def run(self, statement: sql.Composable | str, params: Sequence[Any] = ()) -> None:
         """A statement in PostgreSQL's own dialect (not translated)."""

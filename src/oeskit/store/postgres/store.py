@@ -237,7 +237,7 @@ class PostgresStore(SqliteStore):
             + " ORDER BY connection_id, currency"
             + self._lock(),
             values,
-        )
+        ).fetchall()  # one call: iterating the cursor costs a method call a row
         return {
             (r[0], r[1]): Balance(int(r[2]), int(r[3])) for r in found if (r[0], r[1]) in wanted
         }
