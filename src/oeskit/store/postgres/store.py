@@ -29,11 +29,11 @@ from psycopg import errors as pgerrors
 from psycopg import pq, sql
 
 from oeskit.clock import format_instant
-from oeskit.domain.model import Balance
+from oeskit.domain.model import Balance, Connection
 from oeskit.domain.records import Job, JobStatus, Settlement
 from oeskit.errors import StoreBusy
 from oeskit.store import rows
-from oeskit.store.connection import Row, in_list
+from oeskit.store.connection import SMALL_IN, Row, in_list
 from oeskit.store.postgres.connection import DatabaseUnavailable, PgConnection, PgDatabase
 from oeskit.store.postgres.schema import LOCK_WRITER, STATE_TABLES, migrate
 from oeskit.store.sqlite import SqliteStore
@@ -218,6 +218,30 @@ class PostgresStore(SqliteStore):
             self._cache.clear()
             self._generation = generation
         self._faults_armed = values.get("faults", "0") != "0"
+
+    def connections(
+        self, partner_id: str, ids: Iterable[str] | None = None
+    ) -> dict[str, Connection]:
+        """As SQLite's, but a few named connections come from the per-generation cache (a
+        round trip saved on each small staging; only a world load writes connections, and it
+        moves the generation)."""
+        if ids is None:
+            return super().connections(partner_id, ids)
+        wanted = list(ids)
+        if len(wanted) > SMALL_IN:
+            return super().connections(partner_id, wanted)
+        cache = self._cache
+        missing = [i for i in wanted if ("connection", f"{partner_id}/{i}") not in cache]
+        if missing:
+            found = super().connections(partner_id, missing)
+            for i in missing:
+                cache[("connection", f"{partner_id}/{i}")] = found.get(i)
+        out: dict[str, Connection] = {}
+        for i in wanted:
+            hit = cache[("connection", f"{partner_id}/{i}")]
+            if hit is not None:
+                out[i] = hit
+        return out
 
     # --- rows whose PostgreSQL form differs ---------------------------------------------------
     def _lock(self) -> str:
