@@ -151,7 +151,7 @@ async def test_doctor_checks_a_live_schema(make_sandbox: SandboxFactory) -> None
         assert isinstance(sb.store, PostgresStore)
         for _ in range(3):
             assert (await sb.stage(sb.sign(sb.fields()))).status_code == 200
-        url = f"{sb.store.database.url.conninfo}?schema={sb.store.schema}"
+        url = sb.store.url
         ok = CliRunner().invoke(main, ["doctor", "--db", url])
         assert ok.exit_code == 0, ok.output
         assert ok.output.startswith("ok: 4 settlements")
@@ -159,3 +159,18 @@ async def test_doctor_checks_a_live_schema(make_sandbox: SandboxFactory) -> None
         bad = CliRunner().invoke(main, ["doctor", "--db", url])
         assert bad.exit_code == 1
         assert "violation(s)" in bad.output
+
+
+async def test_every_namespace_up_to_the_limit_gets_a_connection(
+    make_sandbox: SandboxFactory,
+) -> None:
+    """Each open namespace keeps a connection of the replica's pool: the pool is sized by
+    --max-namespaces, so the last namespace allowed answers like the first."""
+    async with make_sandbox(max_namespaces=12) as sb:
+        for n in range(12):
+            response = await sb.client.get(
+                f"/ns/n{n}" + SETTLEMENTS, headers={"Authorization": "Bearer demo-exchange-token"}
+            )
+            assert response.status_code == 200, (n, response.text)
+        listed = await sb.admin("GET", "/namespaces")
+        assert len(listed.json()["namespaces"]) == 12

@@ -128,7 +128,10 @@ def open_store(
     store: SqliteStore
     if is_postgres_url(settings.db):
         store = PostgresStore.open(
-            database or settings.db, path, busy_timeout_ms=settings.busy_timeout_ms
+            database or settings.db,
+            path,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            namespaces=settings.max_namespaces,
         )
     else:
         store = SqliteStore(path or settings.db, busy_timeout_ms=settings.busy_timeout_ms)

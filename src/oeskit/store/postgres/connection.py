@@ -71,6 +71,12 @@ class PgUrl:
     schema: str
     shown: str  # the URL without its password, for messages
 
+    def with_schema(self, schema: str) -> str:
+        """The URL (password included) of `schema` in this database."""
+        parts = urlsplit(self.conninfo)
+        query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), ("schema", schema)])
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
     @classmethod
     def parse(cls, url: str) -> PgUrl:
         parts = urlsplit(url)

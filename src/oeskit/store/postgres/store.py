@@ -39,6 +39,7 @@ from oeskit.store.postgres.schema import LOCK_WRITER, STATE_TABLES, migrate
 from oeskit.store.sqlite import SqliteStore
 
 _QUEUED = JobStatus.QUEUED.value
+POOL_SPARE = 4  # connections beside the stores': the namespace registry, the doctor
 _META = "SELECT key, value FROM meta WHERE key IN ('generation', 'faults', 'clock')"
 _RETRIED = (pgerrors.UniqueViolation, pgerrors.SerializationFailure, pgerrors.DeadlockDetected)
 
@@ -105,13 +106,21 @@ class PostgresStore(SqliteStore):
 
     @classmethod
     def open(
-        cls, database: PgDatabase | str, schema: str | None = None, *, busy_timeout_ms: int = 5000
+        cls,
+        database: PgDatabase | str,
+        schema: str | None = None,
+        *,
+        busy_timeout_ms: int = 5000,
+        namespaces: int = 0,
     ) -> PostgresStore:
         """A store on `database`, or on a database of its own opened from a URL (closed with
-        the store)."""
+        the store), whose pool has room for `namespaces` more stores (each open namespace
+        keeps one connection) besides this one and the registry's."""
         if isinstance(database, PgDatabase):
             return cls(database, schema, busy_timeout_ms=busy_timeout_ms)
-        own = PgDatabase.open(database, lock_timeout_ms=busy_timeout_ms)
+        own = PgDatabase.open(
+            database, lock_timeout_ms=busy_timeout_ms, max_size=namespaces + POOL_SPARE
+        )
         try:
             store = cls(own, schema, busy_timeout_ms=busy_timeout_ms)
         except BaseException:
@@ -119,6 +128,11 @@ class PostgresStore(SqliteStore):
             raise
         store.owns_database = True
         return store
+
+    @property
+    def url(self) -> str:
+        """The `--db` URL of this store's schema (what `oeskit doctor --db` takes)."""
+        return self.database.url.with_schema(self.schema)
 
     def close(self) -> None:
         self.pg.close()
