@@ -26,6 +26,7 @@ from psycopg import pq, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from oeskit.errors import ConfigError, StoreBusy
+from oeskit.store.postgres import text
 
 SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_SCHEMA = "public"
@@ -131,6 +132,7 @@ class PgDatabase:
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         # A lock held elsewhere past the busy timeout is StoreBusy (503), as with SQLite.
         conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
+        text.register(conn)
 
     def _probe(self) -> str | None:
         """Why a direct connection fails (the pool only says it timed out)."""
@@ -270,6 +272,8 @@ class PgConnection:
         try:
             rows = orjson.dumps(batch).decode()
         except TypeError:  # a value JSON cannot carry (bytes): one statement a row
+            rows = "\\u0000"
+        if "\\u0000" in rows:  # jsonb holds no NUL, the text dumper encodes it (text.py)
             cursor.executemany(self._text(plain.group(0)), batch)
             return
         cursor.execute(statement, (rows,))
