@@ -159,7 +159,8 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     default=DEFAULT_MAX_NAMESPACES,
     show_default=True,
     type=click.IntRange(0),
-    help="Most namespaces (/ns/{name}/, one SQLite file each beside --db) the server holds; "
+    help="Most namespaces (/ns/{name}/, one SQLite file each beside --db, or one PostgreSQL "
+    "schema each) the server holds; "
     "the first use of one more is answered 409 (OES-SBX-007). 0 turns them off.",
 )
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
