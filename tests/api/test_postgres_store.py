@@ -4,20 +4,26 @@ says in one line why a database cannot be used; the doctor reads a live schema."
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from oeskit.cli import main
+from oeskit.domain import staging
+from oeskit.store.group import GroupCommit
 from oeskit.store.postgres import PostgresStore, SchemaTooNew
+from oeskit.store.world_loader import load_world
 from oeskit.testing.postgres import PostgresServer
 from oeskit.testing.server import free_port
 from tests.api.conftest import SETTLEMENTS, SandboxFactory
 from tests.conftest import StoreBackend
+from tests.unit import domain_support
 
 pytestmark = pytest.mark.anyio
 
@@ -174,3 +180,38 @@ async def test_every_namespace_up_to_the_limit_gets_a_connection(
             assert response.status_code == 200, (n, response.text)
         listed = await sb.admin("GET", "/namespaces")
         assert len(listed.json()["namespaces"]) == 12
+
+
+async def test_a_staging_that_loses_the_unique_race_answers_the_winner(url: str) -> None:
+    """Another replica staged the same externalId and has not committed when this one inserts
+    it (here: a writer that skipped the gate): the insert waits, fails on the unique
+    constraint once the other commits, and the unit runs again and answers a replay of the
+    winner's settlement. One row."""
+    first, second = PostgresStore.open(url), PostgresStore.open(url)
+    try:
+        world = domain_support.validate_world(
+            yaml.safe_load(domain_support.DEMO.read_text()) | {"settlements": [], "disputes": []}
+        )
+        load_world(first, world, domain_support.NOW)
+        body = domain_support.body({domain_support.ALPHA: {"BTC": "-10"}}, externalId="race")
+
+        def stage(store: PostgresStore) -> staging.Staged:
+            partner = domain_support.exchange(store)
+            ids = domain_support.id_source()
+            return staging.stage(
+                store, partner, domain_support.CALLER, body, domain_support.NOW, lambda: next(ids)
+            )
+
+        second.pg.begin()  # no gate: the race the constraint is there for
+        winner = stage(second)
+        threading.Timer(0.3, second.commit).start()
+        group = GroupCommit(first, busy_timeout_s=5)
+        loser = await group.run(lambda: stage(first))
+        assert (loser.settlement_id, loser.replay) == (winner.settlement_id, True)
+        count = first.conn.execute(
+            "SELECT count(*) FROM settlements WHERE external_id = 'race'"
+        ).fetchone()
+        assert count[0] == 1
+    finally:
+        first.close()
+        second.close()

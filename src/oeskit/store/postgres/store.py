@@ -102,6 +102,7 @@ class PostgresStore(SqliteStore):
             raise
         self.gate = (LOCK_WRITER, int(row[0]) if row else 0)
         self.db = PgTables(self.pg)
+        self._depth = 0  # savepoints open
         self._init_caches()
 
     @classmethod
@@ -171,20 +172,49 @@ class PostgresStore(SqliteStore):
             self.pg.rollback()
 
     def _savepoint(self) -> Iterator[None]:
-        """A savepoint as with SQLite; the outermost one (a unit of a commit group, or any
-        write inside a transaction) runs in pipeline mode: statements whose results nobody
-        reads (the inserts of a staging) go out without waiting, a read sends the queue and
-        waits once. A staging is ~5 round trips instead of ~15. The pipeline is synced before
-        the block ends, so an error is raised inside the unit it belongs to."""
+        """A savepoint as with SQLite (named by depth). The outermost one (a unit of a commit
+        group, or a write inside a transaction) runs in pipeline mode: statements whose results
+        nobody reads (the inserts of a staging) go out without waiting, a read sends the queue
+        and waits once (a staging is ~5 round trips instead of ~15). The pipeline is synced
+        before the block ends, so an error is raised inside the unit it belongs to; the unit is
+        rolled back outside the pipeline (an SQL error aborts whatever is queued after it)."""
         raw = self.pg.raw
-        if raw.info.pipeline_status != pq.PipelineStatus.OFF:
-            yield from super()._savepoint()
-            return
+        self._depth += 1
+        name = f"unit{self._depth}"
+        try:
+            if raw.info.pipeline_status == pq.PipelineStatus.OFF:
+                yield from self._pipelined(raw, name)
+            else:
+                yield from self._nested(name)
+        finally:
+            self._depth -= 1
+
+    def _pipelined(self, raw: psycopg.Connection[Any], name: str) -> Iterator[None]:
         try:
             with raw.pipeline():
-                yield from super()._savepoint()
-        except psycopg.Error as exc:
-            raise self.pg.classify(exc) from exc
+                self.conn.execute(f"SAVEPOINT {name}")
+                yield
+                self.conn.execute(f"RELEASE {name}")
+        except BaseException as exc:
+            if self.pg.in_transaction:
+                with contextlib.suppress(StoreBusy):  # a lost connection undid everything
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+            if isinstance(exc, psycopg.Error):
+                raise self.pg.classify(exc) from exc
+            raise
+
+    def _nested(self, name: str) -> Iterator[None]:
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except (psycopg.Error, StoreBusy):
+            raise  # the pipeline is aborted: the outermost savepoint undoes it all
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        self.conn.execute(f"RELEASE {name}")
 
     def retry_unit(self, exc: BaseException) -> bool:
         """A unit of a commit group that lost a race on a unique constraint (another replica
