@@ -63,6 +63,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--store")
         stores = STORES if chosen == "both" else (chosen,)
+        # A module about one store names it: `STORES = ("postgresql",)`.
+        only = getattr(metafunc.module, "STORES", None)
+        if only is not None:
+            stores = tuple(s for s in stores if s in only)
         metafunc.parametrize("store_backend", stores, indirect=True, scope="module")
 
 

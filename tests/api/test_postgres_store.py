@@ -22,16 +22,10 @@ from oeskit.store.world_loader import load_world
 from oeskit.testing.postgres import PostgresServer
 from oeskit.testing.server import free_port
 from tests.api.conftest import SETTLEMENTS, SandboxFactory
-from tests.conftest import StoreBackend
 from tests.unit import domain_support
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def store_backend(postgres_server: PostgresServer) -> StoreBackend:
-    """This module is about PostgreSQL only."""
-    return StoreBackend("postgresql", postgres_server)
+STORES = ("postgresql",)  # this module is about PostgreSQL only
 
 
 @pytest.fixture
