@@ -209,3 +209,15 @@ async def test_a_staging_that_loses_the_unique_race_answers_the_winner(url: str)
     finally:
         first.close()
         second.close()
+
+
+def test_a_hung_replica_cannot_hold_the_writer_gate_for_ever(url: str) -> None:
+    """The store's sessions end a transaction left idle for 30 s (the gate goes with it), and
+    wait at most the busy timeout for a lock."""
+    store = PostgresStore.open(url, busy_timeout_ms=1234)
+    try:
+        show = store.conn.execute
+        assert show("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "30s"
+        assert show("SHOW lock_timeout").fetchone()[0] == "1234ms"
+    finally:
+        store.close()

@@ -113,7 +113,14 @@ class PgDatabase:
             self.url.conninfo,
             min_size=1,
             max_size=self.max_size,
-            kwargs={"autocommit": True},
+            # TCP keepalives: a replica's host gone silent is noticed in ~25 s, not hours.
+            kwargs={
+                "autocommit": True,
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 5,
+                "keepalives_count": 3,
+            },
             configure=self._configure,
             check=ConnectionPool.check_connection,
             open=False,
@@ -132,6 +139,9 @@ class PgDatabase:
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         # A lock held elsewhere past the busy timeout is StoreBusy (503), as with SQLite.
         conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
+        # A replica that hangs (or loses its network) inside a transaction must not hold the
+        # writer gate for ever: the server ends such a session; ours never idle in one.
+        conn.execute("SET idle_in_transaction_session_timeout = '30s'")
         text.register(conn)
 
     def _probe(self) -> str | None:
