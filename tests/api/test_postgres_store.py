@@ -15,9 +15,11 @@ import yaml
 from click.testing import CliRunner
 
 from oeskit.cli import main
+from oeskit.cli.serve import _empty as empty
 from oeskit.domain import staging
+from oeskit.settings import Settings
 from oeskit.store.group import GroupCommit
-from oeskit.store.postgres import PostgresStore, SchemaTooNew
+from oeskit.store.postgres import PgNamespaces, PostgresStore, SchemaTooNew
 from oeskit.store.world_loader import load_world
 from oeskit.testing.postgres import PostgresServer
 from oeskit.testing.server import free_port
@@ -221,3 +223,22 @@ def test_a_hung_replica_cannot_hold_the_writer_gate_for_ever(url: str) -> None:
         assert show("SHOW lock_timeout").fetchone()[0] == "1234ms"
     finally:
         store.close()
+
+
+async def test_serve_fresh_empties_the_schema_and_drops_its_namespaces(
+    make_sandbox: SandboxFactory,
+) -> None:
+    """`oeskit serve --fresh` on a PostgreSQL URL: the state is emptied (the world is loaded
+    again at start) and every namespace schema is dropped."""
+    async with make_sandbox() as sb:
+        assert isinstance(sb.store, PostgresStore)
+        assert (await sb.stage(sb.sign(sb.fields()))).status_code == 200
+        opened = await sb.client.get(
+            "/ns/kept" + SETTLEMENTS, headers={"Authorization": "Bearer demo-exchange-token"}
+        )
+        assert opened.status_code == 200
+        namespaces = PgNamespaces(sb.store.database, sb.store.schema, 10)
+        assert namespaces.names() == ["kept"]
+        empty(Settings(db=sb.store.url))
+        assert namespaces.names() == []
+        assert sb.store.conn.execute("SELECT count(*) FROM settlements").fetchone()[0] == 0
