@@ -15,26 +15,31 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from oeskit.http.app import create_app, open_store
+from oeskit.store.postgres import PgNamespaces, PostgresStore
+from oeskit.store.postgres.connection import namespace_schema
 from tests.api.conftest import SETTLEMENTS
-from tests.conftest import ADMIN, EXCHANGE, Sandbox, make_settings
+from tests.conftest import ADMIN, EXCHANGE, Sandbox, StoreBackend, make_settings
 
 pytestmark = pytest.mark.anyio
 
 Open = Callable[[str], Sandbox]
-Server = Callable[..., AbstractAsyncContextManager[tuple[Path, Open]]]
+Server = Callable[..., AbstractAsyncContextManager[tuple[Any, Open]]]
 
 
 @pytest.fixture
-def server(tmp_path: Path, demo_world: dict[str, Any]) -> Server:
-    """An app over a real SQLite file, and `open(prefix)`: a Sandbox whose client is bound to
-    that prefix ('' is the default namespace, '/ns/a' namespace a)."""
+def server(tmp_path: Path, demo_world: dict[str, Any], store_backend: StoreBackend) -> Server:
+    """An app over a real SQLite file (or PostgreSQL schema), and `open(prefix)`: a Sandbox
+    whose client is bound to that prefix ('' is the default namespace, '/ns/a' namespace a).
+    Each start is on the same database."""
+    db = store_backend.db(tmp_path)
 
     @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[tuple[Path, Open]]:
-        settings = make_settings(tmp_path, **overrides)
+    async def start(**overrides: Any) -> AsyncIterator[tuple[Any, Open]]:
+        settings = make_settings(tmp_path, db=db, **overrides)
         store = open_store(settings)
         app = create_app(settings, store)
         transport = httpx.ASGITransport(app=app)
@@ -45,8 +50,11 @@ def server(tmp_path: Path, demo_world: dict[str, Any]) -> Server:
             clients.append(client)
             return Sandbox(client, store, demo_world)
 
+        folder: Path | PgNamespaces = tmp_path / "sandbox.db.namespaces"
+        if isinstance(store, PostgresStore):
+            folder = PgNamespaces(store.database, store.schema, settings.max_namespaces)
         try:
-            yield tmp_path / "sandbox.db.namespaces", open_
+            yield folder, open_
         finally:
             for client in clients:
                 await client.aclose()
@@ -54,6 +62,13 @@ def server(tmp_path: Path, demo_world: dict[str, Any]) -> Server:
             store.close()
 
     return start
+
+
+def stored(folder: Path | PgNamespaces) -> list[str]:
+    """The namespaces kept on the store: SQLite files in the folder, or PostgreSQL schemas."""
+    if isinstance(folder, PgNamespaces):
+        return folder.names()
+    return sorted(p.stem for p in folder.glob("*.db")) if folder.exists() else []
 
 
 async def _stage(sb: Sandbox, **fields: Any) -> str:
@@ -93,7 +108,7 @@ async def test_a_namespace_starts_with_the_servers_world_and_keeps_its_state(
             missing = await other.get(one)
             assert missing.status_code == 404
             assert missing.json()["rule"].startswith("OES-")
-        assert sorted(p.name for p in folder.glob("*.db")) == ["a.db", "b.db"]
+        assert stored(folder) == ["a", "b"]
 
 
 async def test_the_same_external_id_is_new_in_each_namespace(server: Server) -> None:
@@ -202,7 +217,7 @@ async def test_a_bad_name_is_refused_and_creates_nothing(server: Server, name: s
         assert "1 to 40 of a-z, 0-9 and '-'" in response.json()["error"]
         listed = await default.admin("GET", "/namespaces")
         assert listed.json()["namespaces"] == []
-        assert not list(folder.glob("*.db"))
+        assert stored(folder) == []
 
 
 async def test_a_forty_character_name_is_accepted(server: Server) -> None:
@@ -228,7 +243,7 @@ async def test_past_the_limit_a_new_namespace_is_refused_until_one_is_deleted(
         assert body["rule"] == "OES-SBX-007"
         assert "limit of 2 namespaces" in body["error"]
         assert "--max-namespaces" in body["error"]
-        assert not (folder / "c.db").exists()
+        assert "c" not in stored(folder)
         assert (await a.get(SETTLEMENTS)).status_code == 200
         listed = await default.admin("GET", "/namespaces")
         assert listed.json() == {"namespaces": [{"name": "a"}, {"name": "b"}], "limit": 2}
@@ -253,10 +268,10 @@ async def test_a_deleted_namespace_comes_back_fresh(server: Server) -> None:
         deleted = await default.admin("DELETE", "/namespaces/a")
         assert deleted.status_code == 200
         assert deleted.json() == {"deleted": "a"}
-        assert not (folder / "a.db").exists()
+        assert "a" not in stored(folder)
         assert (await default.admin("GET", "/namespaces")).json()["namespaces"] == []
         assert staged not in await _ids(a)
-        assert (folder / "a.db").exists()
+        assert "a" in stored(folder)
 
 
 async def test_deleting_an_unknown_namespace_is_404(server: Server) -> None:
@@ -298,7 +313,7 @@ async def test_the_unprefixed_paths_are_the_default_namespace(server: Server) ->
         default = open_("")
         await _stage(default)
         assert (await default.admin("GET", "/namespaces")).json()["namespaces"] == []
-        assert not folder.exists() or not list(folder.glob("*.db"))
+        assert stored(folder) == []
 
 
 async def test_pages_and_spec_files_are_served_in_a_namespace(server: Server) -> None:
@@ -329,13 +344,21 @@ async def test_a_damaged_namespace_file_is_a_logged_500_and_harms_no_other(
     async with server() as (folder, open_):
         default, a = open_(""), open_("/ns/a")
         await _stage(a)
-        (folder / "broken.db").write_bytes(b"this is not a SQLite database" * 100)
+        if isinstance(a.store, PostgresStore):  # a schema migrated by a newer oeskit
+            with psycopg.connect(a.store.database.url.conninfo, autocommit=True) as conn:
+                schema = namespace_schema(a.store.schema, "broken")
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+                conn.execute(f'CREATE TABLE "{schema}".migrations AS SELECT 99 AS version')
+            damage = "newer than this oeskit knows"
+        else:
+            (folder / "broken.db").write_bytes(b"this is not a SQLite database" * 100)
+            damage = "not a database"
         broken = await open_("/ns/broken").get(SETTLEMENTS)
         assert broken.status_code == 500
         assert broken.json()["rule"] == "OES-SRV-001"
         request_id = broken.headers["X-Request-Id"]
         assert len(request_id) == 12
         assert f"logged as request {request_id}" in broken.json()["error"]
-        assert "not a database" in caplog.text
+        assert damage in caplog.text
         assert (await a.get(SETTLEMENTS)).status_code == 200
         assert (await default.get(SETTLEMENTS)).status_code == 200

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,7 @@ from tests.api.conftest import (
     load_world,
     world_with,
 )
-from tests.conftest import ALPHA, BETA, EXCHANGE, STAGE, Sandbox
+from tests.conftest import ALPHA, BETA, EXCHANGE, STAGE, Sandbox, write_lock_held
 
 pytestmark = pytest.mark.anyio
 
@@ -784,10 +783,5 @@ async def test_busy_database_answers_retry_after(make_sandbox: SandboxFactory) -
 
 async def database_locked_send(sb: Sandbox, body: dict[str, Any]) -> httpx.Response:
     """Stage `body` while a second connection holds the database's write lock."""
-    other = sqlite3.connect(sb.store.path, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
+    with write_lock_held(sb.store):
         return await sb.stage(body)
-    finally:
-        other.execute("ROLLBACK")
-        other.close()

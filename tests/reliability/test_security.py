@@ -14,6 +14,7 @@ import pytest
 from oeskit.http import security
 from oeskit.http.app import create_app
 from oeskit.settings import Settings, is_loopback
+from oeskit.store.postgres import PostgresStore
 from tests.conftest import ADMIN, ALPHA, BETA, Sandbox, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -185,7 +186,12 @@ async def test_control_plane_is_off_on_a_public_host(tmp_path: Path) -> None:
 
 def _counts(sandbox: Sandbox) -> dict[str, int]:
     conn = sandbox.store.conn
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    tables = (
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        if isinstance(sandbox.store, PostgresStore)
+        else "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )
+    names = [r[0] for r in conn.execute(tables)]
     return {
         n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]
         for n in names

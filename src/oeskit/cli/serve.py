@@ -14,6 +14,7 @@ import orjson
 from oeskit import signing
 from oeskit.cli.options import check_clock
 from oeskit.cli.world import WORLD
+from oeskit.errors import ConfigError, StoreBusy
 from oeskit.settings import (
     DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT_S,
@@ -21,6 +22,7 @@ from oeskit.settings import (
     Settings,
     is_loopback,
 )
+from oeskit.store.postgres import shown
 from oeskit.worlds import WorldError, load_world_file
 
 
@@ -100,7 +102,10 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     "--db",
     default="oeskit.db",
     show_default=True,
-    help="SQLite file (':memory:' for a throwaway sandbox with one worker).",
+    envvar="OESKIT_DB",
+    help="SQLite file (':memory:' for a throwaway sandbox with one worker), or a shared "
+    "PostgreSQL database for several replicas: postgresql://user@host:port/dbname "
+    "(?schema=NAME for another schema than public).",
 )
 @click.option(
     "--world",
@@ -154,7 +159,8 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     default=DEFAULT_MAX_NAMESPACES,
     show_default=True,
     type=click.IntRange(0),
-    help="Most namespaces (/ns/{name}/, one SQLite file each beside --db) the server holds; "
+    help="Most namespaces (/ns/{name}/, one SQLite file each beside --db, or one PostgreSQL "
+    "schema each) the server holds; "
     "the first use of one more is answered 409 (OES-SBX-007). 0 turns them off.",
 )
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
@@ -207,12 +213,14 @@ def serve(
         max_namespaces=max_namespaces,
         validate_responses=validate_responses,
     )
-    if fresh and db != ":memory:":
-        _empty(settings)
     try:
+        if fresh and db != ":memory:":
+            _empty(settings)
         store = open_store(settings)  # migrate and load once, before any worker starts
     except WorldError as exc:
         raise click.ClickException(f"{world_path}: {exc}") from None
+    except (ConfigError, StoreBusy) as exc:  # a database that cannot be reached or used
+        raise click.ClickException(str(exc)) from None
     if clock != "wall":
         # An explicit --clock applies to a database that already had state, too: re-anchor
         # at its current sandbox time in the requested mode.
@@ -250,9 +258,18 @@ def _apply_clock(store: Any, option: str) -> None:
 
 def _empty(settings: Settings) -> None:
     from oeskit.store.namespace_files import NamespaceFiles
+    from oeskit.store.postgres import PgNamespaces, PostgresStore, is_postgres_url
     from oeskit.store.sqlite import SqliteStore
     from oeskit.store.world_loader import reset
 
+    if is_postgres_url(settings.db):
+        pg = PostgresStore.open(settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+        try:
+            reset(pg)
+            PgNamespaces(pg.database, pg.schema, settings.max_namespaces).remove_all()
+        finally:
+            pg.close()
+        return
     if Path(settings.db).exists():
         store = SqliteStore(settings.db)
         reset(store)
@@ -263,7 +280,7 @@ def _empty(settings: Settings) -> None:
 def _banner(base_url: str, settings: Settings, world: dict[str, Any] | None) -> None:
     echo = click.echo
     echo(
-        f"oeskit sandbox on {base_url}  (db {settings.db}, {settings.workers} worker(s), "
+        f"oeskit sandbox on {base_url}  (db {shown(settings.db)}, {settings.workers} worker(s), "
         f"clock {settings.clock})"
     )
     if settings.admin_token:

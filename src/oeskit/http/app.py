@@ -59,7 +59,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespac
     services = Services(settings, store, mapper)
     # Built first so the lifespan can release held requests and the control plane can list
     # and delete namespaces; wired around the rest below.
-    namespaces = Namespaces(None, services, NamespaceOpener(settings, mapper), mapper)
+    namespaces = Namespaces(None, services, NamespaceOpener(settings, mapper, store), mapper)
     faults = Faults(None)
 
     @contextlib.asynccontextmanager

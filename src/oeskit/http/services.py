@@ -30,6 +30,7 @@ from oeskit.settings import Settings
 from oeskit.store.group import GroupCommit
 from oeskit.store.maintenance import Checkpointer
 from oeskit.store.namespace_files import NamespaceFiles
+from oeskit.store.postgres import PgDatabase, PgNamespaces, PostgresStore, is_postgres_url
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import SqliteWorlds, load_world
 from oeskit.worlds import load_world_file
@@ -96,9 +97,10 @@ class Services:
         """This namespace's job loop (on the running event loop) and WAL checkpointer."""
         if self._background:
             return
-        checkpointer = Checkpointer(self.store.path)
-        checkpointer.start()
-        self._background.append(checkpointer)
+        if not isinstance(self.store, PostgresStore):  # PostgreSQL checkpoints on its own
+            checkpointer = Checkpointer(self.store.path)
+            checkpointer.start()
+            self._background.append(checkpointer)
         if self.settings.run_jobs:
             self._background.append(asyncio.get_running_loop().create_task(_job_loop(self)))
 
@@ -118,10 +120,21 @@ class Services:
         self.store.close()
 
 
-def open_store(settings: Settings, path: str | None = None) -> SqliteStore:
-    """Open (and migrate) a database, the main one unless `path` names a namespace's; load the
-    server's world into it if it is empty."""
-    store = SqliteStore(path or settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+def open_store(
+    settings: Settings, path: str | None = None, database: PgDatabase | None = None
+) -> SqliteStore:
+    """Open (and migrate) a database, the main one unless `path` names a namespace's (a file,
+    or on PostgreSQL a schema of `database`); load the server's world into it if it is empty."""
+    store: SqliteStore
+    if is_postgres_url(settings.db):
+        store = PostgresStore.open(
+            database or settings.db,
+            path,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            namespaces=settings.max_namespaces,
+        )
+    else:
+        store = SqliteStore(path or settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     if settings.world:
         world = load_world_file(settings.world)
         with store.immediate():  # only one worker process loads it
@@ -148,10 +161,18 @@ async def _job_loop(services: Services) -> None:
 class NamespaceOpener:
     """Opens the namespaces of `http/namespaces.py` from their files beside the main database."""
 
-    def __init__(self, settings: Settings, errors: ErrorMapper) -> None:
+    def __init__(
+        self, settings: Settings, errors: ErrorMapper, store: SqliteStore | None = None
+    ) -> None:
         self.settings = settings
         self.errors = errors
-        self.files = NamespaceFiles(settings.db, settings.max_namespaces)
+        self.database: PgDatabase | None = None
+        self.files: NamespaceFiles | PgNamespaces
+        if isinstance(store, PostgresStore):  # namespaces are schemas beside the store's
+            self.database = store.database
+            self.files = PgNamespaces(store.database, store.schema, settings.max_namespaces)
+        else:
+            self.files = NamespaceFiles(settings.db, settings.max_namespaces)
 
     def names(self) -> list[str]:
         return self.files.names()
@@ -161,7 +182,7 @@ class NamespaceOpener:
 
     def open(self, name: str) -> Services:
         self.files.create(name)
-        store = open_store(self.settings, self.files.path(name))
+        store = open_store(self.settings, self.files.path(name), self.database)
         return Services(self.settings, store, self.errors, namespace=name)
 
     def remove(self, name: str) -> bool:

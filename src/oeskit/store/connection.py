@@ -12,18 +12,35 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import orjson
 import sqlite_utils
 
 from oeskit.errors import StoreBusy
-from oeskit.store.schema import migrate
+from oeskit.store.schema import STATE_TABLES, migrate
 
 Row = dict[str, Any]  # a row as a dict, inside the store only: records cross the ports
 _MISSING = object()
 _T = TypeVar("_T")
 _LOCKED = ("database is locked", "database is busy", "database table is locked")
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the shared row code uses of a connection: sqlite3's, or the PostgreSQL facade
+    (`store/postgres/connection.py`), which takes the same SQL and `?` placeholders."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def close(self) -> None: ...
 
 
 def dumps(value: object) -> str:
@@ -50,12 +67,16 @@ def new_uuid() -> str:
 
 
 class SqliteBase:
+    # What a reset or a world load empties.
+    state_tables: tuple[str, ...] = STATE_TABLES
+
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
-        self.conn = sqlite3.connect(
+        conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
         )
-        self.conn.row_factory = sqlite3.Row
+        conn.row_factory = sqlite3.Row
+        self.conn: Connection = conn
         self.busy_timeout_ms = int(busy_timeout_ms)
         self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         # 32 MiB of page cache (default 2 MiB): a 250,000-transfer insert runs ~30% faster.
@@ -73,8 +94,11 @@ class SqliteBase:
         # Savepoints (one per staging in a commit group) copy the pages they change to a
         # sub-journal; in memory, not a temp file (measured: the inserts of a group ~1.5x faster).
         self.conn.execute("PRAGMA temp_store = MEMORY")
-        self.db = sqlite_utils.Database(self.conn)
-        migrate(self.conn)
+        self.db: Any = sqlite_utils.Database(conn)
+        migrate(conn)
+        self._init_caches()
+
+    def _init_caches(self) -> None:
         # Who-is-calling lookups (tokens, enterprises, partners) change only when a world is
         # loaded or the sandbox reset; they are cached until the `generation` row in meta moves,
         # which `begin_request` checks with one read per request (instead of four lookups).
@@ -133,6 +157,11 @@ class SqliteBase:
                 self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         except sqlite3.OperationalError as exc:
             raise self._busy(exc) from exc
+
+    def retry_unit(self, exc: BaseException) -> bool:
+        """Whether a commit-group unit that raised `exc` may run again: never with SQLite,
+        whose write lock leaves no race to lose (PostgreSQL's store says otherwise)."""
+        return False
 
     def commit(self) -> None:
         try:

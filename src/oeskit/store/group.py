@@ -40,6 +40,7 @@ from oeskit.store.connection import SqliteBase
 _T = TypeVar("_T")
 FIRST_DELAY_S = 0.0005
 MAX_DELAY_S = 0.004
+UNIT_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -89,11 +90,7 @@ class GroupCommit:
         gc.disable()
         try:
             for unit in batch:
-                try:
-                    with self.base.immediate():  # a savepoint: a failure undoes only this unit
-                        outcomes.append((unit.future, unit.work(), None))
-                except Exception as exc:  # the unit's own answer (a rule violation, ...)
-                    outcomes.append((unit.future, None, exc))
+                outcomes.append(self._run_unit(unit))
             self.base.commit()
         except BaseException as exc:
             self.base.rollback()
@@ -109,6 +106,19 @@ class GroupCommit:
         self.units += len(batch)
         for future, value, error in outcomes:
             _settle(future, value, error)
+
+    def _run_unit(self, unit: _Unit) -> tuple[asyncio.Future[Any], Any, BaseException | None]:
+        for attempt in range(UNIT_ATTEMPTS):
+            try:
+                with self.base.immediate():  # a savepoint: a failure undoes only this unit
+                    return unit.future, unit.work(), None
+            except Exception as exc:  # the unit's own answer (a rule violation, ...)
+                # ... or a race another writer's commit settled (a unique constraint on
+                # PostgreSQL): run the unit again, it sees the winner.
+                if attempt + 1 < UNIT_ATTEMPTS and self.base.retry_unit(exc):
+                    continue
+                return unit.future, None, exc
+        raise AssertionError("unreachable")
 
     def _wait(self, exc: StoreBusy) -> None:
         """The lock is taken by another process: fail the units past their deadline, retry the

@@ -50,7 +50,7 @@ class Where:
             self.add(f"{column} IN (SELECT value FROM json_each(?))", _json(values))
 
     def sql(self) -> str:
-        return " AND ".join(self.clauses) if self.clauses else "1"
+        return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
 
 class Queries(SqliteBase):

@@ -152,7 +152,7 @@ def spawn(
 
 def start_serve(
     workdir: Path,
-    db: Path,
+    db: Path | str,
     *,
     admin: str,
     world: str | Path = "demo",
