@@ -97,7 +97,6 @@ def _context(contract: Document, control: Document) -> dict[str, Any]:
         "rules": rules,
         "rule_ids": {rule.id for rule in rules},
         "guide": guide(_v2_request_example(contract.data)),
-        "source": contract.source,
     }
 
 
