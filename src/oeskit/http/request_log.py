@@ -125,7 +125,7 @@ def present(row: dict[str, Any], *, signatures: bool = False) -> dict[str, Any]:
         "body": raw.decode("utf-8", "replace") if raw else None,
         "bodyTruncated": True if raw and len(raw) >= BODY_CAP else None,
         "externalId": _text(parsed.get("externalId")) if parsed else None,
-        "fingerprint": fingerprint(parsed) if parsed else None,
+        "fingerprint": _fingerprint_or_none(parsed) if parsed else None,
         "signatureVerdict": _signature_verdict(row),
     }
     return {k: v for k, v in out.items() if v is not None}
@@ -137,6 +137,13 @@ def fingerprint(body: dict[str, Any]) -> str:
     and signature are not properties."""
     material = {k: body.get(k) for k in ("notes", "cutoffAt", "settlementAmounts")}
     return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def _fingerprint_or_none(body: dict[str, Any]) -> str | None:
+    try:
+        return fingerprint(body)
+    except TypeError:  # orjson writes at most 255 levels; a refused body may nest deeper
+        return None
 
 
 def _signature_verdict(row: dict[str, Any]) -> str | None:
