@@ -203,9 +203,12 @@ class ErrorMapper:
         return self.response(rule, detail or "the request cannot be served as sent")
 
     def not_found(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        return self.not_found_for(request.url.path)
+
+    def not_found_for(self, path: str) -> ConnexionResponse:
         return self.response(
             rules.REQ_NOT_FOUND,
-            f"no route matches {request.url.path}: see openapi.yaml for the routes this server "
+            f"no route matches {path}: see openapi.yaml for the routes this server "
             "serves (a path parameter cannot contain '/')",
         )
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
 from collections.abc import Iterator
@@ -152,12 +154,28 @@ class NamespaceOpener:
         self.settings = settings
         self.errors = errors
         self.files = NamespaceFiles(settings.db, settings.max_namespaces)
+        self._world_tokens: frozenset[str] | None = None  # digests, read on first need
 
     def names(self) -> list[str]:
         return self.files.names()
 
     def identity(self, name: str) -> int | None:
         return self.files.identity(name)
+
+    def may_create(self, token: str) -> bool:
+        """The admin token, or a token of the world new namespaces start with."""
+        if not token:
+            return False
+        if self.settings.admin_token and hmac.compare_digest(
+            token.encode(), self.settings.admin_token.encode()
+        ):
+            return True
+        if self._world_tokens is None:
+            world = load_world_file(self.settings.world) if self.settings.world else {}
+            self._world_tokens = frozenset(
+                _digest(str(t["token"])) for t in world.get("tokens") or [] if t.get("token")
+            )
+        return _digest(token) in self._world_tokens
 
     def open(self, name: str) -> Services:
         self.files.create(name)
@@ -166,3 +184,8 @@ class NamespaceOpener:
 
     def remove(self, name: str) -> bool:
         return self.files.remove(name)
+
+
+def _digest(token: str) -> str:
+    # Compared as digests: a set lookup then reveals nothing about a token's prefix.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
