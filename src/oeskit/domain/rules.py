@@ -68,3 +68,5 @@ READ_QUERY = "OES-READ-002"  # 400 query parameter malformed
 # Server
 SRV_INTERNAL = "OES-SRV-001"  # 500 unexpected fault (the settlement, if committed, is kept)
 SRV_BUSY = "OES-SRV-002"  # 503 database saturated, retry after the Retry-After delay
+SRV_STORAGE = "OES-SRV-003"  # 503 the disk is full or the database read-only: nothing written
+SRV_STORE_GONE = "OES-SRV-004"  # 503 the database file was deleted or replaced: restart

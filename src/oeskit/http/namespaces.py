@@ -26,7 +26,7 @@ from typing import Protocol
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oeskit.domain.sandbox_rules import SBX_NAMESPACE_LIMIT, SBX_NAMESPACE_NAME
-from oeskit.errors import NamespaceLimit
+from oeskit.errors import NamespaceLimit, StoreUnavailable
 from oeskit.http.asgi import send_json
 from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.services import CURRENT, Services, using
@@ -107,6 +107,10 @@ class Namespaces:
                 f"{exc}; delete one (DELETE /sandbox/namespaces/{{name}}) or start the server "
                 "with a higher --max-namespaces",
             )
+            return
+        except StoreUnavailable as exc:  # a full disk, a read-only folder: 503, logged
+            response = self.errors.unavailable(exc)
+            await send_json(send, response.status_code, bytes(response.body), response.headers)
             return
         except Exception as exc:  # e.g. a damaged file: a 500 in our shape, logged
             extensions = {**(scope.get("extensions") or {}), REQUEST_ID: secrets.token_hex(6)}

@@ -79,6 +79,11 @@ class GroupCommit:
         except StoreBusy as exc:
             self._wait(exc)
             return
+        except Exception as exc:  # e.g. a read-only file: every waiting request gets it
+            batch, self._queue = self._queue, []
+            for unit in batch:
+                _settle(unit.future, None, exc)
+            return
         batch, self._queue = self._queue, []
         self._delay = FIRST_DELAY_S
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
@@ -93,12 +98,17 @@ class GroupCommit:
                     with self.base.immediate():  # a savepoint: a failure undoes only this unit
                         outcomes.append((unit.future, unit.work(), None))
                 except Exception as exc:  # the unit's own answer (a rule violation, ...)
-                    outcomes.append((unit.future, None, exc))
+                    if not self.base.conn.in_transaction:
+                        # SQLite rolled back the whole group (a full disk can): the units
+                        # before this one are undone too, so none of them may answer 200.
+                        raise
+                    outcomes.append((unit.future, None, self.base.translate(exc)))
             self.base.commit()
         except BaseException as exc:
             self.base.rollback()
+            failure = self.base.translate(exc)
             for unit in batch:
-                _settle(unit.future, None, exc)
+                _settle(unit.future, None, failure)
             if not isinstance(exc, Exception):
                 raise
             return
