@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import orjson
 from oeskit import signing
 from oeskit.cli.options import check_clock
 from oeskit.cli.world import WORLD
+from oeskit.errors import StoreUnavailable
 from oeskit.settings import (
     DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT_S,
@@ -213,6 +215,9 @@ def serve(
         store = open_store(settings)  # migrate and load once, before any worker starts
     except WorldError as exc:
         raise click.ClickException(f"{world_path}: {exc}") from None
+    except StoreUnavailable as exc:  # an empty database that cannot take its world
+        raise click.ClickException(f"the database {db} cannot be written: {exc}") from None
+    _warn_if_unwritable(store, db)
     if clock != "wall":
         # An explicit --clock applies to a database that already had state, too: re-anchor
         # at its current sandbox time in the requested mode.
@@ -234,6 +239,32 @@ def serve(
         log_level=log_level,
         access_log=False,
     )
+
+
+# Below this much free space on the database's disk, `serve` warns at start.
+LOW_DISK_BYTES = 64 * 1024 * 1024
+
+
+def _warn_if_unwritable(store: Any, db: str) -> None:
+    """Say at start what would otherwise show only as 503s: a database that cannot be written
+    (tried for real), or a disk nearly full."""
+    if db == ":memory:":
+        return
+    problem = store.write_problem()
+    if problem:
+        click.echo(
+            f"warning: the database {db} cannot be written ({problem}): stagings and "
+            "control-plane writes will be answered 503 OES-SRV-003 until it can",
+            err=True,
+        )
+        return
+    free = shutil.disk_usage(Path(db).resolve().parent).free
+    if free < LOW_DISK_BYTES:
+        click.echo(
+            f"warning: only {free // 1024} KiB free on the disk holding {db}: when it is "
+            "full, writes are answered 503 OES-SRV-003",
+            err=True,
+        )
 
 
 def _apply_clock(store: Any, option: str) -> None:

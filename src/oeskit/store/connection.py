@@ -193,6 +193,20 @@ class SqliteBase:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
+    def write_problem(self) -> str | None:
+        """Why a write fails now (the disk is full, the file read-only...), found by making
+        one for real (a row in meta); None when it works. For start-up, not requests."""
+        try:
+            with self.immediate():
+                self.conn.execute(
+                    "INSERT INTO meta VALUES ('write-check', ?) ON CONFLICT (key) DO UPDATE "
+                    "SET value = excluded.value",
+                    (new_uuid(),),
+                )
+        except StoreUnavailable as exc:
+            return str(exc)
+        return None
+
     def check_file(self) -> None:
         if self._identity is not None and file_identity(self.path) != self._identity:
             raise StoreGone(
