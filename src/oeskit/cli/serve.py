@@ -19,6 +19,7 @@ from oeskit.errors import StoreUnavailable
 from oeskit.settings import (
     DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_MAX_NAMESPACES,
     Settings,
     is_loopback,
@@ -159,6 +160,14 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     help="Most namespaces (/ns/{name}/, one SQLite file each beside --db) the server holds; "
     "the first use of one more is answered 409 (OES-SBX-007). 0 turns them off.",
 )
+@click.option(
+    "--header-timeout",
+    default=DEFAULT_HEADER_TIMEOUT_S,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a connection may take to send a request's headers before it is closed "
+    "(headers over 64 KiB are answered 431, OES-REQ-008).",
+)
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
 @click.option(
     "--log-level",
@@ -178,6 +187,7 @@ def serve(
     body_limit: int,
     body_timeout: float,
     max_namespaces: int,
+    header_timeout: float,
     validate_responses: bool,
     log_level: str,
 ) -> None:
@@ -207,6 +217,7 @@ def serve(
         body_limit=body_limit,
         body_timeout_s=body_timeout,
         max_namespaces=max_namespaces,
+        header_timeout_s=header_timeout,
         validate_responses=validate_responses,
     )
     if fresh and db != ":memory:":
@@ -224,12 +235,14 @@ def serve(
         _apply_clock(store, clock)
     base_url = f"http://{host}:{port}"
     _banner(base_url, settings, world)
+    settings.export()  # the HTTP protocol reads its header timeout from here, in every worker
     if workers == 1:
         app = freeze_startup_objects(create_app(settings, store))
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        uvicorn.run(
+            app, host=host, port=port, log_level=log_level, access_log=False, http=HTTP_PROTOCOL
+        )
         return
     store.close()
-    settings.export()
     uvicorn.run(
         "oeskit.http.app:create_app_from_env",
         factory=True,
@@ -238,6 +251,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        http=HTTP_PROTOCOL,
     )
 
 
@@ -265,6 +279,11 @@ def _warn_if_unwritable(store: Any, db: str) -> None:
             "full, writes are answered 503 OES-SRV-003",
             err=True,
         )
+
+
+# uvicorn's httptools protocol with bounded request headers (431 OES-REQ-008, a header read
+# timeout); named, not imported, so each worker process imports it itself.
+HTTP_PROTOCOL = "oeskit.http.protocol:BoundedHeadersProtocol"
 
 
 def _apply_clock(store: Any, option: str) -> None:

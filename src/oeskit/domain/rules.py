@@ -24,6 +24,7 @@ REQ_NOT_FOUND = "OES-REQ-004"  # 404 no such route
 REQ_METHOD = "OES-REQ-005"  # 405 route exists, method does not
 REQ_MEDIA_TYPE = "OES-REQ-006"  # 415 body is not application/json
 REQ_TIMEOUT = "OES-REQ-007"  # 408 body did not arrive in time
+REQ_HEADERS = "OES-REQ-008"  # 431 the request's headers exceed the size limit
 
 # Signature and payload binding (steps 5, 6)
 SIG_MALFORMED = "OES-SIG-001"  # 400 signature is not well formed for the key's scheme
