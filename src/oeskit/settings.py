@@ -17,6 +17,8 @@ ENV_PREFIX = "OESKIT_"
 DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
 # Seconds a request body may take to arrive (plus one per 64 KiB received), rule OES-REQ-007.
 DEFAULT_BODY_TIMEOUT_S = 10.0
+# Seconds a connection may take to send a request's line and headers (rule OES-REQ-008).
+DEFAULT_HEADER_TIMEOUT_S = 10.0
 # Namespaces (`/ns/{name}/`) one server holds at most; one SQLite file each.
 DEFAULT_MAX_NAMESPACES = 64
 
@@ -37,6 +39,7 @@ class Settings:
     job_interval_s: float = 0.5
     run_jobs: bool = True
     max_namespaces: int = DEFAULT_MAX_NAMESPACES
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
 
     @property
     def control_plane_enabled(self) -> bool:

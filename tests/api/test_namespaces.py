@@ -320,6 +320,7 @@ async def test_pages_and_spec_files_are_served_in_a_namespace(server: Server) ->
     """The spec files and the landing page answer under the prefix too."""
     async with server() as (_, open_):
         a = open_("/ns/a")
+        await _stage(a)  # created by a credentialed request; the rest need none
         assert (await a.client.get("/openapi.json")).json()["openapi"] == "3.0.3"
         assert (await a.client.get("/sandbox/openapi.json")).json()["openapi"] == "3.0.3"
         assert (await a.client.get("/")).status_code == 200
@@ -362,3 +363,50 @@ async def test_a_damaged_namespace_file_is_a_logged_500_and_harms_no_other(
         assert damage in caplog.text
         assert (await a.get(SETTLEMENTS)).status_code == 200
         assert (await default.get(SETTLEMENTS)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "authorization"),
+    [
+        ("/sandbox/clock", None),
+        ("/openapi.json", None),
+        ("/", None),
+        (SETTLEMENTS, "Bearer not-a-token-of-the-world"),
+        ("/sandbox/clock", "Bearer not-the-admin-token"),
+        ("/no/such/route", "Basic " + ADMIN),
+    ],
+    ids=["no-credential", "spec-file", "landing", "wrong-token", "wrong-admin", "not-bearer"],
+)
+async def test_only_a_credential_creates_a_namespace(
+    server: Server, path: str, authorization: str | None
+) -> None:
+    """A request under an unknown namespace without a valid credential for it (the admin token,
+    or a token of the world it would load) is answered exactly as an unknown path, creates no
+    file and takes no place: with the limit at 1, 64 such requests leave room for the admin."""
+    async with server(max_namespaces=1) as (folder, open_):
+        default = open_("")
+        unknown = (await default.client.get("/no/such/route")).json()
+        headers = {"Authorization": authorization} if authorization else {}
+        for n in range(64):
+            response = await default.client.get(f"/ns/probe-{n}{path}", headers=headers)
+            assert response.status_code == 404, response.text
+            assert response.json() == {
+                "error": unknown["error"].replace("/no/such/route", f"/ns/probe-{n}{path}"),
+                "rule": "OES-REQ-004",
+            }
+        assert not folder.exists() or not list(folder.iterdir())
+        assert (await default.admin("GET", "/namespaces")).json()["namespaces"] == []
+        created = await open_("/ns/mine").admin("GET", "/clock")
+        assert created.status_code == 200, created.text
+
+
+@pytest.mark.parametrize("token", [ADMIN, "demo-exchange-token"], ids=["admin", "world-token"])
+async def test_the_admin_or_a_world_token_creates_a_namespace(server: Server, token: str) -> None:
+    """The admin token or any token of the server's world creates the namespace, whatever the
+    route answers then (here a 404 of an unknown route inside it)."""
+    async with server() as (folder, open_):
+        response = await open_("").client.get(
+            "/ns/made/no/such/route", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.json()["rule"] == "OES-REQ-004"
+        assert (folder / "made.db").exists()

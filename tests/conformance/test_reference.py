@@ -66,8 +66,14 @@ def test_reference_passes(full_run: tuple[int, Path, float]) -> None:
     assert failed == []
     assert code == 0
     skipped = {r["id"] for r in report["results"] if r["status"] == "SKIPPED"}
-    # Each needs a capability no HTTP black box has (saturate the database; stall a body).
-    assert skipped == {"server-busy-retry-after", "server-stalled-body"}
+    # Each needs a capability no HTTP black box has (saturate the database; stall a body; a
+    # full, read-only or deleted database).
+    assert skipped == {
+        "server-busy-retry-after",
+        "server-stalled-body",
+        "server-storage-full",
+        "server-database-gone",
+    }
 
 
 def test_default_run_within_budget(full_run: tuple[int, Path, float]) -> None:

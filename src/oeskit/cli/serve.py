@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -14,15 +15,16 @@ import orjson
 from oeskit import signing
 from oeskit.cli.options import check_clock
 from oeskit.cli.world import WORLD
-from oeskit.errors import ConfigError, StoreBusy
+from oeskit.errors import ConfigError, StoreBusy, StoreUnavailable
 from oeskit.settings import (
     DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_MAX_NAMESPACES,
     Settings,
     is_loopback,
 )
-from oeskit.store.postgres import shown
+from oeskit.store.postgres import is_postgres_url, shown
 from oeskit.worlds import WorldError, load_world_file
 
 
@@ -163,6 +165,14 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
     "schema each) the server holds; "
     "the first use of one more is answered 409 (OES-SBX-007). 0 turns them off.",
 )
+@click.option(
+    "--header-timeout",
+    default=DEFAULT_HEADER_TIMEOUT_S,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a connection may take to send a request's headers before it is closed "
+    "(headers over 64 KiB are answered 431, OES-REQ-008).",
+)
 @click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
 @click.option(
     "--log-level",
@@ -182,6 +192,7 @@ def serve(
     body_limit: int,
     body_timeout: float,
     max_namespaces: int,
+    header_timeout: float,
     validate_responses: bool,
     log_level: str,
 ) -> None:
@@ -211,6 +222,7 @@ def serve(
         body_limit=body_limit,
         body_timeout_s=body_timeout,
         max_namespaces=max_namespaces,
+        header_timeout_s=header_timeout,
         validate_responses=validate_responses,
     )
     try:
@@ -221,18 +233,23 @@ def serve(
         raise click.ClickException(f"{world_path}: {exc}") from None
     except (ConfigError, StoreBusy) as exc:  # a database that cannot be reached or used
         raise click.ClickException(str(exc)) from None
+    except StoreUnavailable as exc:  # an empty database that cannot take its world
+        raise click.ClickException(f"the database {db} cannot be written: {exc}") from None
+    _warn_if_unwritable(store, db)
     if clock != "wall":
         # An explicit --clock applies to a database that already had state, too: re-anchor
         # at its current sandbox time in the requested mode.
         _apply_clock(store, clock)
     base_url = f"http://{host}:{port}"
     _banner(base_url, settings, world)
+    settings.export()  # the HTTP protocol reads its header timeout from here, in every worker
     if workers == 1:
         app = freeze_startup_objects(create_app(settings, store))
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        uvicorn.run(
+            app, host=host, port=port, log_level=log_level, access_log=False, http=HTTP_PROTOCOL
+        )
         return
     store.close()
-    settings.export()
     uvicorn.run(
         "oeskit.http.app:create_app_from_env",
         factory=True,
@@ -241,7 +258,39 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        http=HTTP_PROTOCOL,
     )
+
+
+# Below this much free space on the database's disk, `serve` warns at start.
+LOW_DISK_BYTES = 64 * 1024 * 1024
+
+
+def _warn_if_unwritable(store: Any, db: str) -> None:
+    """Say at start what would otherwise show only as 503s: a database that cannot be written
+    (tried for real), or a disk nearly full."""
+    if db == ":memory:" or is_postgres_url(db):
+        return
+    problem = store.write_problem()
+    if problem:
+        click.echo(
+            f"warning: the database {db} cannot be written ({problem}): stagings and "
+            "control-plane writes will be answered 503 OES-SRV-003 until it can",
+            err=True,
+        )
+        return
+    free = shutil.disk_usage(Path(db).resolve().parent).free
+    if free < LOW_DISK_BYTES:
+        click.echo(
+            f"warning: only {free // 1024} KiB free on the disk holding {db}: when it is "
+            "full, writes are answered 503 OES-SRV-003",
+            err=True,
+        )
+
+
+# uvicorn's httptools protocol with bounded request headers (431 OES-REQ-008, a header read
+# timeout); named, not imported, so each worker process imports it itself.
+HTTP_PROTOCOL = "oeskit.http.protocol:BoundedHeadersProtocol"
 
 
 def _apply_clock(store: Any, option: str) -> None:

@@ -22,6 +22,7 @@ CAPABILITIES = (
     "jobs",
     "busy-fault",
     "slow-client",
+    "storage-fault",
 )
 
 

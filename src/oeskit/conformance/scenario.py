@@ -36,6 +36,7 @@ _STEP_KEYS = {
     "rawSize",
     "contentType",
     "headers",
+    "headerSize",
     "replay",
     "expect",
     "save",

@@ -187,6 +187,9 @@ def _build(step: dict[str, Any], ctx: StepContext) -> Sent:
             if token not in ctx.profile.tokens:
                 raise Unavailable(f"the profile declares no token `{token}`")
             headers["Authorization"] = f"Bearer {ctx.profile.tokens[token]}"
+    if "headerSize" in step:
+        # One header field of the size asked for; built at run time, never stored.
+        headers["X-Oeskit-Padding"] = "a" * int(step["headerSize"])
     body = substitute(step.get("body"), variables) if "body" in step else None
     if step.get("sign"):
         body = _sign(body or {}, str(step["sign"]), ctx)

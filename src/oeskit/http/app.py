@@ -22,7 +22,7 @@ from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
 
 from oeskit import spec
-from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.errors import RuleViolation, StoreUnavailable
 from oeskit.http.documents import Documents
 from oeskit.http.errors import ErrorMapper, route_methods
 from oeskit.http.fastlane import FastLane
@@ -88,7 +88,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespac
     with _trusted_specs():
         _add_apis(app, settings, partner_routes, namespaces)
     app.add_error_handler(RuleViolation, mapper.rule_violation)
-    app.add_error_handler(StoreBusy, mapper.store_busy)
+    app.add_error_handler(StoreUnavailable, mapper.store_unavailable)
     app.add_error_handler(connexion.ProblemException, mapper.problem)
     app.add_error_handler(HTTPException, mapper.problem_from_http)
     app.add_error_handler(404, mapper.not_found)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
 from collections.abc import Iterator
@@ -24,9 +26,10 @@ from oeskit import ids
 from oeskit.clock import utcnow
 from oeskit.domain import lifecycle
 from oeskit.domain.ports import Reads, Worlds
-from oeskit.errors import StoreBusy
+from oeskit.errors import StoreUnavailable
 from oeskit.http.errors import ErrorMapper
 from oeskit.settings import Settings
+from oeskit.store.connection import storage_error
 from oeskit.store.group import GroupCommit
 from oeskit.store.maintenance import Checkpointer
 from oeskit.store.namespace_files import NamespaceFiles
@@ -115,7 +118,7 @@ class Services:
     def close(self) -> None:
         """Stop the background work and close the database (a namespace being dropped)."""
         self.stop_background()
-        with contextlib.suppress(StoreBusy):  # the log is a debugging aid; closing goes on
+        with contextlib.suppress(StoreUnavailable):  # the log is a debugging aid; close anyway
             self.store.flush_request_log()
         self.store.close()
 
@@ -151,8 +154,8 @@ async def _job_loop(services: Services) -> None:
         try:
             lifecycle.run_due(services.store, services.now(), services.new_id, worker)
             services.store.flush_request_log()
-        except StoreBusy:
-            pass  # another worker holds the lock; try again next tick
+        except StoreUnavailable:
+            pass  # locked by another worker, or a fault the store logged: try again next tick
         except Exception:  # keep the loop alive; the job stays queued and is retried
             log.exception("background job failed%s", where)
         await asyncio.sleep(services.settings.job_interval_s)
@@ -173,6 +176,7 @@ class NamespaceOpener:
             self.files = PgNamespaces(store.database, store.schema, settings.max_namespaces)
         else:
             self.files = NamespaceFiles(settings.db, settings.max_namespaces)
+        self._world_tokens: frozenset[str] | None = None  # digests, read on first need
 
     def names(self) -> list[str]:
         return self.files.names()
@@ -180,10 +184,41 @@ class NamespaceOpener:
     def identity(self, name: str) -> int | None:
         return self.files.identity(name)
 
+    def may_create(self, token: str) -> bool:
+        """The admin token, or a token of the world new namespaces start with."""
+        if not token:
+            return False
+        if self.settings.admin_token and hmac.compare_digest(
+            token.encode(), self.settings.admin_token.encode()
+        ):
+            return True
+        if self._world_tokens is None:
+            world = load_world_file(self.settings.world) if self.settings.world else {}
+            self._world_tokens = frozenset(
+                _digest(str(t["token"])) for t in world.get("tokens") or [] if t.get("token")
+            )
+        return _digest(token) in self._world_tokens
+
     def open(self, name: str) -> Services:
+        existed = self.files.identity(name) is not None
         self.files.create(name)
-        store = open_store(self.settings, self.files.path(name), self.database)
+        try:
+            store = open_store(self.settings, self.files.path(name), self.database)
+        except BaseException as exc:
+            # A namespace that could not be made (a full disk, ...) must not keep its empty
+            # file: it would count toward --max-namespaces and open as a world-less sandbox.
+            if not existed:
+                self.files.remove(name)
+            translated = storage_error(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
         return Services(self.settings, store, self.errors, namespace=name)
 
     def remove(self, name: str) -> bool:
         return self.files.remove(name)
+
+
+def _digest(token: str) -> str:
+    # Compared as digests: a set lookup then reveals nothing about a token's prefix.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -13,7 +13,9 @@ _SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-api-key"}
 _SECRET_MEMBER = re.compile(
     r'("(?:signature|privateKey|private_key|token|sandboxToken|adminToken)"\s*:\s*)"(?:[^"\\]|\\.)*"'
 )
-_BEARER = re.compile(r"(Bearer\s+)[^\s\"',]+")
+# A `<...>` of words right after `Bearer` is a placeholder in prose ("Bearer <admin token>"),
+# not a token: masking its first word alone left "Bearer ***redacted*** token>".
+_BEARER = re.compile(r"(Bearer\s+)(?!<[\w -]+>(?:[\s\"',.;:)]|$))[^\s\"',]+")
 _PRIVATE_HEX = re.compile(r"(?i)(private[ _-]?key[\"']?\s*[:=]\s*[\"']?)[0-9a-f]{32,}")
 
 

@@ -80,6 +80,11 @@ class GroupCommit:
         except StoreBusy as exc:
             self._wait(exc)
             return
+        except Exception as exc:  # e.g. a read-only file: every waiting request gets it
+            batch, self._queue = self._queue, []
+            for unit in batch:
+                _settle(unit.future, None, exc)
+            return
         batch, self._queue = self._queue, []
         self._delay = FIRST_DELAY_S
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
@@ -94,8 +99,9 @@ class GroupCommit:
             self.base.commit()
         except BaseException as exc:
             self.base.rollback()
+            failure = self.base.translate(exc)
             for unit in batch:
-                _settle(unit.future, None, exc)
+                _settle(unit.future, None, failure)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -117,7 +123,11 @@ class GroupCommit:
                 # PostgreSQL): run the unit again, it sees the winner.
                 if attempt + 1 < UNIT_ATTEMPTS and self.base.retry_unit(exc):
                     continue
-                return unit.future, None, exc
+                if not self.base.conn.in_transaction:
+                    # The database rolled back the whole group (SQLite on a full disk can):
+                    # the units before this one are undone too, so none may answer 200.
+                    raise
+                return unit.future, None, self.base.translate(exc)
         raise AssertionError("unreachable")
 
     def _wait(self, exc: StoreBusy) -> None:
