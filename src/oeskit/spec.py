@@ -1,7 +1,8 @@
 """The contract files: where they are, and the rules catalogues they carry.
 
-`openapi.yaml` at the repository root is the only schema; a wheel carries a copy inside the
-package. The control plane's spec is `http/sandbox.yaml`.
+`openapi.yaml` at the repository root is the only schema of the settlements API, and
+`partner-hosted.yaml` beside it the only schema of the endpoints partners host; a wheel carries
+a copy of each inside the package. The control plane's spec is `http/sandbox.yaml`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ _PACKAGE = Path(__file__).parent
 
 def contract_path() -> Path:
     """openapi.yaml: packaged copy first (wheel installs), else the source checkout's root."""
-    for candidate in (_PACKAGE / "openapi.yaml", _PACKAGE.parents[1] / "openapi.yaml"):
+    return _top_level("openapi.yaml")
+
+
+def partner_hosted_path() -> Path:
+    """partner-hosted.yaml (the endpoints BitGo calls on a partner), found like openapi.yaml."""
+    return _top_level("partner-hosted.yaml")
+
+
+def _top_level(name: str) -> Path:
+    for candidate in (_PACKAGE / name, _PACKAGE.parents[1] / name):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError("openapi.yaml not found beside the package or at the checkout root")
+    raise FileNotFoundError(f"{name} not found beside the package or at the checkout root")
 
 
 def sandbox_path() -> Path:
