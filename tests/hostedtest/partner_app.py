@@ -239,8 +239,9 @@ class PartnerApp:
             connection = self.state.connections.get(data["connectionId"])
             if connection is None:
                 raise Refusal(404, "unknown connection")
-            if connection["partnersConnectionId"] != data["partnersConnectionId"]:
-                raise Refusal(404, "partnersConnectionId does not match the connection")
+            for name in ("partnersConnectionId", "partnersClientId", "clientId"):
+                if connection[name] != data[name]:
+                    raise Refusal(404, f"{name} does not match the connection")
             await asyncio.sleep(IO_DELAY_S)
             record = self.create(kind, data)
         return 200, self.present(record)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from oeskit.conformance.target import Target
 from oeskit.hostedtest import contract
@@ -32,6 +34,7 @@ class Forgery(enum.Enum):
     HS256 = "an HS256 token keyed with BitGo's public key PEM (algorithm confusion)"
     HS256_TRIMMED = "an HS256 token keyed with BitGo's public key PEM without its last newline"
     EXPIRED = "a token whose exp passed 2 minutes ago"
+    FUTURE = "a token issued 5 minutes in the future"
     LONG_LIVED = "a token whose exp is 10 minutes after its iat"
 
 
@@ -56,7 +59,8 @@ class BitGo:
     def __init__(self, target: Target, private_pem: str) -> None:
         self.target = target
         self.pair = bitgo_jwt.key_pair_from_private_pem(private_pem)
-        self._stranger: str | None = None
+        self._key = _load(self.pair.private_pem)
+        self._stranger: rsa.RSAPrivateKey | None = None
         self._lock = threading.Lock()
         self.answers: list[Answer] = []
 
@@ -70,11 +74,11 @@ class BitGo:
         *,
         issued: int | None = None,
         lifetime: int = bitgo_jwt.MAX_LIFETIME_SECONDS,
-        private_pem: str | None = None,
+        key: rsa.RSAPrivateKey | None = None,
     ) -> str:
         """A token for this request, as BitGo signs it (path as sent, base path included)."""
         return bitgo_jwt.sign(
-            private_pem or self.pair.private_pem,
+            key or self._key,
             now=int(time.time()) if issued is None else issued,
             method=method,
             path=self.target.base_path + path,
@@ -87,9 +91,11 @@ class BitGo:
         if forgery is Forgery.MISSING:
             return None
         if forgery is Forgery.WRONG_KEY:
-            return self.token(method, path, body, private_pem=self._stranger_pem())
+            return self.token(method, path, body, key=self._stranger_key())
         if forgery is Forgery.EXPIRED:
             return self.token(method, path, body, issued=now - 150, lifetime=30)
+        if forgery is Forgery.FUTURE:
+            return self.token(method, path, body, issued=now + 300, lifetime=30)
         if forgery is Forgery.LONG_LIVED:
             return self.token(method, path, body, lifetime=600)
         secret = self.pair.public_pem
@@ -107,10 +113,10 @@ class BitGo:
             "bodySha256": bitgo_jwt.body_sha256(body),
         }
 
-    def _stranger_pem(self) -> str:
+    def _stranger_key(self) -> rsa.RSAPrivateKey:
         with self._lock:
             if self._stranger is None:
-                self._stranger = bitgo_jwt.generate_key_pair().private_pem
+                self._stranger = _load(bitgo_jwt.generate_key_pair().private_pem)
             return self._stranger
 
     # ---- calls ------------------------------------------------------------------------------
@@ -178,6 +184,12 @@ class BitGo:
         with self._lock:
             self.answers.append(answer)
         return answer
+
+
+def _load(private_pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)  # key_pair_from_private_pem checked it
+    return key
 
 
 def encode(body: Any) -> bytes:

@@ -15,16 +15,8 @@ from oeskit import spec
 from oeskit.conformance import contract as shared
 from oeskit.conformance.contract import Operation
 
-FILENAME = "partner-hosted.yaml"
-_PACKAGE = Path(spec.__file__).parent
-
-
 def contract_path() -> Path:
-    """partner-hosted.yaml: the packaged copy first (wheel installs), else the checkout's root."""
-    for candidate in (_PACKAGE / FILENAME, _PACKAGE.parents[1] / FILENAME):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"{FILENAME} not found beside the package or at the checkout root")
+    return spec.partner_hosted_path()
 
 
 def document() -> dict[str, Any]:
@@ -37,6 +29,11 @@ def catalogue() -> list[dict[str, Any]]:
 
 def rule_ids() -> set[str]:
     return {r["id"] for r in catalogue()}
+
+
+def capabilities() -> dict[str, str]:
+    """What a partner may declare in its profile (x-oeskit-capabilities), with what each means."""
+    return {str(k): str(v) for k, v in (document().get("x-oeskit-capabilities") or {}).items()}
 
 
 @cache

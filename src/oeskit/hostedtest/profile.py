@@ -1,6 +1,7 @@
 """The hosted-test profile: the partner's BitGo id, the connection tokens of new empty accounts
-(one per connection the run makes), the capabilities the partner declares, and the currency the
-run moves. Loading and the token budget only; no HTTP."""
+(one per connection the run makes), the capabilities the partner declares (those of the
+contract's x-oeskit-capabilities), and the currency the run moves. Loading and the token budget
+only; no HTTP."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from typing import Any
 
 import yaml
 
-#: release: the inferred release PUTs exist. bodyBinding: the partner checks the JWT's method,
-#: path and bodySha256 claims against the request.
-CAPABILITIES = ("release", "bodyBinding")
+from oeskit.hostedtest import contract
+
 #: The most connections (so tokens) one full run uses.
 MAX_CONNECTIONS = 20
 DEFAULT_CURRENCY = "BTC"
@@ -63,10 +63,11 @@ def profile_from_dict(data: dict[str, Any], where: str = "profile") -> HostedPro
     capabilities = data.get("capabilities") or []
     if not isinstance(capabilities, list):
         raise ProfileError(f"{where}: capabilities is a list")
-    unknown = sorted(set(map(str, capabilities)) - set(CAPABILITIES))
+    known_capabilities = contract.capabilities()
+    unknown = sorted(set(map(str, capabilities)) - set(known_capabilities))
     if unknown:
         raise ProfileError(
-            f"{where}: unknown capabilities {unknown}; known: {', '.join(CAPABILITIES)}"
+            f"{where}: unknown capabilities {unknown}; known: {', '.join(known_capabilities)}"
         )
     currency = data.get("currency", DEFAULT_CURRENCY)
     if not isinstance(currency, str) or not currency:
