@@ -56,20 +56,22 @@ def _hs256_with_public_key(public_pem: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("case", "reason"),
+    ("case", "reason", "kind"),
     [
-        ("missing", "header is missing"),
-        ("hs256-confusion", "only RS256"),
-        ("other-key", "does not verify"),
-        ("expired", "expired"),
-        ("too-long", "at most 60 s"),
-        ("future", "in the future"),
-        ("body-changed", "bodySha256"),
-        ("not-a-jwt", "not a JWT"),
+        ("missing", "header is missing", bitgo_jwt.MISSING),
+        ("hs256-confusion", "only RS256", bitgo_jwt.INVALID),
+        ("other-key", "does not verify", bitgo_jwt.INVALID),
+        ("expired", "expired", bitgo_jwt.EXPIRED),
+        ("too-long", "at most 60 s", bitgo_jwt.TOO_LONG),
+        ("future", "in the future", bitgo_jwt.EXPIRED),
+        ("body-changed", "bodySha256", bitgo_jwt.UNBOUND),
+        ("not-a-jwt", "not a JWT", bitgo_jwt.INVALID),
     ],
 )
-def test_refused_tokens_say_why(pair: bitgo_jwt.RsaKeyPair, case: str, reason: str) -> None:
-    """Each kind of bad token is refused with a reason naming what is wrong."""
+def test_refused_tokens_say_why(
+    pair: bitgo_jwt.RsaKeyPair, case: str, reason: str, kind: str
+) -> None:
+    """Each kind of bad token is refused with a reason naming what is wrong, and its kind."""
     sign = bitgo_jwt.sign
     tokens = {
         "missing": None,
@@ -83,8 +85,9 @@ def test_refused_tokens_say_why(pair: bitgo_jwt.RsaKeyPair, case: str, reason: s
         "body-changed": sign(pair.private_pem, now=NOW, method="GET", path="/", body=b"a"),
         "not-a-jwt": "abc",
     }
-    with pytest.raises(bitgo_jwt.TokenRejected, match=reason):
+    with pytest.raises(bitgo_jwt.TokenRejected, match=reason) as refused:
         bitgo_jwt.verify(pair.public_pem, tokens[case], now=NOW, body=b"b")
+    assert refused.value.kind == kind
 
 
 def test_private_pem_round_trips_and_refuses_non_rsa() -> None:

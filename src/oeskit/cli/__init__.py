@@ -1,5 +1,5 @@
 """The `oeskit` command: serve, sign, keys, world, doctor, conform, client-test, hosted-test,
-diff, lint, docs.
+diff, lint, docs, partner.
 
 Subcommands are imported when they are called: `oeskit serve` should not pay for importing the
 conformance runner and schemathesis (start-up time is a benchmark target).
@@ -23,6 +23,7 @@ _COMMANDS = {
     "diff": "oeskit.cli.publish:diff",
     "lint": "oeskit.cli.publish:lint",
     "docs": "oeskit.cli.publish:docs",
+    "partner": "oeskit.cli.partner:partner",
 }
 
 

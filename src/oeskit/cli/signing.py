@@ -1,4 +1,4 @@
-"""`oeskit keys generate` and `oeskit sign`: make test keys and sign request bodies.
+"""`oeskit keys generate`, `oeskit keys bitgo` and `oeskit sign`: make test keys and sign bodies.
 
 A thin shell over `oeskit.signing`: it reads the request, world or key files and prints JSON.
 The lead's `oeskit.cli` registers `keys` and `sign`.
@@ -46,6 +46,39 @@ def generate(scheme: str, as_json: bool) -> None:
         click.echo(f"private: {key.private_key}")
     # On stderr so stdout stays machine-readable.
     click.echo(f"note: {scheme} private key for test worlds only; do not reuse it.", err=True)
+
+
+@keys.command()
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Folder for bitgo-private.pem and bitgo-public.pem (created if missing).",
+)
+@click.option("--force", is_flag=True, help="Overwrite the two files if they exist.")
+def bitgo(out_dir: Path, force: bool) -> None:
+    """Make an RSA 2048 key pair (PEM) that plays BitGo's X-BitGo-Signature key.
+
+    `oeskit hosted-test --bitgo-key` signs with the private half; the partner's endpoints (and
+    `oeskit partner serve --bitgo-public-key`) verify with the public half.
+    """
+    from oeskit.signing import bitgo_jwt
+
+    private_path, public_path = out_dir / "bitgo-private.pem", out_dir / "bitgo-public.pem"
+    existing = [str(p) for p in (private_path, public_path) if p.exists()]
+    if existing and not force:
+        raise click.ClickException(
+            f"already there: {', '.join(existing)}; pass --force to overwrite"
+        )
+    pair = bitgo_jwt.generate_key_pair()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    private_path.write_text(pair.private_pem, encoding="utf-8")
+    private_path.chmod(0o600)
+    public_path.write_text(pair.public_pem, encoding="utf-8")
+    click.echo(f"private: {private_path}")
+    click.echo(f"public: {public_path}")
+    click.echo("note: an RSA test key pair; BitGo gives partners its real public key.", err=True)
 
 
 @click.command()

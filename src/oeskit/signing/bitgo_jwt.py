@@ -28,12 +28,22 @@ RSA_BITS: Final = 2048
 BINDING_CLAIMS: Final = ("method", "path", "bodySha256")
 
 
-class TokenRejected(ValueError):
-    """The token must not be trusted; `reason` says why in words a partner can act on."""
+# What is wrong with a refused token (`TokenRejected.kind`), so a receiver can name its rule.
+MISSING: Final = "missing"  # no token at all
+INVALID: Final = "invalid"  # not an RS256 JWT by the key, or a required claim is missing
+EXPIRED: Final = "expired"  # exp passed, or iat in the future
+TOO_LONG: Final = "lifetime"  # exp more than MAX_LIFETIME_SECONDS after iat
+UNBOUND: Final = "binding"  # a binding claim does not match the request
 
-    def __init__(self, reason: str) -> None:
+
+class TokenRejected(ValueError):
+    """The token must not be trusted; `reason` says why in words a partner can act on, `kind`
+    which check refused it (one of MISSING, INVALID, EXPIRED, TOO_LONG, UNBOUND)."""
+
+    def __init__(self, reason: str, kind: str = INVALID) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +141,7 @@ def verify(
     `jti` was seen before is for the caller to check.
     """
     if not token:
-        raise TokenRejected(f"the {HEADER} header is missing")
+        raise TokenRejected(f"the {HEADER} header is missing", MISSING)
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError as exc:
@@ -155,12 +165,13 @@ def verify(
     if not isinstance(iat, int) or not isinstance(exp, int):
         raise TokenRejected("iat and exp must be integer seconds")
     if exp + leeway < now:
-        raise TokenRejected(f"the token expired {now - exp} s ago")
+        raise TokenRejected(f"the token expired {now - exp} s ago", EXPIRED)
     if iat - leeway > now:
-        raise TokenRejected("the token was issued in the future (iat after now)")
+        raise TokenRejected("the token was issued in the future (iat after now)", EXPIRED)
     if exp - iat > MAX_LIFETIME_SECONDS:
         raise TokenRejected(
-            f"the token lives {exp - iat} s; at most {MAX_LIFETIME_SECONDS} s after iat is accepted"
+            f"the token lives {exp - iat} s; at most {MAX_LIFETIME_SECONDS} s after iat is accepted",
+            TOO_LONG,
         )
     _check_binding(claims, method=method, path=path, body=body)
     return claims
@@ -176,7 +187,7 @@ def _check_binding(
     }
     for claim, want in expected.items():
         if want is not None and claims.get(claim) != want:
-            raise TokenRejected(f"the token's {claim} claim does not match this request")
+            raise TokenRejected(f"the token's {claim} claim does not match this request", UNBOUND)
 
 
 def _private_pem(key: rsa.RSAPrivateKey) -> str:
