@@ -27,7 +27,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 QUANTITY = re.compile(r"^[1-9][0-9]*$")
-UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_TEXT = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 LEEWAY_S = 5
 # A database round trip between the lookup and the insert: what makes racing duplicates real.
 IO_DELAY_S = 0.01
@@ -266,8 +268,11 @@ class PartnerApp:
                 record["rejectionReason"] = f"free balance {ledger.free} is below {wanted}"
             else:
                 ledger.held += wanted
-        self.state.records[data[f"{kind}Id"]] = record
+        self.save(kind, data[f"{kind}Id"], record)
         return record
+
+    def save(self, kind: str, record_id: str, record: dict[str, Any]) -> None:
+        self.state.records[record_id] = record
 
     def affordable(self, ledger: Ledger, wanted: int) -> bool:
         return wanted <= ledger.free
@@ -311,4 +316,3 @@ class PartnerApp:
 
     def unknown(self, kind: str, record_id: str, action: str) -> tuple[int, dict[str, Any]]:
         raise Refusal(404, f"no {kind} {record_id}")
-

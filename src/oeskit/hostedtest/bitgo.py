@@ -163,9 +163,7 @@ class BitGo:
         with ThreadPoolExecutor(max_workers=copies) as pool:
             return list(pool.map(one, range(copies)))
 
-    def _answer(
-        self, method: str, response: httpx.Response | None, exchange: Exchange
-    ) -> Answer:
+    def _answer(self, method: str, response: httpx.Response | None, exchange: Exchange) -> Answer:
         if response is None:
             answer = Answer(None, None, exchange, (), None)
         else:

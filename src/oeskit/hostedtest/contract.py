@@ -15,6 +15,7 @@ from oeskit import spec
 from oeskit.conformance import contract as shared
 from oeskit.conformance.contract import Operation
 
+
 def contract_path() -> Path:
     return spec.partner_hosted_path()
 

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from oeskit.conformance.events import Event, RunFinished, RunStarted, ScenarioFinished, ScenarioStarted
+from oeskit.conformance.events import (
+    Event,
+    RunFinished,
+    RunStarted,
+    ScenarioFinished,
+    ScenarioStarted,
+)
 from oeskit.conformance.target import Target
 from oeskit.hostedtest import (
     contract,
@@ -105,9 +111,7 @@ def run(config: RunConfig) -> Iterator[Event]:
     )
 
 
-def run_scenario(
-    one: Scenario, config: RunConfig, bitgo: BitGo, state: RunState
-) -> ScenarioResult:
+def run_scenario(one: Scenario, config: RunConfig, bitgo: BitGo, state: RunState) -> ScenarioResult:
     started = time.perf_counter()
     base = dict(
         id=one.id,

@@ -5,7 +5,7 @@ findings (data, never exceptions) with the exchange as evidence."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,10 +100,24 @@ class Context:
             self.fail(rule, what, str(expected), f"{shown} {body}".strip(), answer)
             return False
         if expected >= 400 and not isinstance(answer.get("error"), str):
-            self.fail(rule, f"{what}: the refusal has no error message", '{"error": "..."}',
-                      (answer.exchange.response_body or "")[:300], answer)
+            self.fail(
+                rule,
+                f"{what}: the refusal has no error message",
+                '{"error": "..."}',
+                (answer.exchange.response_body or "")[:300],
+                answer,
+            )
             return False
         return True
+
+    def echoed(self, answer: Answer, names: Iterable[str], sent: dict[str, Any], rule: str) -> bool:
+        """The answer repeats what was sent. A field left out is not checked here: the
+        operation's responses result reports it (PH-RSP-001), once."""
+        ok = True
+        for name in names:
+            if isinstance(answer.data, dict) and name in answer.data:
+                ok = self.equal(answer, name, sent[name], rule, f"{name} is echoed") and ok
+        return ok
 
     def equal(self, answer: Answer, name: str, expected: Any, rule: str, what: str) -> bool:
         actual = answer.get(name)
@@ -156,9 +170,7 @@ class Context:
             raise Unobservable(
                 f"set-up: the partner did not accept a new connection ({answer.status})"
             )
-        return Connection(
-            body["clientId"], body["connectionId"], str(ids[0]), str(ids[1]), body
-        )
+        return Connection(body["clientId"], body["connectionId"], str(ids[0]), str(ids[1]), body)
 
     def shared(self) -> Connection:
         """The run's shared connection (opened by the scenario connection-created)."""
@@ -204,6 +216,9 @@ class Context:
         self.setup(self.put("allocation", body["allocationId"], "clear", "fund: clear"), "cleared")
         return body
 
+    def balance_observable(self) -> bool:
+        return FACT_FREE_BALANCE in self.state.facts
+
     def free_balance_is(self, conn: Connection, quantity: int, rule: str, why: str) -> None:
         """Observe the free balance: a deallocation of one unit more than `quantity` is
         rejected, one of exactly `quantity` is accepted (and holds it)."""
@@ -212,22 +227,36 @@ class Context:
                 "the free balance is observed through deallocations, and the scenario "
                 "deallocation-beyond-free-balance did not pass"
             )
-        over = self.post("deallocation", self.record_body("deallocation", conn, quantity + 1),
-                         f"{why}: deallocate {quantity + 1}")
+        over = self.post(
+            "deallocation",
+            self.record_body("deallocation", conn, quantity + 1),
+            f"{why}: deallocate {quantity + 1}",
+        )
         if over.status == 200 and over.get("status") != "rejected":
-            self.fail(rule, f"{why}: the free balance is more than {quantity}",
-                      f"a deallocation of {quantity + 1} rejected",
-                      f"status {over.get('status')!r}", over)
+            self.fail(
+                rule,
+                f"{why}: the free balance is more than {quantity}",
+                f"a deallocation of {quantity + 1} rejected",
+                f"status {over.get('status')!r}",
+                over,
+            )
             return
         self.setup(over, "rejected")
         if quantity == 0:
             return
-        exact = self.post("deallocation", self.record_body("deallocation", conn, quantity),
-                          f"{why}: deallocate {quantity}")
+        exact = self.post(
+            "deallocation",
+            self.record_body("deallocation", conn, quantity),
+            f"{why}: deallocate {quantity}",
+        )
         if exact.status == 200 and exact.get("status") != "reserved":
-            self.fail(rule, f"{why}: the free balance is less than {quantity}",
-                      f"a deallocation of {quantity} reserved",
-                      f"status {exact.get('status')!r}", exact)
+            self.fail(
+                rule,
+                f"{why}: the free balance is less than {quantity}",
+                f"a deallocation of {quantity} reserved",
+                f"status {exact.get('status')!r}",
+                exact,
+            )
             return
         self.setup(exact, "reserved")
 
@@ -242,8 +271,20 @@ class Context:
         answer = self.post("allocation", body, f"POST with {forgery.value}", forgery=forgery)
         if not self.status(answer, 401, rule, f"{forgery.value} must be refused with 401"):
             return
-        self.nothing_created(body["allocationId"], rule, forgery.value)
+        self.nothing_created(body, rule, forgery.value)
 
-    def nothing_created(self, allocation_id: str, rule: str, how: str) -> None:
-        probe = self.put("allocation", allocation_id, "clear", "the refused allocation is unknown")
-        self.status(probe, 404, rule, f"a request with {how} must not create the allocation")
+    def nothing_created(self, body: dict[str, Any], rule: str, how: str) -> None:
+        """The refused allocation's id is still free: a signed allocation with that id and
+        another amount is accepted. Only a 409 (the id is taken) is decisive."""
+        if self.state.shared is None:
+            return
+        other = {**body, "amount": {**body["amount"], "quantity": "2"}}
+        probe = self.post("allocation", other, "its allocationId is still free")
+        if probe.status == 409:
+            self.fail(
+                rule,
+                f"a request with {how} created the allocation",
+                "200: the id is still free",
+                "409: the id is taken",
+                probe,
+            )

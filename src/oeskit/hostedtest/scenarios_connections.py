@@ -23,8 +23,7 @@ def created(ctx: Context) -> None:
     answer = ctx.call("POST", CONNECTIONS, body, step="connect a new account")
     ok = ctx.status(answer, 200, rules.CON_CREATED, "a new account's connection is accepted")
     if ok:
-        for name in ("clientId", "connectionId"):
-            ok = ctx.equal(answer, name, body[name], rules.CON_CREATED, f"{name} is echoed") and ok
+        ok = ctx.echoed(answer, ("clientId", "connectionId"), body, rules.CON_CREATED)
         for name in ("partnersClientId", "partnersConnectionId"):
             ok = ctx.has_text(answer, name, rules.CON_CREATED, f"the partner names {name}") and ok
     if ok:
@@ -42,13 +41,25 @@ def created(ctx: Context) -> None:
 def retried(ctx: Context) -> None:
     conn = ctx.shared()
     for attempt in (1, 2):
-        answer = ctx.call("POST", CONNECTIONS, conn.request, step=f"the same request, retry {attempt}")
+        answer = ctx.call(
+            "POST", CONNECTIONS, conn.request, step=f"the same request, retry {attempt}"
+        )
         if not ctx.status(answer, 200, rules.IDEM_RETRY, "an identical retry answers 200"):
             return
-        ctx.equal(answer, "partnersConnectionId", conn.partners_connection_id, rules.IDEM_RETRY,
-                  "a retry answers the stored partnersConnectionId")
-        ctx.equal(answer, "partnersClientId", conn.partners_client_id, rules.IDEM_RETRY,
-                  "a retry answers the stored partnersClientId")
+        ctx.equal(
+            answer,
+            "partnersConnectionId",
+            conn.partners_connection_id,
+            rules.IDEM_RETRY,
+            "a retry answers the stored partnersConnectionId",
+        )
+        ctx.equal(
+            answer,
+            "partnersClientId",
+            conn.partners_client_id,
+            rules.IDEM_RETRY,
+            "a retry answers the stored partnersClientId",
+        )
 
 
 @scenario(
@@ -113,7 +124,10 @@ def unknown_connection(ctx: Context) -> None:
     good = ctx.record_body("allocation", conn, 1)
     for name, change in (
         ("an unknown connectionId", {"connectionId": str(uuid.uuid4())}),
-        ("another partnersConnectionId", {"partnersConnectionId": f"x-{conn.partners_connection_id}"}),
+        (
+            "another partnersConnectionId",
+            {"partnersConnectionId": f"x-{conn.partners_connection_id}"},
+        ),
         ("another partnersClientId", {"partnersClientId": f"x-{conn.partners_client_id}"}),
         ("another clientId", {"clientId": str(uuid.uuid4())}),
     ):
@@ -135,20 +149,27 @@ def _malformed(ctx: Context) -> list[tuple[str, str, Any]]:
     out: list[tuple[str, str, Any]] = [
         ("connections", "a body that is not JSON", b"{not json"),
         ("connections", "a JSON array", b"[]"),
-        ("connections", "no connectionToken", {k: v for k, v in request.items()
-                                               if k != "connectionToken"}),
+        (
+            "connections",
+            "no connectionToken",
+            {k: v for k, v in request.items() if k != "connectionToken"},
+        ),
         ("connections", "a clientId that is not a UUID", {**request, "clientId": "client-1"}),
         ("allocations", "no amount", {k: v for k, v in alloc.items() if k != "amount"}),
-        ("deallocations", "no deallocationId",
-         {k: v for k, v in dealloc.items() if k != "deallocationId"}),
+        (
+            "deallocations",
+            "no deallocationId",
+            {k: v for k, v in dealloc.items() if k != "deallocationId"},
+        ),
         ("allocations", "an allocationId that is not a UUID", {**alloc, "allocationId": "a-1"}),
     ]
     for quantity in ("1.5", "0", "-1", "", "1e3", 5):
         for kind, body in (("allocations", alloc), ("deallocations", dealloc)):
             amount = {"currency": ctx.profile.currency, "quantity": quantity}
             out.append((kind, f"quantity {quantity!r}", {**body, "amount": amount}))
-    out.append(("allocations", "an empty currency",
-                {**alloc, "amount": {"currency": "", "quantity": "1"}}))
+    out.append(
+        ("allocations", "an empty currency", {**alloc, "amount": {"currency": "", "quantity": "1"}})
+    )
     return out
 
 

@@ -43,8 +43,12 @@ def state_conflict(ctx: Context) -> None:
     rejected = ctx.record_body("deallocation", conn, UNCOVERABLE)
     ctx.setup(ctx.post("deallocation", rejected, "a deallocation no balance covers"), "rejected")
     for action in _actions(ctx):
-        answer = ctx.put("deallocation", rejected["deallocationId"], action,
-                         f"{action} the rejected deallocation")
+        answer = ctx.put(
+            "deallocation",
+            rejected["deallocationId"],
+            action,
+            f"{action} the rejected deallocation",
+        )
         ctx.status(answer, 409, rules.PUT_STATE, f"{action} of a rejected deallocation")
     if "release" not in ctx.profile.capabilities:
         return
@@ -59,8 +63,7 @@ def state_conflict(ctx: Context) -> None:
 
 @scenario(
     "put-repeated",
-    "Clearing a cleared allocation (or releasing a released one) answers 200 and changes "
-    "nothing",
+    "Clearing a cleared allocation (or releasing a released one) answers 200 and changes nothing",
     (rules.PUT_AGAIN,),
     tags="lifecycle balances",
 )
@@ -73,8 +76,7 @@ def repeated(ctx: Context) -> None:
     if "release" in ctx.profile.capabilities:
         other = ctx.record_body("allocation", conn, 5)
         ctx.setup(ctx.post("allocation", other, "allocate 5"), "reserved")
-        ctx.setup(ctx.put("allocation", other["allocationId"], "release", "release it"),
-                  "released")
+        ctx.setup(ctx.put("allocation", other["allocationId"], "release", "release it"), "released")
         answer = ctx.put("allocation", other["allocationId"], "release", "release it again")
         if ctx.status(answer, 200, rules.PUT_AGAIN, "a second release answers 200"):
             ctx.equal(answer, "status", "released", rules.PUT_AGAIN, "it is still released")
@@ -95,8 +97,12 @@ def body_ignored(ctx: Context) -> None:
     for action, sent, outcome in asks:
         body = ctx.record_body("allocation", conn, 2)
         ctx.setup(ctx.post("allocation", body, "allocate"), "reserved")
-        answer = ctx.call("PUT", f"/bitgo/v1/allocation/{body['allocationId']}/{action}", sent,
-                          step=f"{action} with the body {sent}")
+        answer = ctx.call(
+            "PUT",
+            f"/bitgo/v1/allocation/{body['allocationId']}/{action}",
+            sent,
+            step=f"{action} with the body {sent}",
+        )
         if ctx.status(answer, 200, rules.PUT_BODY, f"{action} with a body answers 200"):
             ctx.equal(answer, "status", outcome, rules.PUT_BODY, "the body is ignored")
 
@@ -115,8 +121,9 @@ def deallocation_cleared(ctx: Context) -> None:
     answer = ctx.put("deallocation", body["deallocationId"], "clear", "clear the deallocation")
     if ctx.status(answer, 200, rules.DEA_CLEARED, "a held deallocation is cleared"):
         ctx.equal(answer, "status", "cleared", rules.DEA_CLEARED, "it is cleared")
-        ctx.free_balance_is(conn, AMOUNT - 400, rules.DEA_CLEARED,
-                            "the clear debited the held amount")
+        ctx.free_balance_is(
+            conn, AMOUNT - 400, rules.DEA_CLEARED, "the clear debited the held amount"
+        )
 
 
 @scenario(

@@ -23,17 +23,28 @@ RACERS = 8
 def beyond_free(ctx: Context) -> None:
     conn = ctx.connect()
     ctx.fund(conn, AMOUNT)
-    over = ctx.post("deallocation", ctx.record_body("deallocation", conn, AMOUNT + 1),
-                    f"deallocate {AMOUNT + 1} of {AMOUNT}")
+    over = ctx.post(
+        "deallocation",
+        ctx.record_body("deallocation", conn, AMOUNT + 1),
+        f"deallocate {AMOUNT + 1} of {AMOUNT}",
+    )
     if not ctx.status(over, 200, rules.DEA_REJECTED, "a deallocation above the free balance"):
         return
     ctx.equal(over, "status", "rejected", rules.DEA_REJECTED, "it is rejected")
     ctx.has_text(over, "rejectionReason", rules.DEA_REJECTED, "a rejection says why")
-    exact = ctx.post("deallocation", ctx.record_body("deallocation", conn, AMOUNT),
-                     f"deallocate all {AMOUNT}: the rejected one held nothing")
+    exact = ctx.post(
+        "deallocation",
+        ctx.record_body("deallocation", conn, AMOUNT),
+        f"deallocate all {AMOUNT}: the rejected one held nothing",
+    )
     if ctx.status(exact, 200, rules.DEA_REJECTED, "the whole free balance can be deallocated"):
-        ctx.equal(exact, "status", "reserved", rules.DEA_REJECTED,
-                  "the rejected deallocation held nothing")
+        ctx.equal(
+            exact,
+            "status",
+            "reserved",
+            rules.DEA_REJECTED,
+            "the rejected deallocation held nothing",
+        )
     if not ctx.failed():
         ctx.state.facts.add(FACT_FREE_BALANCE)
 
@@ -50,7 +61,6 @@ def holds(ctx: Context) -> None:
     hold = ctx.post("deallocation", ctx.record_body("deallocation", conn, 400), "hold 400")
     if ctx.status(hold, 200, rules.DEA_HOLDS, "a covered deallocation is accepted"):
         ctx.equal(hold, "status", "reserved", rules.DEA_HOLDS, "it is reserved")
-        ctx.has_text(hold, "partnersDeallocationId", rules.DEA_HOLDS, "the partner names it")
         ctx.free_balance_is(conn, AMOUNT - 400, rules.DEA_HOLDS, "the hold left the free balance")
 
 
@@ -67,19 +77,11 @@ def reserved_then_cleared(ctx: Context) -> None:
     if not ctx.status(answer, 200, rules.ALC_RESERVED, "a new allocation is accepted"):
         return
     ok = ctx.equal(answer, "status", "reserved", rules.ALC_RESERVED, "it is reserved")
-    for name in ("allocationId", "amount", "clientId", "connectionId", "partnersConnectionId",
-                 "partnersClientId"):
-        ok = ctx.equal(answer, name, body[name], rules.ALC_RESERVED, f"{name} is echoed") and ok
-    ok = ctx.has_text(answer, "partnersAllocationId", rules.ALC_RESERVED,
-                      "the partner names it") and ok
+    ok = ctx.echoed(answer, body, body, rules.ALC_RESERVED) and ok
     if not ok:
         return
-    # One unit is enough to see whether the reservation was credited.
-    early = ctx.post("deallocation", ctx.record_body("deallocation", conn, 1),
-                     "deallocate 1 while the allocation is reserved")
-    if ctx.status(early, 200, rules.ALC_RESERVED, "a deallocation is answered"):
-        ctx.equal(early, "status", "rejected", rules.ALC_RESERVED,
-                  "a reserved allocation credits nothing")
+    if ctx.balance_observable():
+        ctx.free_balance_is(conn, 0, rules.ALC_RESERVED, "a reserved allocation credits nothing")
     clear = ctx.put("allocation", body["allocationId"], "clear", "clear the allocation")
     if ctx.status(clear, 200, rules.ALC_CLEARED, "a reserved allocation is cleared"):
         ctx.equal(clear, "status", "cleared", rules.ALC_CLEARED, "it is cleared")
@@ -89,8 +91,13 @@ def reserved_then_cleared(ctx: Context) -> None:
 def _same_record(ctx: Context, answers: list[Answer], first: Answer, rule: str) -> bool:
     ids = {a.get("partnersAllocationId") for a in answers}
     if len(ids) != 1:
-        ctx.fail(rule, "one allocationId, one partner allocation", "one partnersAllocationId",
-                 f"{len(ids)} different: {sorted(map(str, ids))}", answers[-1])
+        ctx.fail(
+            rule,
+            "one allocationId, one partner allocation",
+            "one partnersAllocationId",
+            f"{len(ids)} different: {sorted(map(str, ids))}",
+            answers[-1],
+        )
         return False
     return ctx.equal(first, "status", "reserved", rule, "the stored allocation is reserved")
 
@@ -116,8 +123,13 @@ def retried(ctx: Context) -> None:
     again = ctx.post("deallocation", dealloc, "the same deallocation again")
     if ctx.status(again, 200, rules.IDEM_RETRY, "an identical deallocation retry answers 200"):
         for name in ("status", "partnersDeallocationId"):
-            ctx.equal(again, name, first.get(name), rules.IDEM_RETRY,
-                      f"the retry answers the stored {name}")
+            ctx.equal(
+                again,
+                name,
+                first.get(name),
+                rules.IDEM_RETRY,
+                f"the retry answers the stored {name}",
+            )
 
 
 @scenario(
@@ -129,8 +141,9 @@ def retried(ctx: Context) -> None:
 def racing(ctx: Context) -> None:
     conn = ctx.connect()
     body = ctx.record_body("allocation", conn, AMOUNT)
-    answers = ctx.race("POST", "/bitgo/v1/allocations", body, RACERS,
-                       f"allocate {AMOUNT}, {RACERS} at once")
+    answers = ctx.race(
+        "POST", "/bitgo/v1/allocations", body, RACERS, f"allocate {AMOUNT}, {RACERS} at once"
+    )
     for answer in answers:
         if not ctx.status(answer, 200, rules.IDEM_RACE, "every racing duplicate answers 200"):
             return
@@ -198,12 +211,17 @@ def shared_index(ctx: Context) -> None:
     conn = ctx.shared()
     for kind, other in (("allocation", "deallocation"), ("deallocation", "allocation")):
         record_id = str(uuid.uuid4())
-        ctx.setup(ctx.post(kind, ctx.record_body(kind, conn, 5, record_id), f"a new {kind}"),
-                  "reserved", "rejected")
-        answer = ctx.post(other, ctx.record_body(other, conn, 5, record_id),
-                          f"a {other} with the {kind}'s id")
-        ctx.status(answer, 409, rules.IDEM_SHARED_INDEX,
-                   f"an id a {kind} holds is refused for a {other}")
+        ctx.setup(
+            ctx.post(kind, ctx.record_body(kind, conn, 5, record_id), f"a new {kind}"),
+            "reserved",
+            "rejected",
+        )
+        answer = ctx.post(
+            other, ctx.record_body(other, conn, 5, record_id), f"a {other} with the {kind}'s id"
+        )
+        ctx.status(
+            answer, 409, rules.IDEM_SHARED_INDEX, f"an id a {kind} holds is refused for a {other}"
+        )
 
 
 SCENARIOS: tuple[Scenario, ...] = (

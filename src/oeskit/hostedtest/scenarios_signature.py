@@ -11,14 +11,22 @@ from oeskit.hostedtest.bitgo import Forgery, encode
 from oeskit.hostedtest.scenario import Context, Scenario, Unobservable, scenario
 
 
-@scenario("signature-missing", "A call without X-BitGo-Signature is refused", (rules.SIG_MISSING,),
-          tags="signature")
+@scenario(
+    "signature-missing",
+    "A call without X-BitGo-Signature is refused",
+    (rules.SIG_MISSING,),
+    tags="signature",
+)
 def missing(ctx: Context) -> None:
     ctx.refused(Forgery.MISSING, rules.SIG_MISSING)
 
 
-@scenario("signature-wrong-key", "An RS256 token by another key is refused", (rules.SIG_RS256,),
-          tags="signature")
+@scenario(
+    "signature-wrong-key",
+    "An RS256 token by another key is refused",
+    (rules.SIG_RS256,),
+    tags="signature",
+)
 def wrong_key(ctx: Context) -> None:
     ctx.refused(Forgery.WRONG_KEY, rules.SIG_RS256)
 
@@ -88,10 +96,11 @@ def bound(ctx: Context) -> None:
         ("another path", ("POST", "/bitgo/v1/deallocations", encode(body))),
         ("another method", ("PUT", path, encode(body))),
     ):
-        answer = ctx.post("allocation", body, f"POST with a token made for {name}",
-                          signed_as=signed_as)
+        answer = ctx.post(
+            "allocation", body, f"POST with a token made for {name}", signed_as=signed_as
+        )
         if ctx.status(answer, 401, rules.SIG_BINDING, f"a token made for {name} must be refused"):
-            ctx.nothing_created(body["allocationId"], rules.SIG_BINDING, f"a token for {name}")
+            ctx.nothing_created(body, rules.SIG_BINDING, f"a token for {name}")
 
 
 SCENARIOS: tuple[Scenario, ...] = (missing, wrong_key, hs256, expired, lifetime, replayed, bound)
