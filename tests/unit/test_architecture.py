@@ -12,9 +12,9 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "oeskit"
 
 def test_import_contracts_hold() -> None:
     """domain is pure, store holds no HTTP, http reaches the store only through its wiring
-    (app.py, services.py), conformance and hosted-test talk to targets over HTTP only, contract tools never
-    import the server, and no package or module of oeskit imports another that imports it back
-    (no cycles)."""
+    (app.py, services.py), conformance and hosted-test talk to targets over HTTP only,
+    contract tools never import the server, and no package or module of oeskit imports
+    another that imports it back (no cycles)."""
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run(
         [str(lint)], capture_output=True, text=True, check=False, cwd=SRC.parents[1]
