@@ -44,7 +44,7 @@ def test_scenario_ids_are_unique_and_prerequisites_come_first() -> None:
     ids = [s.id for s in SCENARIOS]
     assert len(ids) == len(set(ids))
     assert ids[0] == PREREQUISITES[0]
-    assert ids.index(PREREQUISITES[1]) < ids.index("allocation-reserved-then-cleared")
+    assert ids.index(PREREQUISITES[1]) < ids.index(PREREQUISITES[2]) < ids.index("put-repeated")
 
 
 def test_selection_keeps_prerequisites() -> None:

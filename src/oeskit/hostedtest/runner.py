@@ -34,7 +34,11 @@ from oeskit.reports.redact import Redactor
 
 SUITE = "oeskit hosted-test"
 # Scenarios others rely on: the shared connection, and the free balance as an observation.
-PREREQUISITES = ("connection-created", "deallocation-beyond-free-balance")
+PREREQUISITES = (
+    "connection-created",
+    "allocation-cleared-credits",
+    "deallocation-beyond-free-balance",
+)
 _FINDINGS_PER_OPERATION = 5
 
 

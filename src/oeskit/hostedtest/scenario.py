@@ -14,7 +14,9 @@ from oeskit.hostedtest.profile import HostedProfile, Tokens
 from oeskit.reports.model import Exchange, Finding, Status
 
 CONNECTIONS = "/bitgo/v1/connections"
-FACT_FREE_BALANCE = "free-balance"
+# Facts a passed scenario establishes, which others observe through.
+FACT_CREDIT = "clear-credits"  # allocation-cleared-credits: a clear credits the amount
+FACT_FREE_BALANCE = "free-balance"  # deallocation-beyond-free-balance: overdraws are rejected
 
 
 class Unobservable(Exception):
@@ -210,7 +212,13 @@ class Context:
             )
 
     def fund(self, conn: Connection, quantity: int) -> dict[str, Any]:
-        """Allocate `quantity` and clear it: the account's free balance grows by it."""
+        """Allocate `quantity` and clear it: the account's free balance grows by it (known
+        once allocation-cleared-credits passed)."""
+        if FACT_CREDIT not in self.state.facts:
+            raise Unobservable(
+                "accounts are funded by clearing allocations, and the scenario "
+                "allocation-cleared-credits did not pass"
+            )
         body = self.record_body("allocation", conn, quantity)
         self.setup(self.post("allocation", body, "fund: allocate"), "reserved")
         self.setup(self.put("allocation", body["allocationId"], "clear", "fund: clear"), "cleared")

@@ -8,10 +8,45 @@ import uuid
 
 from oeskit.hostedtest import rules
 from oeskit.hostedtest.bitgo import Answer
-from oeskit.hostedtest.scenario import FACT_FREE_BALANCE, Context, Scenario, scenario
+from oeskit.hostedtest.scenario import (
+    FACT_CREDIT,
+    FACT_FREE_BALANCE,
+    Context,
+    Scenario,
+    scenario,
+)
 
 AMOUNT = 1000
 RACERS = 8
+
+
+@scenario(
+    "allocation-cleared-credits",
+    "Clearing an allocation credits its amount: a deallocation of all of it is reserved",
+    (rules.ALC_CLEARED,),
+    tags="allocations balances",
+)
+def cleared_credits(ctx: Context) -> None:
+    conn = ctx.connect()
+    body = ctx.record_body("allocation", conn, AMOUNT)
+    ctx.setup(ctx.post("allocation", body, f"allocate {AMOUNT}"), "reserved")
+    clear = ctx.put("allocation", body["allocationId"], "clear", "clear it")
+    if not ctx.status(clear, 200, rules.ALC_CLEARED, "a reserved allocation is cleared"):
+        return
+    ctx.equal(clear, "status", "cleared", rules.ALC_CLEARED, "it is cleared")
+    whole = ctx.post(
+        "deallocation", ctx.record_body("deallocation", conn, AMOUNT), f"deallocate all {AMOUNT}"
+    )
+    if ctx.status(whole, 200, rules.ALC_CLEARED, "a deallocation is answered"):
+        ctx.equal(
+            whole,
+            "status",
+            "reserved",
+            rules.ALC_CLEARED,
+            "the cleared amount is free to deallocate",
+        )
+    if not ctx.failed():
+        ctx.state.facts.add(FACT_CREDIT)
 
 
 @scenario(
@@ -65,12 +100,12 @@ def holds(ctx: Context) -> None:
 
 
 @scenario(
-    "allocation-reserved-then-cleared",
-    "A new allocation is reserved and credits nothing; its clear credits the amount",
-    (rules.ALC_RESERVED, rules.ALC_CLEARED),
+    "allocation-reserved",
+    "A new allocation is reserved, echoes the request, and credits nothing until cleared",
+    (rules.ALC_RESERVED,),
     tags="allocations balances",
 )
-def reserved_then_cleared(ctx: Context) -> None:
+def reserved(ctx: Context) -> None:
     conn = ctx.connect()
     body = ctx.record_body("allocation", conn, AMOUNT)
     answer = ctx.post("allocation", body, f"allocate {AMOUNT}")
@@ -80,12 +115,7 @@ def reserved_then_cleared(ctx: Context) -> None:
     ok = ctx.echoed(answer, body, body, rules.ALC_RESERVED) and ok
     if not ok:
         return
-    if ctx.balance_observable():
-        ctx.free_balance_is(conn, 0, rules.ALC_RESERVED, "a reserved allocation credits nothing")
-    clear = ctx.put("allocation", body["allocationId"], "clear", "clear the allocation")
-    if ctx.status(clear, 200, rules.ALC_CLEARED, "a reserved allocation is cleared"):
-        ctx.equal(clear, "status", "cleared", rules.ALC_CLEARED, "it is cleared")
-        ctx.free_balance_is(conn, AMOUNT, rules.ALC_CLEARED, "the clear credited the amount")
+    ctx.free_balance_is(conn, 0, rules.ALC_RESERVED, "a reserved allocation credits nothing")
 
 
 def _same_record(ctx: Context, answers: list[Answer], first: Answer, rule: str) -> bool:
@@ -225,9 +255,10 @@ def shared_index(ctx: Context) -> None:
 
 
 SCENARIOS: tuple[Scenario, ...] = (
+    cleared_credits,
     beyond_free,
     holds,
-    reserved_then_cleared,
+    reserved,
     retried,
     racing,
     cleared_again,
