@@ -4,6 +4,7 @@ SQLite file with fresh accounts, and `Bitgo`, a client that signs every call as 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,12 +15,34 @@ from typing import Any
 import httpx
 import pytest
 
+from oeskit import schemas, spec
 from oeskit.hosted.app import PartnerConfig, create_app
 from oeskit.hosted.rules import Account
 from oeskit.hosted.store import HostedStore
 from oeskit.signing import bitgo_jwt
 
 PARTNER_ID = "7f1e3c2a-5b4d-4e6f-8a9b-0c1d2e3f4a5b"
+CONTRACT = spec.load(spec.partner_hosted_path())
+
+
+def contract_problems(method: str, path: str, status: int, body: Any) -> list[str]:
+    """How an answer breaks partner-hosted.yaml (undeclared status, body off its schema);
+    [] for a path the contract does not have (the router's own 404 and 405)."""
+    for template, item in CONTRACT["paths"].items():
+        pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path) and method.lower() in item:
+            responses = item[method.lower()]["responses"]
+            break
+    else:
+        return []
+    if str(status) not in responses:
+        return [f"{method} {path}: status {status} is not declared"]
+    response = responses[str(status)]
+    if "$ref" in response:
+        response = CONTRACT["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response["content"]["application/json"]["schema"]
+    validator = schemas.compile(CONTRACT, schema, direction="response")
+    return [f"{p.where}: {p.message}" for p in validator.problems(body, limit=None)]
 
 
 @pytest.fixture
@@ -64,7 +87,10 @@ class Bitgo:
         headers = {"Content-Type": "application/json"}
         if not unsigned:
             headers[bitgo_jwt.HEADER] = token or self.token(method, path, raw, **options)
-        return await self.client.request(method, path, content=raw, headers=headers)
+        response = await self.client.request(method, path, content=raw, headers=headers)
+        # Every answer of the reference matches the contract (PH-RSP-001), in every test.
+        assert contract_problems(method, path, response.status_code, response.json()) == []
+        return response
 
     def next_token(self) -> str:
         account = self.accounts[self.used[0]]

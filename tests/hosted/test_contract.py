@@ -177,3 +177,11 @@ def test_oeskit_lint_finds_nothing_in_the_contract() -> None:
     result = CliRunner().invoke(main, ["lint", str(SPEC_PATH)])
     assert result.exit_code == 0, result.output
     assert "0 error(s), 0 warning(s)" in result.output
+
+
+def test_catalogue_matches_the_reference_rules_module() -> None:
+    """The catalogue lists exactly the rule ids `oeskit.hosted.rules` names."""
+    from oeskit.hosted import rules
+
+    named = {v for v in vars(rules).values() if isinstance(v, str) and v.startswith("PH-")}
+    assert {rule["id"] for rule in catalogue()} == named

@@ -83,11 +83,13 @@ def test_unknown_world_name_lists_the_packaged_ones(kit: Kit, empty: Path) -> No
 
 
 def test_contract_tools_from_an_empty_folder(kit: Kit, empty: Path) -> None:
-    """`oeskit lint` (the packaged contract and scenarios) and `oeskit docs build` run from an
-    empty folder and write the site there."""
+    """`oeskit lint` (the packaged contracts, partner-hosted.yaml included, and scenarios) and
+    `oeskit docs build` run from an empty folder and write the site there."""
     lint = kit.run("oeskit", "lint", cwd=empty)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "3 document(s)" in lint.stdout
     built = kit.run("oeskit", "docs", "build", "--out", "site", cwd=empty)
     assert built.returncode == 0, built.stdout + built.stderr
     assert (empty / "site" / "index.html").is_file()
     assert (empty / "site" / "rules.html").is_file()
+    assert (empty / "site" / "partner-hosted.html").is_file()

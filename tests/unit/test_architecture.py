@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +15,17 @@ def test_import_contracts_hold() -> None:
     """domain is pure, store holds no HTTP, http reaches the store only through its wiring
     (app.py, services.py), conformance and hosted-test talk to targets over HTTP only,
     contract tools never import the server, and no package or module of oeskit imports
-    another that imports it back (no cycles)."""
+    another that imports it back (no cycles); the reference partner's rules are pure, its
+    layers hold, it imports none of the sandbox's, and no grader imports it."""
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run(
         [str(lint)], capture_output=True, text=True, check=False, cwd=SRC.parents[1]
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 8 kept, 0 broken" in result.stdout
+    # 7 for the sandbox's layers, 4 for the reference partner's (oeskit.hosted), 1 for
+    # hosted-test's black box; more may come.
+    kept = re.search(r"Contracts: (\d+) kept, 0 broken", result.stdout)
+    assert kept is not None and int(kept.group(1)) >= 12, result.stdout
 
 
 def test_only_settings_reads_the_environment() -> None:

@@ -55,7 +55,8 @@ def diff(old: str, new: str, fail_on: str | None, fmt: str) -> None:
     "when at hand).",
 )
 def lint(specs: tuple[str, ...], fmt: str, scenarios: Path | None) -> None:
-    """Check contract documents (default: openapi.yaml and the control plane's sandbox.yaml)."""
+    """Check contract documents (default: openapi.yaml, the control plane's sandbox.yaml and
+    partner-hosted.yaml)."""
     from oeskit.publish import lint as linter
     from oeskit.publish import lint_report
 
@@ -94,14 +95,20 @@ def docs() -> None:
 @docs.command()
 @click.option("--spec", default=None, help="Contract document (default: openapi.yaml).")
 @click.option(
+    "--partner-hosted",
+    "hosted",
+    default=None,
+    help="Partner-hosted contract document (default: partner-hosted.yaml).",
+)
+@click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder."
 )
-def build(spec: str | None, out: Path) -> None:
+def build(spec: str | None, hosted: str | None, out: Path) -> None:
     """Build the static site (works offline, opened from the folder) into OUT."""
     from oeskit.publish import website
 
     try:
-        written = website.build(out, spec)
+        written = website.build(out, spec, hosted)
     except DocumentError as exc:
         click.echo(f"oeskit docs build: {exc}", err=True)
         sys.exit(2)

@@ -242,4 +242,4 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse({"error": "unexpected error; nothing was changed"}, 500)
+    return JSONResponse({"error": "unexpected error; see the partner's log"}, 500)

@@ -53,7 +53,7 @@ class Finding:
 
 
 def default_specs() -> list[Path]:
-    return [spec.contract_path(), spec.sandbox_path()]
+    return [spec.contract_path(), spec.sandbox_path(), spec.partner_hosted_path()]
 
 
 def scenario_rules(directory: Path | None) -> dict[str, list[str]] | None:

@@ -1,8 +1,9 @@
 """`oeskit docs build`: the static reference site, rendered with Jinja2 from package templates.
 
 Pages: overview, API reference, rules catalogue (an anchor per rule), signing guide, control
-plane. Assets are copied from the package; nothing is fetched when the site is viewed. Markdown
-in descriptions is rendered with raw HTML disabled, so a contract cannot inject markup.
+plane, partner-hosted endpoints. Assets are copied from the package; nothing is fetched when the
+site is viewed. Markdown in descriptions is rendered with raw HTML disabled, so a contract cannot
+inject markup.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from oeskit.publish.documents import Document, load, operations
 from oeskit.publish.signing_guide import guide
 from oeskit.publish.views import operation_views
 
-PAGES = ("index.html", "reference.html", "rules.html", "signing.html", "control-plane.html")
+PAGES = (
+    "index.html",
+    "reference.html",
+    "rules.html",
+    "signing.html",
+    "control-plane.html",
+    "partner-hosted.html",
+)
 _V2_POST = "v2PartnerSettlementsPostRoute"
 
 
@@ -35,9 +43,11 @@ class RuleView:
     catalogue: str  # page of the operations it names
 
 
-def build(out: Path, spec_source: str | None = None) -> list[Path]:
+def build(
+    out: Path, spec_source: str | None = None, hosted_source: str | None = None
+) -> list[Path]:
     """Write the site into `out` (created if missing); return the files written."""
-    files = render(spec_source)
+    files = render(spec_source, hosted_source)
     out.mkdir(parents=True, exist_ok=True)
     (out / "static").mkdir(exist_ok=True)
     written = []
@@ -47,12 +57,13 @@ def build(out: Path, spec_source: str | None = None) -> list[Path]:
     return written
 
 
-def render(spec_source: str | None = None) -> dict[str, bytes]:
+def render(spec_source: str | None = None, hosted_source: str | None = None) -> dict[str, bytes]:
     """Every file of the site by relative path (`index.html`, `static/style.css`, ...)."""
     contract = load(spec_source or str(spec.contract_path()))
     control = load(str(spec.sandbox_path()))
+    hosted = load(hosted_source or str(spec.partner_hosted_path()))
     env = _environment()
-    context = _context(contract, control)
+    context = _context(contract, control, hosted)
     files = {
         page: env.get_template(page).render(page=page, **context).encode("utf-8") for page in PAGES
     }
@@ -83,17 +94,20 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _context(contract: Document, control: Document) -> dict[str, Any]:
+def _context(contract: Document, control: Document, hosted: Document) -> dict[str, Any]:
     scenarios = _scenarios()
     rules = [
         *_rules(contract.data, scenarios, "reference.html"),
         *_rules(control.data, scenarios, "control-plane.html"),
+        *_rules(hosted.data, scenarios, "partner-hosted.html"),
     ]
     return {
         "info": contract.data.get("info") or {},
         "control_info": control.data.get("info") or {},
+        "hosted_info": hosted.data.get("info") or {},
         "operations": operation_views(contract.data),
         "control_operations": operation_views(control.data, base="/sandbox"),
+        "hosted_operations": operation_views(hosted.data),
         "rules": rules,
         "rule_ids": {rule.id for rule in rules},
         "guide": guide(_v2_request_example(contract.data)),

@@ -170,7 +170,8 @@ def verify(
         raise TokenRejected("the token was issued in the future (iat after now)", EXPIRED)
     if exp - iat > MAX_LIFETIME_SECONDS:
         raise TokenRejected(
-            f"the token lives {exp - iat} s; at most {MAX_LIFETIME_SECONDS} s after iat is accepted",
+            f"the token lives {exp - iat} s; at most {MAX_LIFETIME_SECONDS} s after iat is "
+            "accepted",
             TOO_LONG,
         )
     _check_binding(claims, method=method, path=path, body=body)

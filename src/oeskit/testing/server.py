@@ -74,9 +74,15 @@ class Server:
     headers: dict[str, str] = field(default_factory=dict)
 
     def wait_ready(
-        self, path: str, timeout: float = 60.0, poll: float = 0.005, started: float | None = None
+        self,
+        path: str,
+        timeout: float = 60.0,
+        poll: float = 0.005,
+        started: float | None = None,
+        status: int = 200,
     ) -> float:
-        """Poll `path` until it answers 200; return ms since `started` (default: now)."""
+        """Poll `path` until it answers `status` (a GET); return ms since `started` (default:
+        now)."""
         # Imported here: the pytest plugin spawns the server first and imports while it boots.
         import httpx
 
@@ -87,7 +93,8 @@ class Server:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"{self.name} exited: {self.log_tail()}")
                 try:
-                    if client.get(self.base_url + path, headers=self.headers).status_code == 200:
+                    answer = client.get(self.base_url + path, headers=self.headers)
+                    if answer.status_code == status:
                         self.ready_ms = (time.perf_counter() - started) * 1000
                         return self.ready_ms
                 except httpx.HTTPError:
@@ -95,7 +102,7 @@ class Server:
                 time.sleep(poll)
         self.stop()
         raise RuntimeError(
-            f"{self.name} did not answer 200 on {path} within {timeout} s: {self.log_tail()}"
+            f"{self.name} did not answer {status} on {path} within {timeout} s: {self.log_tail()}"
         )
 
     def log_tail(self, chars: int = 2000) -> str:
@@ -197,3 +204,44 @@ def start_serve(
     if wait:
         server.wait_ready(READY_PATH, timeout=timeout, poll=poll, started=started)
     return server
+
+
+def start_partner(
+    workdir: Path,
+    bitgo_public_key: Path,
+    *,
+    accounts: int = 20,
+    extra: Sequence[str] = (),
+    name: str | None = None,
+    timeout: float = 60.0,
+    command: Sequence[str] = (sys.executable, "-u", "-m", "oeskit"),
+) -> tuple[Server, Path]:
+    """`oeskit partner serve` (the reference partner) on a free port with `accounts` new
+    accounts, ready; returns the server and its profile YAML (partnerId, connectionTokens,
+    capabilities) for `oeskit hosted-test --profile`. Its database is workdir/<name>.db."""
+    port = free_port()
+    name = name or f"partner-{port}"
+    profile = workdir / f"{name}-profile.yaml"
+    argv = [
+        *command,
+        "partner",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--db",
+        str(workdir / f"{name}.db"),
+        "--bitgo-public-key",
+        str(bitgo_public_key),
+        "--accounts",
+        str(accounts),
+        "--profile-out",
+        str(profile),
+        *extra,
+    ]
+    process, log_path = spawn(name, argv, workdir)
+    server = Server(name, process, f"http://{HOST}:{port}", log_path)
+    # The routes are all POST or PUT: a GET answering 405 means the app serves.
+    server.wait_ready("/bitgo/v1/connections", timeout=timeout, status=405)
+    return server, profile
