@@ -33,3 +33,16 @@ def test_independent_partner_passes(
     assert [r["id"] for r in report["results"] if r["status"] == "SKIPPED"] == []
     assert result.exit_code == 0, result.output
     assert elapsed <= BUDGET_S
+    # conform's report.json shape: the same keys, summary with `failed`, rules and results.
+    assert list(report) == [
+        "schemaVersion",
+        "target",
+        "startedAt",
+        "durationSeconds",
+        "seed",
+        "summary",
+        "rules",
+        "results",
+    ]
+    assert set(report["summary"]) == {"passed", "failed", "warnings", "skipped"}
+    assert {r["kind"] for r in report["results"]} == {"scenario", "responses"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from oeskit.conformance.events import (
@@ -117,38 +117,38 @@ def run(config: RunConfig) -> Iterator[Event]:
 
 def run_scenario(one: Scenario, config: RunConfig, bitgo: BitGo, state: RunState) -> ScenarioResult:
     started = time.perf_counter()
-    base = dict(
+    skipped = ScenarioResult(
         id=one.id,
         title=one.title,
         rules=one.rules,
         tags=one.tags,
+        status=Status.SKIPPED,
+        duration_s=0.0,
         reproduce=reproduce_command(config, one.id),
     )
     missing = sorted(one.needs - config.profile.capabilities)
     if missing:
         meaning = contract.capabilities()
-        return ScenarioResult(
-            **base,  # type: ignore[arg-type]
-            status=Status.SKIPPED,
-            duration_s=0.0,
+        return replace(
+            skipped,
             reason="the profile does not declare the capability "
             + ", ".join(f"{m} ({meaning.get(m, '')})" for m in missing),
         )
     ctx = Context(bitgo, config.profile, state)
-    skipped = ""
+    unobservable = ""
     try:
         one.body(ctx)
     except Unobservable as exc:
-        skipped = str(exc)
+        unobservable = str(exc)
     findings = tuple(ctx.findings)
     if findings:
         status, reason = worst([f.severity for f in findings]), findings[0].message
-    elif skipped:
-        status, reason = Status.SKIPPED, skipped
+    elif unobservable:
+        status, reason = Status.SKIPPED, unobservable
     else:
         status, reason = Status.PASSED, ""
-    return ScenarioResult(
-        **base,  # type: ignore[arg-type]
+    return replace(
+        skipped,
         status=status,
         duration_s=time.perf_counter() - started,
         reason=reason,
@@ -160,20 +160,18 @@ def run_scenario(one: Scenario, config: RunConfig, bitgo: BitGo, state: RunState
 def responses_result(operation: str, answers: list[Answer]) -> ScenarioResult:
     """One result per operation: every answer it gave matches partner-hosted.yaml."""
     mine = [a for a in answers if a.operation == operation]
-    base = dict(
+    skipped = ScenarioResult(
         id=f"responses:{operation}",
         title=f"Every answer of {operation} matches partner-hosted.yaml",
         rules=(rules.RESPONSES,),
         tags=("responses",),
-        kind="responses",
+        status=Status.SKIPPED,
         duration_s=0.0,
+        reason=f"no scenario that ran called {operation}",
+        kind="responses",
     )
     if not mine:
-        return ScenarioResult(
-            **base,  # type: ignore[arg-type]
-            status=Status.SKIPPED,
-            reason=f"no scenario that ran called {operation}",
-        )
+        return skipped
     findings = [
         Finding(
             Status.FAILED,
@@ -187,10 +185,11 @@ def responses_result(operation: str, answers: list[Answer]) -> ScenarioResult:
         for a in mine
         for problem in a.problems
     ]
-    return ScenarioResult(
-        **base,  # type: ignore[arg-type]
+    shown = tuple(findings[:_FINDINGS_PER_OPERATION])
+    return replace(
+        skipped,
         status=Status.FAILED if findings else Status.PASSED,
         reason=findings[0].actual if findings else f"{len(mine)} answers checked",
-        findings=tuple(findings[:_FINDINGS_PER_OPERATION]),
-        exchanges=tuple(f.exchange for f in findings[:_FINDINGS_PER_OPERATION] if f.exchange),
+        findings=shown,
+        exchanges=tuple(f.exchange for f in shown if f.exchange is not None),
     )
