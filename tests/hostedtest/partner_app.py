@@ -143,6 +143,10 @@ class PartnerApp:
             return JSONResponse({"error": refusal.error}, status_code=refusal.status)
         return JSONResponse(data, status_code=status)
 
+    async def io(self) -> None:
+        """A database round trip between the lookup and the insert."""
+        await asyncio.sleep(IO_DELAY_S)
+
     @asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
         async with self.lock:
@@ -190,7 +194,7 @@ class PartnerApp:
             if token not in self.config.tokens:
                 raise Refusal(422, "unknown connection token")
             self.check_account_free(token)
-            await asyncio.sleep(IO_DELAY_S)
+            await self.io()
             record = {**data, "partnersClientId": f"user-{token}"}
             record["partnersConnectionId"] = f"acct-{uuid.uuid4().hex[:12]}"
             self.state.connections[data["connectionId"]] = record
@@ -244,7 +248,7 @@ class PartnerApp:
             for name in ("partnersConnectionId", "partnersClientId", "clientId"):
                 if connection[name] != data[name]:
                     raise Refusal(404, f"{name} does not match the connection")
-            await asyncio.sleep(IO_DELAY_S)
+            await self.io()
             record = self.create(kind, data)
         return 200, self.present(record)
 

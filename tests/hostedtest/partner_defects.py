@@ -4,6 +4,7 @@ defect switches. Each maps to the rule of partner-hosted.yaml hosted-test must n
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -73,11 +74,15 @@ class RetriesNotIdempotent(PartnerApp):
 
 
 class RacingDuplicates(PartnerApp):
-    """No lock between looking an id up and inserting it."""
+    """No lock between looking an id up and inserting it (and a slow database, so the window
+    is wide enough to see on a loaded machine)."""
 
     @asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
         yield
+
+    async def io(self) -> None:
+        await asyncio.sleep(0.2)
 
 
 class ClearedReservedAgain(PartnerApp):
