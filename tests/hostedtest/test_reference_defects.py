@@ -9,7 +9,7 @@ import pytest
 
 from oeskit.hostedtest import contract
 from oeskit.signing import bitgo_jwt
-from tests.hostedtest.reference_defects import DEFECTS, reference_app
+from tests.hostedtest.reference_defects import ALSO_BLAMED, DEFECTS, reference_app
 from tests.hostedtest.support import failed, hosted_test, rule_status, serve, write_profile
 
 
@@ -38,7 +38,8 @@ def test_wrapper_without_defect_passes(
 def test_reference_defect_is_named(
     rule: str, bitgo_pair: bitgo_jwt.RsaKeyPair, bitgo_key: Path, tmp_path: Path
 ) -> None:
-    """hosted-test against the reference with this rule's defect exits 1, the rule FAILED."""
+    """hosted-test against the reference with this rule's defect exits 1, the rule FAILED, and
+    no rule the defect does not break."""
     app, tokens = reference_app(tmp_path, bitgo_pair, rule)
     with serve(app) as url:
         result, report = hosted_test(
@@ -48,4 +49,6 @@ def test_reference_defect_is_named(
             profile=write_profile(tmp_path / "p.yaml", tokens=tokens),
         )
     assert rule_status(report)[rule] == "FAILED", failed(report)
+    blamed = {k for k, v in rule_status(report).items() if v == "FAILED"}
+    assert blamed - {rule} <= ALSO_BLAMED.get(rule, frozenset()), failed(report)
     assert result.exit_code == 1
