@@ -4,19 +4,16 @@ rule passes, within the 30 s budget."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from oeskit.cli import main
-from oeskit.testing.server import HOST, free_port
+from oeskit.testing.server import start_partner
 from tests.hostedtest.support import failed, hosted_test
 
 BUDGET_S = 30
@@ -27,32 +24,11 @@ def reference(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     """(base URL, BitGo's private key, profile) of a running `oeskit partner serve`."""
     keys = CliRunner().invoke(main, ["keys", "bitgo", "--out-dir", str(tmp_path)])
     assert keys.exit_code == 0, keys.output
-    port, profile = free_port(), tmp_path / "profile.yaml"
-    command = [sys.executable, "-m", "oeskit", "partner", "serve", "--port", str(port)]
-    command += ["--db", str(tmp_path / "partner.db"), "--profile-out", str(profile)]
-    command += ["--bitgo-public-key", str(tmp_path / "bitgo-public.pem"), "--accounts", "20"]
-    log = (tmp_path / "partner.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://{HOST}:{port}"
+    server, profile = start_partner(tmp_path, tmp_path / "bitgo-public.pem", accounts=20)
     try:
-        _wait_ready(url, process)
-        yield url, tmp_path / "bitgo-private.pem", profile
+        yield server.base_url, tmp_path / "bitgo-private.pem", profile
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "oeskit partner serve exited"
-        try:
-            httpx.put(f"{url}/bitgo/v1/allocation/x/clear", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("oeskit partner serve did not answer within 30 s")
+        server.stop(timeout=10)
 
 
 def test_reference_partner_passes(reference: tuple[str, Path, Path], tmp_path: Path) -> None:
