@@ -128,3 +128,13 @@ def test_bad_profile_and_key_exit_2(bitgo_key: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [*base, "--bitgo-key", str(public)])
     assert result.exit_code == 2
     assert "--bitgo-key" in result.output
+
+
+def test_a_jwt_echoed_in_a_body_is_redacted(bitgo_pair: bitgo_jwt.RsaKeyPair) -> None:
+    """A partner that echoes the token in an error body does not leak it into a report."""
+    from oeskit.reports.redact import MASK, Redactor
+
+    token = bitgo_jwt.sign(bitgo_pair.private_pem, now=0, method="PUT", path="/x")
+    text = Redactor().text(f'{{"error": "token {token} expired"}}')
+    assert text == f'{{"error": "token {MASK} expired"}}'
+    assert Redactor().headers({"X-BitGo-Signature": token}) == {"X-BitGo-Signature": MASK}
