@@ -93,7 +93,7 @@ def body_sha256(body: bytes) -> str:
 
 
 def sign(
-    private_pem: str,
+    private_pem: str | rsa.RSAPrivateKey,
     *,
     now: int,
     method: str,
@@ -107,6 +107,8 @@ def sign(
 
     `path` is the request path as sent (with its query string, if any); `method` is upper-cased.
     `extra` claims are added last (tests use it to forge tokens a receiver must refuse).
+    A loaded key may stand for the PEM: parsing a PEM private key costs far more than signing,
+    so a caller that signs many tokens loads it once.
     """
     claims: dict[str, Any] = {
         "iat": now,
