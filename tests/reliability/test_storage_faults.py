@@ -16,6 +16,9 @@ import pytest
 
 from tests.conftest import ALPHA, Sandbox
 
+# Faults of the SQLite file itself (deleted, replaced, full, read-only).
+STORES = ("sqlite",)
+
 pytestmark = pytest.mark.anyio
 
 
