@@ -26,6 +26,7 @@ from oeskit.domain import lifecycle
 from oeskit.domain.ports import Reads, Worlds
 from oeskit.errors import StoreBusy
 from oeskit.http.errors import ErrorMapper
+from oeskit.metrics import Metrics
 from oeskit.settings import Settings
 from oeskit.store.group import GroupCommit
 from oeskit.store.maintenance import Checkpointer
@@ -73,6 +74,8 @@ class Services:
     store: SqliteStore
     errors: ErrorMapper
     namespace: str = DEFAULT_NAMESPACE
+    # One per server, shared by its namespaces (`metrics.py`); e.g. `partner_call(status)`.
+    metrics: Metrics = field(default_factory=Metrics)
     group: GroupCommit = field(init=False)
     reads: Reads = field(init=False)
     worlds: Worlds = field(init=False)
@@ -136,7 +139,9 @@ async def _job_loop(services: Services) -> None:
     where = f" in namespace {services.namespace}" if services.namespace else ""
     while True:
         try:
-            lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+            services.metrics.jobs_run(
+                lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+            )
             services.store.flush_request_log()
         except StoreBusy:
             pass  # another worker holds the lock; try again next tick
@@ -148,9 +153,10 @@ async def _job_loop(services: Services) -> None:
 class NamespaceOpener:
     """Opens the namespaces of `http/namespaces.py` from their files beside the main database."""
 
-    def __init__(self, settings: Settings, errors: ErrorMapper) -> None:
+    def __init__(self, settings: Settings, errors: ErrorMapper, metrics: Metrics) -> None:
         self.settings = settings
         self.errors = errors
+        self.metrics = metrics
         self.files = NamespaceFiles(settings.db, settings.max_namespaces)
 
     def names(self) -> list[str]:
@@ -162,7 +168,7 @@ class NamespaceOpener:
     def open(self, name: str) -> Services:
         self.files.create(name)
         store = open_store(self.settings, self.files.path(name))
-        return Services(self.settings, store, self.errors, namespace=name)
+        return Services(self.settings, store, self.errors, namespace=name, metrics=self.metrics)
 
     def remove(self, name: str) -> bool:
         return self.files.remove(name)
