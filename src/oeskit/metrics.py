@@ -83,6 +83,7 @@ class Metrics:
         self._request_children: dict[
             tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]
         ] = {}
+        self._staging_children: dict[tuple[str, str], Callable[[], None]] = {}
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One answered request (the Guard calls this for every request it sees)."""
@@ -99,7 +100,10 @@ class Metrics:
 
     def staging(self, outcome: str, rule: str) -> None:
         """One v2 staging request's outcome and its rule id (OES-STG-001 when created)."""
-        self.stagings.labels(outcome, rule).inc()
+        inc = self._staging_children.get((outcome, rule))
+        if inc is None:
+            inc = self._staging_children[(outcome, rule)] = self.stagings.labels(outcome, rule).inc
+        inc()
 
     def jobs_run(self, count: int) -> None:
         if count:
