@@ -7,6 +7,7 @@ the partner's request log or in the request metrics."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -36,6 +37,13 @@ class Operations:
         self.services = services  # the default namespace's: its database is the server's
         self.metrics = metrics
         self.errors = errors
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else is the wrapped application's (the namespaces layer: `close()`, the
+        open namespaces), so callers of `create_app` see it as before this layer existed."""
+        if name == "app":  # not set yet (copying, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in PATHS:
