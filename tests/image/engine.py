@@ -207,19 +207,20 @@ def pip_build_options() -> list[str]:
 def build(podman: Podman, context: Path, tag: str) -> float:
     """Build the Containerfile at `context` on the Debian base; seconds taken."""
     started = time.monotonic()
-    podman.run(
-        "build",
+    common = [
         "--format",
         "docker",  # keeps the HEALTHCHECK
         "--build-arg",
         f"BASE={base_image(podman)}",
         *pip_build_options(),
-        "--tag",
-        tag,
         "--file",
         str(context / "Containerfile"),
-        str(context),
-        timeout=1800,
+    ]
+    # The build stage gets a tag of its own, so the prune below keeps its layers (the wheels)
+    # for the next run; the second build finds every layer of it in the cache.
+    podman.run(
+        "build", *common, "--target", "build", "--tag", tag + "-build", str(context), timeout=1800
     )
-    podman.run("image", "prune", "--force", check=False)  # the previous build's layers
+    podman.run("build", *common, "--tag", tag, str(context), timeout=1800)
+    podman.run("image", "prune", "--force", check=False)  # the previous builds' layers
     return time.monotonic() - started
