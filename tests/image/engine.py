@@ -10,6 +10,7 @@ a rerun reuses the layers of an unchanged build); a missing cache is rebuilt.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -204,14 +205,38 @@ def pip_build_options() -> list[str]:
     return options
 
 
+# What the Containerfile copies (see .containerignore): a build is skipped when none of it, nor
+# the base, changed since the image under the tag was built.
+CONTEXT = ("Containerfile", "pyproject.toml", "README.md", "openapi.yaml", "src", "fixtures")
+CONTEXT_LABEL = "org.oeskit.test.context"
+
+
+def context_digest(context: Path, base: str) -> str:
+    digest = hashlib.sha256(base.encode())
+    for name in CONTEXT:
+        top = context / name
+        for path in sorted([top] if top.is_file() else top.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def build(podman: Podman, context: Path, tag: str) -> float:
-    """Build the Containerfile at `context` on the Debian base; seconds taken."""
+    """Build the Containerfile at `context` on the Debian base, unless the image under `tag`
+    was built from the same files and base; seconds taken (0 when skipped)."""
     started = time.monotonic()
+    base = base_image(podman)
+    base_id = str(podman.inspect("image", base)["Id"])
+    digest = context_digest(context, base_id)
+    if podman.run("image", "exists", tag, check=False).returncode == 0:
+        labels = podman.inspect("image", tag).get("Labels") or {}
+        if isinstance(labels, dict) and labels.get(CONTEXT_LABEL) == digest:
+            return 0.0
     common = [
         "--format",
         "docker",  # keeps the HEALTHCHECK
         "--build-arg",
-        f"BASE={base_image(podman)}",
+        f"BASE={base}",
         *pip_build_options(),
         "--file",
         str(context / "Containerfile"),
@@ -221,6 +246,15 @@ def build(podman: Podman, context: Path, tag: str) -> float:
     podman.run(
         "build", *common, "--target", "build", "--tag", tag + "-build", str(context), timeout=1800
     )
-    podman.run("build", *common, "--tag", tag, str(context), timeout=1800)
+    podman.run(
+        "build",
+        *common,
+        "--label",
+        f"{CONTEXT_LABEL}={digest}",
+        "--tag",
+        tag,
+        str(context),
+        timeout=1800,
+    )
     podman.run("image", "prune", "--force", check=False)  # the previous builds' layers
     return time.monotonic() - started
