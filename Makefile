@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
 
-.PHONY: run test test-fast lint bench soak clean
+.PHONY: run test test-fast test-image lint bench soak clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)  ## the whole suite (what CI runs)
 
 test-fast: $(STAMP)  ## everything but the tests marked slow
 	$(BIN)/python -m pytest -m "not slow"
+
+test-image: $(STAMP)  ## build the Containerfile's image and run it with podman (marker image)
+	$(BIN)/python -m pytest -m image -p no:xdist
 
 lint: $(STAMP)  ## ruff (lint + format), mypy --strict on src, and the import contracts
 	$(BIN)/ruff check src tests bench soak

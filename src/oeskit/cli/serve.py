@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import logging.config
 import secrets
 import shlex
 import shutil
+import signal
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
 import orjson
 
-from oeskit import signing
-from oeskit.cli.options import check_clock
+from oeskit import logs, signing
+from oeskit.cli.options import EnvOption, check_clock
 from oeskit.cli.world import WORLD
 from oeskit.errors import ConfigError, StoreBusy, StoreUnavailable
+from oeskit.logs import FORMATS, LEVELS
 from oeskit.settings import (
     DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_MAX_NAMESPACES,
+    DEFAULT_SHUTDOWN_TIMEOUT_S,
     Settings,
     is_loopback,
 )
@@ -98,10 +107,15 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to bind.")
+@click.option(
+    "--host", cls=EnvOption, default="127.0.0.1", show_default=True, help="Interface to bind."
+)
+@click.option(
+    "--port", cls=EnvOption, default=8080, show_default=True, type=int, help="Port to bind."
+)
 @click.option(
     "--db",
+    cls=EnvOption,
     default="oeskit.db",
     show_default=True,
     envvar="OESKIT_DB",
@@ -112,17 +126,20 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 @click.option(
     "--world",
     "world_path",
+    cls=EnvOption,
     type=WORLD,
     metavar="NAME|FILE",
     help="World loaded when the database is empty: a packaged world (demo, minimal) or a file.",
 )
 @click.option(
     "--fresh",
+    cls=EnvOption,
     is_flag=True,
     help="Empty the database and delete every namespace first, so the world is reloaded.",
 )
 @click.option(
     "--workers",
+    cls=EnvOption,
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
@@ -130,12 +147,14 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 )
 @click.option(
     "--admin-token",
-    envvar="OESKIT_ADMIN_TOKEN",
+    cls=EnvOption,
     help="Token for the /sandbox/ control plane. On loopback a random one is made if "
-    "unset; elsewhere the control plane is off unless this is given.",
+    "unset (not with --log-format json, which never logs it); elsewhere the control plane is "
+    "off unless this is given.",
 )
 @click.option(
     "--clock",
+    cls=EnvOption,
     default="wall",
     show_default=True,
     callback=check_clock,
@@ -143,6 +162,7 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 )
 @click.option(
     "--body-limit",
+    cls=EnvOption,
     default=DEFAULT_BODY_LIMIT,
     show_default=True,
     type=click.IntRange(1),
@@ -150,6 +170,7 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 )
 @click.option(
     "--body-timeout",
+    cls=EnvOption,
     default=DEFAULT_BODY_TIMEOUT_S,
     show_default=True,
     type=click.FloatRange(0, min_open=True),
@@ -158,6 +179,7 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 )
 @click.option(
     "--max-namespaces",
+    cls=EnvOption,
     default=DEFAULT_MAX_NAMESPACES,
     show_default=True,
     type=click.IntRange(0),
@@ -167,18 +189,43 @@ def _token_for(world: dict[str, Any], enterprise_id: str) -> str | None:
 )
 @click.option(
     "--header-timeout",
+    cls=EnvOption,
     default=DEFAULT_HEADER_TIMEOUT_S,
     show_default=True,
     type=click.FloatRange(0, min_open=True),
     help="Seconds a connection may take to send a request's headers before it is closed "
     "(headers over 64 KiB are answered 431, OES-REQ-008).",
 )
-@click.option("--validate-responses", is_flag=True, help="Check every response against the spec.")
+@click.option(
+    "--validate-responses",
+    cls=EnvOption,
+    is_flag=True,
+    help="Check every response against the spec.",
+)
 @click.option(
     "--log-level",
-    default="warning",
+    cls=EnvOption,
+    type=click.Choice(LEVELS),
+    help="Least severe log record written [default: warning; info with --log-format json, "
+    "which writes a line per request].",
+)
+@click.option(
+    "--log-format",
+    cls=EnvOption,
+    default="text",
     show_default=True,
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    type=click.Choice(FORMATS),
+    help="text for people; json for collectors: one object per line (time, level, request "
+    "id, route, status, duration, rule), never a token, key or signature.",
+)
+@click.option(
+    "--shutdown-timeout",
+    cls=EnvOption,
+    default=DEFAULT_SHUTDOWN_TIMEOUT_S,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="On SIGTERM, stop accepting and give the requests in flight this many seconds to "
+    "finish before cancelling them; then exit 0.",
 )
 def serve(
     host: str,
@@ -194,7 +241,9 @@ def serve(
     max_namespaces: int,
     header_timeout: float,
     validate_responses: bool,
-    log_level: str,
+    log_level: str | None,
+    log_format: str,
+    shutdown_timeout: float,
 ) -> None:
     """Run the reference sandbox."""
     import uvicorn
@@ -209,8 +258,11 @@ def serve(
             world = load_world_file(world_path)
         except WorldError as exc:
             raise click.ClickException(f"{world_path}: {exc}") from None
-    if admin_token is None and is_loopback(host):
+    if admin_token is None and is_loopback(host) and log_format == "text":
         admin_token = secrets.token_urlsafe(18)
+    level = log_level or logs.default_level(log_format)
+    log_config = logs.config(log_format, level, redact=[admin_token] if admin_token else [])
+    logging.config.dictConfig(log_config)  # for the lines before uvicorn applies it again
     settings = Settings(
         host=host,
         port=port,
@@ -224,6 +276,8 @@ def serve(
         max_namespaces=max_namespaces,
         header_timeout_s=header_timeout,
         validate_responses=validate_responses,
+        # prometheus-client's multiprocess mode: each worker's counts, added up by a scrape.
+        metrics_dir=tempfile.mkdtemp(prefix="oeskit-metrics-") if workers > 1 else None,
     )
     try:
         if fresh and db != ":memory:":
@@ -241,24 +295,60 @@ def serve(
         # at its current sandbox time in the requested mode.
         _apply_clock(store, clock)
     base_url = f"http://{host}:{port}"
-    _banner(base_url, settings, world)
+    if log_format == "json":
+        _start_record(base_url, settings)
+    else:
+        _banner(base_url, settings, world)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": level,
+        "log_config": log_config,
+        "access_log": False,  # our own line per request (oeskit.access) at INFO
+        "timeout_graceful_shutdown": shutdown_timeout,
+        "http": HTTP_PROTOCOL,
+    }
     settings.export()  # the HTTP protocol reads its header timeout from here, in every worker
-    if workers == 1:
-        app = freeze_startup_objects(create_app(settings, store))
-        uvicorn.run(
-            app, host=host, port=port, log_level=log_level, access_log=False, http=HTTP_PROTOCOL
-        )
-        return
-    store.close()
-    uvicorn.run(
-        "oeskit.http.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-        http=HTTP_PROTOCOL,
+    with _exit_zero_on_sigterm():
+        if workers == 1:
+            app = freeze_startup_objects(create_app(settings, store))
+            uvicorn.run(app, **options)
+            return
+        store.close()
+        try:
+            uvicorn.run(
+                "oeskit.http.app:create_app_from_env", factory=True, workers=workers, **options
+            )
+        finally:
+            shutil.rmtree(str(settings.metrics_dir), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _exit_zero_on_sigterm() -> Iterator[None]:
+    """SIGTERM is how orchestrators stop a server: exit 0 once it has stopped. uvicorn stops
+    accepting, waits for the requests in flight (up to --shutdown-timeout), shuts the app down,
+    then raises the signal again for the handler it found; this is that handler. Installed only
+    once the database is open and loaded, so a stop never cuts a world load in half."""
+
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stopped)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _start_record(base_url: str, settings: Settings) -> None:
+    """The banner's facts as one log record, without the tokens and keys the text one prints."""
+    logging.getLogger("oeskit").info(
+        "oeskit sandbox on %s (db %s, %d worker(s), clock %s, control plane %s)",
+        base_url,
+        logs.redact_url(settings.db),
+        settings.workers,
+        settings.clock,
+        "on" if settings.admin_token else "off",
     )
 
 

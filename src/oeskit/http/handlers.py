@@ -14,7 +14,7 @@ from oeskit.clock import format_instant, parse_instant
 from oeskit.domain import access, rules, signatures, staging
 from oeskit.domain.model import Caller, Partner
 from oeskit.errors import RuleViolation
-from oeskit.http import presenters
+from oeskit.http import presenters, request_log
 from oeskit.http.services import UsesServices
 from oeskit.http.validation import amounts_from_query
 
@@ -76,6 +76,8 @@ class PartnerRoutes(UsesServices):
         staged = await s.group.run(
             lambda: staging.stage(store, partner, caller, body, now, s.new_id)
         )
+        if staged.replay:
+            request_log.note_replay()  # counted apart from creations (oeskit_stagings_total)
         if staged.created is not None:  # fresh and carrying no dispute: nothing to re-read
             return {"settlement": {**presenters.settlement(staged.created), "settlingDisputes": []}}
         return {"settlement": self._staged_view(staged.settlement_id)}

@@ -36,6 +36,7 @@ _SIGNATURE_RULES = frozenset(
 # The signature member of a JSON body, in raw bytes (the body may be cut at BODY_CAP).
 _SIGNATURE_MEMBER = re.compile(rb'("signature"\s*:\s*)"(?:[^"\\]|\\.)*"')
 MASK = b"***masked***"
+REPLAYED = "replayed"  # the note's mark of a staging answered from the stored settlement
 # Rules of the steps after the signature: a request refused by one of them was signed right.
 _PAST_SIGNATURE = ("OES-IDEM-", "OES-AMT-", "OES-BAL-")
 
@@ -63,6 +64,14 @@ def note_fault(kind: str) -> None:
     note = NOTE.get()
     if note is not None:
         note["fault"] = kind
+
+
+def note_replay() -> None:
+    """Record in the current request's note that its staging was answered from the stored
+    settlement (a 200 by OES-IDEM-001), for the metrics."""
+    note = NOTE.get()
+    if note is not None:
+        note[REPLAYED] = True
 
 
 def entry(

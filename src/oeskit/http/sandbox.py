@@ -28,7 +28,9 @@ class SandboxRoutes(UsesServices):
         self.namespaces = namespaces
 
     def _run_jobs(self) -> int:
-        return lifecycle.run_due(self.s.store, self.s.now(), self.s.new_id, "sandbox")
+        ran = lifecycle.run_due(self.s.store, self.s.now(), self.s.new_id, "sandbox")
+        self.s.metrics.jobs_run(ran)
+        return ran
 
     def _clock(self) -> dict[str, Any]:
         state = self.s.store.clock_state()

@@ -28,6 +28,7 @@ from oeskit.domain import lifecycle
 from oeskit.domain.ports import Reads, Worlds
 from oeskit.errors import StoreUnavailable
 from oeskit.http.errors import ErrorMapper
+from oeskit.metrics import Metrics
 from oeskit.settings import Settings
 from oeskit.store.connection import storage_error
 from oeskit.store.group import GroupCommit
@@ -77,6 +78,8 @@ class Services:
     store: SqliteStore
     errors: ErrorMapper
     namespace: str = DEFAULT_NAMESPACE
+    # One per server, shared by its namespaces (`metrics.py`); e.g. `partner_call(status)`.
+    metrics: Metrics = field(default_factory=Metrics)
     group: GroupCommit = field(init=False)
     reads: Reads = field(init=False)
     worlds: Worlds = field(init=False)
@@ -152,7 +155,9 @@ async def _job_loop(services: Services) -> None:
     where = f" in namespace {services.namespace}" if services.namespace else ""
     while True:
         try:
-            lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+            services.metrics.jobs_run(
+                lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+            )
             services.store.flush_request_log()
         except StoreUnavailable:
             pass  # locked by another worker, or a fault the store logged: try again next tick
@@ -165,10 +170,15 @@ class NamespaceOpener:
     """Opens the namespaces of `http/namespaces.py` from their files beside the main database."""
 
     def __init__(
-        self, settings: Settings, errors: ErrorMapper, store: SqliteStore | None = None
+        self,
+        settings: Settings,
+        errors: ErrorMapper,
+        metrics: Metrics,
+        store: SqliteStore | None = None,
     ) -> None:
         self.settings = settings
         self.errors = errors
+        self.metrics = metrics
         self.database: PgDatabase | None = None
         self.files: NamespaceFiles | PgNamespaces
         if isinstance(store, PostgresStore):  # namespaces are schemas beside the store's
@@ -213,7 +223,7 @@ class NamespaceOpener:
             if translated is exc:
                 raise
             raise translated from exc
-        return Services(self.settings, store, self.errors, namespace=name)
+        return Services(self.settings, store, self.errors, namespace=name, metrics=self.metrics)
 
     def remove(self, name: str) -> bool:
         return self.files.remove(name)
