@@ -20,7 +20,7 @@ from oeskit.store.sqlite import SqliteStore
 from oeskit.testing.server import Server, start_serve
 
 # pytester runs partner test files against the oeskit pytest plugin (tests/kit).
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.progress"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = fixtures.world_path("demo")
