@@ -5,6 +5,9 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
+# Workers for make test; each test is a unit of its own except xdist_group members (tests/scheduling.py).
+TEST_WORKERS ?= 2
+XDIST   := -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: run test test-fast lint bench soak clean
 
@@ -19,11 +22,11 @@ run: $(STAMP)  ## start the sandbox with the demo world on $(HOST):$(PORT)
 	$(BIN)/oeskit serve --host $(HOST) --port $(PORT) --db .oeskit/sandbox.db --fresh \
 		--world demo
 
-test: $(STAMP)  ## the whole suite (what CI runs)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## the whole suite (what CI runs), on $(TEST_WORKERS) pytest-xdist workers
+	$(BIN)/python -m pytest $(XDIST)
 
 test-fast: $(STAMP)  ## everything but the tests marked slow
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow"
 
 lint: $(STAMP)  ## ruff (lint + format), mypy --strict on src, and the import contracts
 	$(BIN)/ruff check src tests bench soak

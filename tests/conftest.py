@@ -19,8 +19,9 @@ from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore
 from oeskit.testing.server import Server, start_serve
 
-# pytester runs partner test files against the oeskit pytest plugin (tests/kit).
-pytest_plugins = ["pytester", "tests.progress"]
+# pytester runs partner test files against the oeskit pytest plugin (tests/kit); progress and
+# scheduling are this suite's own small plugins (`make test` runs it under pytest-xdist).
+pytest_plugins = ["pytester", "tests.progress", "tests.scheduling"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = fixtures.world_path("demo")
