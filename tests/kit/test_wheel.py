@@ -47,7 +47,7 @@ def test_serve_and_conform_from_an_empty_folder(kit: Kit, empty: Path) -> None:
     finally:
         server.stop()
     assert done.returncode == 0, done.stdout + done.stderr
-    assert " 0 failed" in done.stderr
+    assert " 0 failed" in done.stdout
     reports = list((empty / "reports").glob("*/report.json"))
     assert len(reports) == 1
     assert (reports[0].parent / "junit.xml").is_file()
