@@ -16,7 +16,7 @@ from connexion.exceptions import ProblemException
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from starlette.types import Scope
 
-from oeskit import schemas
+from oeskit import schema_choice, schemas
 from oeskit.domain import rules
 from oeskit.domain.sandbox_rules import SBX_INVALID
 from oeskit.errors import RuleViolation
@@ -76,6 +76,11 @@ def check_body(validator: schemas.Validator, body: t.Any) -> None:
             "{sourceConnectionId: {destinationConnectionId: {currency: amount}}} with string "
             f"amounts, at one depth ({where})",
         )
+    if first.keyword == "oneOf" and not first.path:
+        # A tagged union (the control plane's faults): say what is wrong with the branch meant.
+        explained = schema_choice.explain(validator.schema, body)
+        if explained is not None:
+            raise RuleViolation(rules.REQ_SCHEMA, truncate(explained, 400))
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     raise RuleViolation(rules.REQ_SCHEMA, truncate(f"{where}: {first.message}", 400) + more)
 
