@@ -38,10 +38,13 @@ def test_serve_banner_is_on_stdout(tmp_path: Path) -> None:
     log; uvicorn's own lines are diagnostics on stderr."""
     port = free_port()
     out, err = tmp_path / "out.log", tmp_path / "err.log"
+    command = [
+        sys.executable, "-m", "oeskit", "serve", "--host", HOST, "--port", str(port),
+        "--db", str(tmp_path / "s.db"), "--world", "demo", "--admin-token", ADMIN,
+    ]  # fmt: skip
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "oeskit", "serve", "--host", HOST, "--port", str(port)]
-            + ["--db", str(tmp_path / "s.db"), "--world", "demo", "--admin-token", ADMIN],
+            command,
             stdout=stdout,
             stderr=stderr,
         )
