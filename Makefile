@@ -9,7 +9,7 @@ PORT    ?= 8080
 TEST_WORKERS ?= 2
 XDIST   := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: run test test-fast lint bench soak clean
+.PHONY: run test test-fast lint bench soak wheel clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(STAMP)  ## ruff (lint + format), mypy --strict on src, and the import co
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+wheel: $(STAMP)  ## build dist/oeskit-<version>-py3-none-any.whl (what the CI recipes install)
+	$(BIN)/python -m pip wheel --no-deps --quiet --wheel-dir dist .
+	@ls dist/oeskit-*.whl
+
 bench: $(STAMP)  ## benchmarks; never part of `make test`
 	$(BIN)/python -m bench
 
@@ -41,4 +45,4 @@ soak: $(STAMP)  ## 60 s of mixed load at 16 connections, then oeskit doctor
 	$(BIN)/python -m soak --seconds 60 --connections 16
 
 clean:
-	rm -rf $(VENV) .oeskit .pytest_cache .hypothesis
+	rm -rf $(VENV) .oeskit .pytest_cache .hypothesis dist
