@@ -34,16 +34,12 @@ def test_no_test_prints_past_the_capture() -> None:
 @pytest.mark.parametrize(("plugin", "last"), [((), "[ 40%]"), (("-p", "tests.progress"), "[100%]")])
 def test_progress_ends_at_100_percent_with_counted_subtests(
     pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
     plugin: tuple[str, ...],
     last: str,
 ) -> None:
     """Without the suite's progress plugin the run ends at 40 % (2 of 5); with it, at 100 %."""
-    monkeypatch.setenv("PYTHONPATH", str(TESTS.parent))  # `tests.progress` importable
     pytester.makepyfile(test_counting=COUNTING)
-    result = pytester.runpytest_subprocess(
-        "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *plugin
-    )
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-p", "no:xdist", *plugin)
     assert result.ret == 0
     dots = [line for line in result.outlines if line.startswith("..")]
     assert dots and dots[-1].rstrip().endswith(last), result.outlines
