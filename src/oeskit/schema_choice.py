@@ -21,7 +21,7 @@ def tag_of(branches: list[Any]) -> str | None:
     """The property every branch requires with exactly one allowed value, if there is one."""
     if not branches or not all(isinstance(b, dict) for b in branches):
         return None
-    required = set.intersection(*(set(b.get("required", ())) for b in branches))
+    required: set[str] = set.intersection(*(set(b.get("required", ())) for b in branches))
     for name in sorted(required):
         enums = [b.get("properties", {}).get(name, {}).get("enum") for b in branches]
         if all(isinstance(e, list) and len(e) == 1 for e in enums):
