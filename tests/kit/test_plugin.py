@@ -37,6 +37,14 @@ def record(sandbox, name):
 """
 
 
+@pytest.fixture(autouse=True)
+def _without_schemathesis_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partner runs here leave out schemathesis's pytest plugin (installed with oeskit):
+    importing it costs ~2 s of every pytest process, xdist workers included, and nothing here
+    uses it."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:schemathesis")
+
+
 def _records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
