@@ -5,6 +5,7 @@ the serve banner). One test per command; a command added to the CLI without one 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -177,3 +178,41 @@ def test_every_command_has_a_stream_test() -> None:
         "docs",
     }  # fmt: skip
     assert set(_COMMANDS) == covered
+
+
+def test_conform_failed_lines_reach_redirected_stdout_under_a_terminal_stderr(
+    tmp_path: Path,
+) -> None:
+    """`oeskit conform ... > log` on a terminal: the progress bar draws on the terminal (stderr)
+    and a FAILED line printed while it runs still goes to the log, not through the bar."""
+    import os
+    import pty
+
+    port = free_port()
+    target = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", HOST, "-d", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    master, terminal = pty.openpty()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait for the plain server to listen
+            with socket.socket() as probe:
+                if probe.connect_ex((HOST, port)) == 0:
+                    break
+            time.sleep(0.05)
+        done = subprocess.run(
+            [sys.executable, "-m", "oeskit", "conform", "--target", f"http://{HOST}:{port}",
+             "--sandbox-token", "x", "--scenario", "auth-missing-token", "--no-fuzz",
+             "--report-dir", str(tmp_path / "reports")],
+            stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(terminal)
+        os.close(master)
+        target.terminate()
+        target.wait(timeout=10)
+    assert done.returncode == 1
+    assert "FAILED auth-missing-token" in done.stdout
+    assert "0 passed, 1 failed" in done.stdout
