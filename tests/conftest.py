@@ -32,8 +32,9 @@ from oeskit.testing.postgres import (
 )
 from oeskit.testing.server import Server, start_serve
 
-# pytester runs partner test files against the oeskit pytest plugin (tests/kit).
-pytest_plugins = ["pytester"]
+# pytester runs partner test files against the oeskit pytest plugin (tests/kit); progress and
+# scheduling are this suite's own small plugins (`make test` runs it under pytest-xdist).
+pytest_plugins = ["pytester", "tests.progress", "tests.scheduling"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = fixtures.world_path("demo")

@@ -27,6 +27,8 @@ MAX_BYTES = 250 * 1000 * 1000
 pytestmark = [
     pytest.mark.image,
     pytest.mark.slow,
+    # One worker builds the image once (a module-scoped fixture) and runs every check on it.
+    pytest.mark.xdist_group("image"),
     # The first test pays for the build: minutes on a cold cache, more on a loaded machine.
     pytest.mark.timeout(1800),
     pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {missing_tools()}"),

@@ -30,8 +30,7 @@ def doctor(db_path: str) -> None:
     if not summary.ok:
         click.echo(
             f"{len(summary.violations)} violation(s) in {summary.settlements} settlements, "
-            f"{summary.transfers} transfers",
-            err=True,
+            f"{summary.transfers} transfers"
         )
         raise SystemExit(1)
     click.echo(f"ok: {summary.settlements} settlements, {summary.transfers} transfers checked")

@@ -63,7 +63,7 @@ def fixtures_dir() -> Path:
 
 
 def load_profile(path: str | Path) -> Profile:
-    path = Path(path)
+    path = fixtures.shipped(path)  # `fixtures/profiles/x.yaml` works outside the checkout too
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

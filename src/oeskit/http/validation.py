@@ -23,7 +23,7 @@ from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 from starlette.types import Scope
 
-from oeskit import schema_words, schemas, spec
+from oeskit import schema_choice, schema_words, schemas, spec
 from oeskit.domain import rules
 from oeskit.domain.sandbox_rules import SBX_INVALID
 from oeskit.errors import RuleViolation
@@ -122,7 +122,14 @@ def check_body(validator: schemas.Validator, body: t.Any) -> None:
         return
     if nesting_depth(body) > MAX_DEPTH:
         raise _too_deep()
-    raise refusal(validator.problems(body, limit=None))
+    problems = validator.problems(body, limit=None)
+    first = min(problems, key=lambda e: len(e.path))
+    if first.keyword == "oneOf" and not first.path:
+        # A tagged union (the control plane's faults): say what is wrong with the branch meant.
+        explained = schema_choice.explain(validator.schema, body)
+        if explained is not None:
+            raise RuleViolation(rules.REQ_SCHEMA, truncate(explained, 400))
+    raise refusal(problems)
 
 
 # A string longer than its maxLength, or an array with more items than its maxItems: the
