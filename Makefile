@@ -5,8 +5,11 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
+# Workers for make test; each test is a unit of its own except xdist_group members (tests/scheduling.py).
+TEST_WORKERS ?= 2
+XDIST   := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: run test test-fast lint bench soak clean
+.PHONY: run test test-fast test-image lint bench soak wheel clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -19,17 +22,24 @@ run: $(STAMP)  ## start the sandbox with the demo world on $(HOST):$(PORT)
 	$(BIN)/oeskit serve --host $(HOST) --port $(PORT) --db .oeskit/sandbox.db --fresh \
 		--world demo
 
-test: $(STAMP)  ## the whole suite (what CI runs)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## the whole suite (what CI runs), on $(TEST_WORKERS) pytest-xdist workers
+	$(BIN)/python -m pytest $(XDIST)
 
 test-fast: $(STAMP)  ## everything but the tests marked slow
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow"
+
+test-image: $(STAMP)  ## build the Containerfile's image and run it with podman (marker image)
+	$(BIN)/python -m pytest -m image -p no:xdist
 
 lint: $(STAMP)  ## ruff (lint + format), mypy --strict on src, and the import contracts
 	$(BIN)/ruff check src tests bench soak
 	$(BIN)/ruff format --check src tests bench soak
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+wheel: $(STAMP)  ## build dist/oeskit-<version>-py3-none-any.whl (what the CI recipes install)
+	$(BIN)/python -m pip wheel --no-deps --quiet --wheel-dir dist .
+	@ls dist/oeskit-*.whl
 
 bench: $(STAMP)  ## benchmarks; never part of `make test`
 	$(BIN)/python -m bench
@@ -38,4 +48,4 @@ soak: $(STAMP)  ## 60 s of mixed load at 16 connections, then oeskit doctor
 	$(BIN)/python -m soak --seconds 60 --connections 16
 
 clean:
-	rm -rf $(VENV) .oeskit .pytest_cache .hypothesis
+	rm -rf $(VENV) .oeskit .pytest_cache .hypothesis dist

@@ -88,6 +88,18 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
     rss = _get(results, "e", "rss_mb_1w_after_load")
     add("RSS, 1 worker, after the small load", rss, 120, "<=", " MB")
+    # Issue #21: the store on PostgreSQL.
+    pg_one = _get(results, "f", "replicas_1", "rps")
+    pg_two = _get(results, "f", "replicas_2", "rps")
+    add(
+        "PostgreSQL, 1 replica, 32 conns vs SQLite",
+        _ratio(pg_one, one and one["rps"]),
+        0.6,
+        ">=",
+        "x",
+        "" if one else "SQLite (section a) not measured",
+    )
+    add("PostgreSQL, 2 replicas vs 1 replica", _ratio(pg_two, pg_one), 1.0, ">=", "x")
     return out
 
 
@@ -176,6 +188,9 @@ def table(results: dict[str, Any]) -> str:
         for key, value in e.items():
             if isinstance(value, (int, float)):
                 lines.append(f"   {key:<44}{_fmt(value):>10}")
+    f = results.get("f")
+    if f:
+        lines.extend(_postgres_lines(f, results))
     env = results.get("environment") or {}
     if env:
         lines.append(
@@ -193,6 +208,38 @@ def table(results: dict[str, Any]) -> str:
     if results.get("quick"):
         lines.append("   (--quick: tiny sizes, indicative only)")
     return "\n".join(lines)
+
+
+def _postgres_lines(f: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    if f.get("skipped"):
+        return [f"f. PostgreSQL: skipped ({f['skipped']})"]
+    lines = ["f. PostgreSQL store (one throwaway server on this machine)"]
+    sqlite = _get(results, "a", "sandbox_1w", "c32")
+    for key, label in (("replicas_1", "1 replica"), ("replicas_2", "2 replicas")):
+        m = f.get(key)
+        if m:
+            lines.append(
+                f"   {label:<14}{m['connections']:>6}{_fmt(m['rps']):>10}"
+                f"{_fmt(m['p50_ms']):>10}{_fmt(m['p99_ms']):>10}{m['errors']:>8}"
+            )
+    if sqlite:
+        lines.append(f"   (SQLite, 1 worker, 32 conns, section a: {_fmt(sqlite['rps'])} req/s)")
+    big = f.get("big")
+    if big:
+        sqlite_big = next(
+            (
+                c
+                for c in _get(results, "c", "cases") or []
+                if c.get("role") == "mid" and c.get("shape") == "exchange"
+            ),
+            None,
+        )
+        beside = f" (SQLite {_fmt(sqlite_big['staging_ms'])} ms)" if sqlite_big else ""
+        lines.append(
+            f"   big staging {big['connections']:,}x{big['currencies']} "
+            f"({big['transfers']:,} transfers): {_fmt(big['staging_ms'])} ms{beside}"
+        )
+    return lines
 
 
 def write(results: dict[str, Any], directory: Path = RESULTS) -> Path:

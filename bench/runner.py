@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench import fixtures, floor, load, servers
+from bench import fixtures, floor, load, postgres, servers
 from bench.fixtures import (
     BROKER,
     BROKER_ENTERPRISE,
@@ -31,7 +31,7 @@ from bench.fixtures import (
     STAGE_PATH,
 )
 
-SECTIONS = ("a", "b", "c", "d", "e")
+SECTIONS = ("a", "b", "c", "d", "e", "f")
 RATE_CAP = 3000  # bodies signed per second of load: more than any server here answers
 # (shape, connections, role): the roles carry the targets.
 FULL_CASES = (
@@ -163,13 +163,8 @@ class Bench:
         d, e = "d" in self.o.only, "e" in self.o.only
         if not (a or b or d or e):
             return
-        if self.wrk is None and not self.o.python_load:
-            try:
-                self.wrk = load.ensure_wrk(self.log)
-            except load.NoLoadGenerator as exc:
-                self.log(f"!! {exc}\n!! skipping the load sections (a, b, RSS after load)")
-                self.results["load_skipped"] = str(exc)
-                return
+        if not self._ensure_load():
+            return
         section_a: dict[str, Any] = {}
         for workers in (1, 2) if a else (1,):
             name = f"sandbox_{workers}w"
@@ -200,6 +195,17 @@ class Bench:
         if a:
             self.prism(section_a)
             self.results["a"] = section_a
+
+    def _ensure_load(self) -> bool:
+        """wrk (or the smoke test's Python generator) ready; False if there is none."""
+        if self.wrk is None and not self.o.python_load:
+            try:
+                self.wrk = load.ensure_wrk(self.log)
+            except load.NoLoadGenerator as exc:
+                self.log(f"!! {exc}\n!! skipping the load sections (a, b, f, RSS after load)")
+                self.results["load_skipped"] = str(exc)
+                return False
+        return True
 
     def _check_load(self, name: str, run: dict[str, Any], *, unique: bool) -> None:
         if run["errors"]:
@@ -438,6 +444,9 @@ class Bench:
         self.startup()  # first, on a quiet machine
         self.small()
         self.big()
+        if "f" in self.o.only:
+            self._ensure_load()
+            self.results["f"] = postgres.run(self)
         self.results["environment"]["loadavg_end"] = _load_average()
         self.results["environment"]["wall_s"] = round(time.perf_counter() - started, 1)
         if self.wrk:

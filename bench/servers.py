@@ -27,14 +27,22 @@ PRISM_CACHE = Path(os.environ.get("OESKIT_BENCH_CACHE", Path.home() / ".cache" /
 
 
 def start_sandbox(
-    workdir: Path, *, workers: int = 1, name: str | None = None, world: Path | None = None
+    workdir: Path,
+    *,
+    workers: int = 1,
+    name: str | None = None,
+    world: Path | None = None,
+    db: str | None = None,
 ) -> Server:
-    """The sandbox through bench.launch (body limit 200 MB), ready to serve."""
+    """The sandbox through bench.launch (body limit 200 MB), ready to serve; on a fresh SQLite
+    file, or on `db` (a PostgreSQL URL) as it is."""
     name = name or f"sandbox-{workers}w"
     port = free_port()
-    db = workdir / f"{name}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if db is None:
+        path = workdir / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        db = str(path)
     command = [
         sys.executable,
         "-u",
@@ -43,7 +51,7 @@ def start_sandbox(
         "--port",
         str(port),
         "--db",
-        str(db),
+        db,
         "--workers",
         str(workers),
         "--admin-token",

@@ -1,8 +1,13 @@
-"""Shared fixtures: a sandbox app over a real SQLite file, an HTTP client bound to it in-process,
-signing helpers for the demo world, and a real `oeskit serve` process for black-box tests."""
+"""Shared fixtures: a sandbox app over a real SQLite file or a real PostgreSQL server (the
+`store_backend` parameter), an HTTP client bound to it in-process, signing helpers for the demo
+world, and a real `oeskit serve` process for black-box tests."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,23 +15,32 @@ from typing import Any
 
 import httpcore  # noqa: F401 - see below
 import httpx
+import psycopg
 import pytest
 import yaml
 
 from oeskit import fixtures, signing
 from oeskit.http.app import create_app, open_store
 from oeskit.settings import Settings
+from oeskit.store.postgres import PostgresStore
 from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore
+from oeskit.testing.postgres import (
+    PostgresMissing,
+    PostgresServer,
+    find_bindir,
+    start_postgres,
+)
 from oeskit.testing.server import Server, start_serve
 
-# pytester runs partner test files against the oeskit pytest plugin (tests/kit).
-pytest_plugins = ["pytester"]
 # httpx imports httpcore on its first request and keeps a map from httpcore's exception classes
 # to its own. pytester drops the modules a test imported when it ends; if that first request
 # fell inside such a test, httpcore was imported again later and the map no longer matched its
 # classes, so a refused connection escaped as a raw httpcore error (`wait_ready` polling a server
 # still starting then failed). httpcore is imported above, before any test, for that reason.
+# pytester runs partner test files against the oeskit pytest plugin (tests/kit); progress and
+# scheduling are this suite's own small plugins (`make test` runs it under pytest-xdist).
+pytest_plugins = ["pytester", "tests.progress", "tests.scheduling"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = fixtures.world_path("demo")
@@ -37,6 +51,80 @@ BETA = "136c1c69-8654-484f-8c5f-591b334a084f"
 STAGE = "/api/network/v2/enterprises/{enterprise}/partners/settlements"
 # Tables whose content is the sandbox's business state (the request log and clock are not).
 BUSINESS_TABLES = tuple(t for t in STATE_TABLES if t not in ("request_log", "meta"))
+
+
+STORES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=(*STORES, "both"),
+        default="both",
+        help="the store(s) the store-parametrised tests run on (default: both)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests (and fixtures) asking for `store_backend` run once per selected store."""
+    if "store_backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--store")
+        stores = STORES if chosen == "both" else (chosen,)
+        # A module about one store names it: `STORES = ("postgresql",)`.
+        only = getattr(metafunc.module, "STORES", None)
+        if only is not None:
+            stores = tuple(s for s in stores if s in only)
+        metafunc.parametrize("store_backend", stores, indirect=True, scope="module")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say it when the PostgreSQL half could not run here (a developer without the server)."""
+    if config.getoption("--store") != "sqlite" and find_bindir() is None:
+        terminalreporter.write_line(
+            "PostgreSQL half skipped: no server binaries (initdb, pg_ctl); install Debian's "
+            "`postgresql` package to run the store tests on PostgreSQL too",
+            yellow=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server per test session (so per xdist worker), in a temporary
+    directory. Without the server binaries a developer's run skips the PostgreSQL half and says
+    why; CI (CI=true) fails instead."""
+    try:
+        server = start_postgres()
+    except PostgresMissing as exc:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {exc}")
+        pytest.skip(f"PostgreSQL half skipped: {exc}")
+    yield server
+    server.stop()
+
+
+@dataclass(frozen=True)
+class StoreBackend:
+    """Where a test's database lives: a SQLite file, or a fresh schema on the session's
+    PostgreSQL server."""
+
+    kind: str
+    server: PostgresServer | None = None
+
+    def db(self, directory: Path) -> str:
+        if self.server is None:
+            return str(directory / "sandbox.db")
+        return self.server.url(schema="t" + uuid.uuid4().hex[:12])
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+@pytest.fixture(scope="module")
+def store_backend(request: pytest.FixtureRequest) -> StoreBackend:
+    kind = str(request.param)
+    if kind == "postgresql":
+        return StoreBackend(kind, request.getfixturevalue("postgres_server"))
+    return StoreBackend(kind)
 
 
 @pytest.fixture
@@ -120,6 +208,24 @@ class Sandbox:
         }
 
 
+@contextlib.contextmanager
+def write_lock_held(store: SqliteStore) -> Iterator[None]:
+    """Another connection holds the database's write lock for the block: SQLite's file lock,
+    or the PostgreSQL store's writer gate (an advisory lock)."""
+    if isinstance(store, PostgresStore):
+        with psycopg.connect(store.database.url.conninfo, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", store.gate)
+            yield
+        return
+    other = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "db": str(tmp_path / "sandbox.db"),
@@ -134,8 +240,10 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def sandbox(tmp_path: Path, demo_world: dict[str, Any]) -> AsyncIterator[Sandbox]:
-    settings = make_settings(tmp_path)
+async def sandbox(
+    tmp_path: Path, demo_world: dict[str, Any], store_backend: StoreBackend
+) -> AsyncIterator[Sandbox]:
+    settings = make_settings(tmp_path, db=store_backend.db(tmp_path))
     store = open_store(settings)
     app = create_app(settings, store)
     transport = httpx.ASGITransport(app=app)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from oeskit.domain import amounts
 from oeskit.domain.model import Instruction
 from oeskit.domain.records import OPEN_SETTLEMENT_STATUSES, JobKind, JobStatus, TransferStatus
+from oeskit.store.connection import Connection
 from oeskit.store.inspection import Inspection
 
 JOB_KINDS = tuple(kind.value for kind in JobKind)
@@ -252,7 +253,7 @@ def check(conn: sqlite3.Connection) -> list[Violation]:
     return [violation for run in CHECKS for violation in run(db)]
 
 
-def examine(conn: sqlite3.Connection) -> Summary:
+def examine(conn: sqlite3.Connection | Connection) -> Summary:
     """Check inside one read transaction, so a live server's writes cannot tear the picture."""
     db = Inspection(conn)
     with db.snapshot():

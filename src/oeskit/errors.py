@@ -3,7 +3,10 @@
     OeskitError
      ├── RuleViolation      a request broke a catalogued rule (the rule id picks the status)
      │    └── BalanceShortfall   OES-BAL-001, carries connection, currency, required, available
-     ├── StoreBusy          the database stayed locked past the busy timeout (answered 503)
+     ├── StoreUnavailable   the database cannot take a write now (each answered 503, own rule)
+     │    ├── StoreBusy          locked by another writer past the busy timeout
+     │    ├── StoreUnwritable    the disk is full or the file is read-only
+     │    └── StoreGone          the file was deleted or replaced while the server runs
      ├── ConfigError        settings or a world file cannot be used
      └── NamespaceLimit     the server already holds `--max-namespaces` namespaces
 
@@ -33,8 +36,21 @@ class RuleViolation(OeskitError):
         return {"error": self.message, "rule": self.rule, **self.extra}
 
 
-class StoreBusy(OeskitError):
+class StoreUnavailable(OeskitError):
+    """The database cannot take a write now; nothing of the write was kept."""
+
+
+class StoreBusy(StoreUnavailable):
     """The database stayed locked for longer than the busy timeout."""
+
+
+class StoreUnwritable(StoreUnavailable):
+    """The disk holding the database is full, or the file is read-only; `str()` says which."""
+
+
+class StoreGone(StoreUnavailable):
+    """The database file was deleted or replaced under the running server: what it would write
+    now could not be found again after a restart, so nothing is written until then."""
 
 
 class ConfigError(OeskitError):

@@ -191,7 +191,15 @@ def oeskit_sandbox(
     request: pytest.FixtureRequest, _oeskit_server: SandboxServer, _oeskit_worlds: _Worlds
 ) -> OeskitSandbox:
     """A fresh oeskit sandbox for this test (demo world unless `@pytest.mark.oeskit_world(...)`
-    or `--oeskit-world` says otherwise); the server process is shared by the session."""
+    or `--oeskit-world` says otherwise); the server process is shared by the session.
+
+    It offers `url`, `client`, `token`, `enterprise_id`, `partner_id`, `connections`,
+    `stage_path`, `world`, `sign(body)`, `advance(minutes=...)`, `reset()` and
+    `arm(fault, **options)`, which arms one of the sandbox's faults for this test:
+    `fail_after_commit` (external_id, enterprise_id, count), `hold` (milliseconds,
+    external_id, enterprise_id, count), `busy` (retry_after_seconds, external_id,
+    enterprise_id, count) or `latency` (milliseconds, count); see `OeskitSandbox.arm`.
+    """
     marker = request.node.get_closest_marker(_MARKER)
     name = marker.args[0] if marker is not None and marker.args else None
     try:

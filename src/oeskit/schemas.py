@@ -18,6 +18,8 @@ import jsonschema_rs
 from referencing import Registry, Resource, Specification
 from referencing.exceptions import Unresolvable
 
+from oeskit import schema_words
+
 Direction = Literal["request", "response"]
 
 # Keywords whose value is one schema, a list of schemas, or a map of names to schemas.
@@ -209,11 +211,16 @@ def format_checker(formats: Iterable[str] = ("uuid", "date-time")) -> jsonschema
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One way an instance breaks a schema."""
+    """One way an instance breaks a schema: the validator's `message`, and the same in our words
+    (`pointer` of the field, `said`: what was expected and what came) for error bodies.
+    `branches` holds, for an anyOf/oneOf, the problems of each of its schemas."""
 
     path: tuple[str | int, ...]
     message: str
     keyword: str
+    pointer: str = ""
+    said: str = ""
+    branches: tuple[tuple[Problem, ...], ...] = ()
 
     @property
     def where(self) -> str:
@@ -243,11 +250,28 @@ class Validator:
         """Up to `limit` problems (all with None), in the validator's order."""
         out: list[Problem] = []
         for error in self._rs.iter_errors(instance):
-            keyword = list(error.schema_path)[-1:] or [""]
-            out.append(Problem(tuple(error.instance_path), error.message, str(keyword[0])))
+            out.append(self._problem(error))
             if limit is not None and len(out) >= limit:
                 break
         return out
+
+    def _problem(self, error: Any) -> Problem:
+        schema_path = list(error.schema_path)
+        keyword = str(schema_path[-1]) if schema_path else ""
+        holder: Any = self.schema
+        for part in schema_path[:-1]:  # the schema object that holds the failing keyword
+            try:
+                holder = holder[part]
+            except (KeyError, IndexError, TypeError):
+                holder = {}
+                break
+        path = tuple(error.instance_path)
+        where, said = schema_words.complaint(
+            path, keyword, holder if isinstance(holder, dict) else {}, error.instance
+        )
+        context = getattr(error.kind, "context", None) if keyword in ("anyOf", "oneOf") else None
+        branches = tuple(tuple(self._problem(e) for e in branch) for branch in context or ())
+        return Problem(path, error.message, keyword, where, said, branches)
 
 
 def _uses_format(node: Any, name: str) -> bool:

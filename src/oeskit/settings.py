@@ -17,10 +17,17 @@ ENV_PREFIX = "OESKIT_"
 DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
 # Seconds a request body may take to arrive (plus one per 64 KiB received), rule OES-REQ-007.
 DEFAULT_BODY_TIMEOUT_S = 10.0
+# Seconds a connection may take to send a request's line and headers (rule OES-REQ-008).
+DEFAULT_HEADER_TIMEOUT_S = 10.0
 # Namespaces (`/ns/{name}/`) one server holds at most; one SQLite file each.
 DEFAULT_MAX_NAMESPACES = 64
 # Seconds the sandbox waits for one answer of a partner's hosted endpoint before it retries.
 DEFAULT_PARTNER_TIMEOUT_S = 5.0
+# Seconds a stopping server (SIGTERM) gives the requests in flight before it cancels them.
+DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+# prometheus-client's own variable: where worker processes keep the counters a scrape of any
+# one of them adds up (its multiprocess mode, for `serve --workers N`).
+PROMETHEUS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,9 @@ class Settings:
     # (default: one kept per database), and the seconds one call to a partner may take.
     bitgo_key: str | None = None
     partner_timeout_s: float = DEFAULT_PARTNER_TIMEOUT_S
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    # The directory of prometheus-client's multiprocess mode (set by `serve --workers N`).
+    metrics_dir: str | None = None
 
     @property
     def control_plane_enabled(self) -> bool:
@@ -71,8 +81,11 @@ class Settings:
         return out
 
     def export(self) -> None:
-        """Hand these settings to worker processes started after this call (uvicorn --workers)."""
+        """Hand these settings to worker processes started after this call (uvicorn --workers).
+        prometheus-client picks its multiprocess mode from its own variable when imported."""
         os.environ.update(self.to_env())
+        if self.metrics_dir:
+            os.environ[PROMETHEUS_DIR_ENV] = self.metrics_dir
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -97,6 +110,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def env_var(option: str) -> str:
+    """The environment variable of a `serve` option: `--body-limit` reads OESKIT_BODY_LIMIT."""
+    return ENV_PREFIX + option.lstrip("-").replace("-", "_").upper()
+
+
+def env_value(name: str) -> str | None:
+    """Environment variable `name`, unset or empty as None: how the CLI's options read theirs
+    (`cli/options.py`), so a flag on the command line wins and `--help` can name it."""
+    return os.environ.get(name) or None
 
 
 def admin_token_from_env() -> str | None:

@@ -38,6 +38,11 @@ def sandbox_path() -> Path:
     return _PACKAGE / "http" / "sandbox.yaml"
 
 
+def operations_path() -> Path:
+    """The operator's routes (/healthz, /readyz, /metrics), outside both other specs."""
+    return _PACKAGE / "http" / "operations.yaml"
+
+
 # libyaml's C loader reads openapi.yaml ~10x faster than the pure-Python one (start-up time).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -17,7 +17,7 @@ from oeskit.clock import utcnow
 from oeskit.http.app import create_app, open_store
 from oeskit.store import world_loader
 from oeskit.worlds import load_world_file
-from tests.conftest import DEMO, Sandbox, make_settings
+from tests.conftest import DEMO, Sandbox, StoreBackend, make_settings
 
 BROKER = "5a1f7f0e-0c1d-4f7e-9a0b-7d0d6b1e0002"
 GAMMA = "e9620856-689e-4a43-9e7e-5a9e3483729b"  # gamma@exchange: only 0.001 ETH allocated
@@ -39,9 +39,12 @@ SandboxFactory = Callable[..., AbstractAsyncContextManager[Sandbox]]
 
 
 @pytest.fixture(scope="module")
-def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Any]]:
-    """One app per module (building one parses the contract: about a second)."""
-    settings = make_settings(tmp_path_factory.mktemp("shared"))
+def shared_app(
+    tmp_path_factory: pytest.TempPathFactory, store_backend: StoreBackend
+) -> Iterator[tuple[Any, Any, Any]]:
+    """One app per module and store (building one parses the contract: about a second)."""
+    directory = tmp_path_factory.mktemp("shared")
+    settings = make_settings(directory, db=store_backend.db(directory))
     store = open_store(settings)
     app = create_app(settings, store)
     yield settings, store, app
@@ -69,7 +72,9 @@ async def sb(
 
 
 @pytest.fixture
-def make_sandbox(tmp_path: Path, demo_world: dict[str, Any]) -> SandboxFactory:
+def make_sandbox(
+    tmp_path: Path, demo_world: dict[str, Any], store_backend: StoreBackend
+) -> SandboxFactory:
     """Build an in-process sandbox with settings overrides (body limit, busy timeout...)."""
     counter = [0]
 
@@ -78,6 +83,7 @@ def make_sandbox(tmp_path: Path, demo_world: dict[str, Any]) -> SandboxFactory:
         counter[0] += 1
         directory = tmp_path / f"sandbox-{counter[0]}"
         directory.mkdir()
+        overrides.setdefault("db", store_backend.db(directory))
         settings = make_settings(directory, **overrides)
         store = open_store(settings)
         app = create_app(settings, store)

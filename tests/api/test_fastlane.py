@@ -65,6 +65,7 @@ CASES: dict[str, Callable[[Sandbox], Any]] = {
     "replayed": lambda s: s.sign(s.fields(externalId="x-1", nonce="n1")),
     "conflict": lambda s: s.sign(s.fields(externalId="x-1", nonce="n1", notes="other")),
     "schema": lambda s: {"externalId": "x-2"},
+    "too long": lambda s: s.sign(s.fields(externalId="x-8", nonce="n8", notes="n" * 10_001)),
     "shape": lambda s: s.sign(
         s.fields({ALPHA: {"BTC": "-1"}, BETA: {ALPHA: {"BTC": "1"}}}, externalId="x-3", nonce="n3")
     ),

@@ -15,26 +15,31 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from oeskit.http.app import create_app, open_store
+from oeskit.store.postgres import PgNamespaces, PostgresStore
+from oeskit.store.postgres.connection import namespace_schema
 from tests.api.conftest import SETTLEMENTS
-from tests.conftest import ADMIN, EXCHANGE, Sandbox, make_settings
+from tests.conftest import ADMIN, EXCHANGE, Sandbox, StoreBackend, make_settings
 
 pytestmark = pytest.mark.anyio
 
 Open = Callable[[str], Sandbox]
-Server = Callable[..., AbstractAsyncContextManager[tuple[Path, Open]]]
+Server = Callable[..., AbstractAsyncContextManager[tuple[Any, Open]]]
 
 
 @pytest.fixture
-def server(tmp_path: Path, demo_world: dict[str, Any]) -> Server:
-    """An app over a real SQLite file, and `open(prefix)`: a Sandbox whose client is bound to
-    that prefix ('' is the default namespace, '/ns/a' namespace a)."""
+def server(tmp_path: Path, demo_world: dict[str, Any], store_backend: StoreBackend) -> Server:
+    """An app over a real SQLite file (or PostgreSQL schema), and `open(prefix)`: a Sandbox
+    whose client is bound to that prefix ('' is the default namespace, '/ns/a' namespace a).
+    Each start is on the same database."""
+    db = store_backend.db(tmp_path)
 
     @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[tuple[Path, Open]]:
-        settings = make_settings(tmp_path, **overrides)
+    async def start(**overrides: Any) -> AsyncIterator[tuple[Any, Open]]:
+        settings = make_settings(tmp_path, db=db, **overrides)
         store = open_store(settings)
         app = create_app(settings, store)
         transport = httpx.ASGITransport(app=app)
@@ -45,8 +50,11 @@ def server(tmp_path: Path, demo_world: dict[str, Any]) -> Server:
             clients.append(client)
             return Sandbox(client, store, demo_world)
 
+        folder: Path | PgNamespaces = tmp_path / "sandbox.db.namespaces"
+        if isinstance(store, PostgresStore):
+            folder = PgNamespaces(store.database, store.schema, settings.max_namespaces)
         try:
-            yield tmp_path / "sandbox.db.namespaces", open_
+            yield folder, open_
         finally:
             for client in clients:
                 await client.aclose()
@@ -54,6 +62,13 @@ def server(tmp_path: Path, demo_world: dict[str, Any]) -> Server:
             store.close()
 
     return start
+
+
+def stored(folder: Path | PgNamespaces) -> list[str]:
+    """The namespaces kept on the store: SQLite files in the folder, or PostgreSQL schemas."""
+    if isinstance(folder, PgNamespaces):
+        return folder.names()
+    return sorted(p.stem for p in folder.glob("*.db")) if folder.exists() else []
 
 
 async def _stage(sb: Sandbox, **fields: Any) -> str:
@@ -93,7 +108,7 @@ async def test_a_namespace_starts_with_the_servers_world_and_keeps_its_state(
             missing = await other.get(one)
             assert missing.status_code == 404
             assert missing.json()["rule"].startswith("OES-")
-        assert sorted(p.name for p in folder.glob("*.db")) == ["a.db", "b.db"]
+        assert stored(folder) == ["a", "b"]
 
 
 async def test_the_same_external_id_is_new_in_each_namespace(server: Server) -> None:
@@ -202,7 +217,7 @@ async def test_a_bad_name_is_refused_and_creates_nothing(server: Server, name: s
         assert "1 to 40 of a-z, 0-9 and '-'" in response.json()["error"]
         listed = await default.admin("GET", "/namespaces")
         assert listed.json()["namespaces"] == []
-        assert not list(folder.glob("*.db"))
+        assert stored(folder) == []
 
 
 async def test_a_forty_character_name_is_accepted(server: Server) -> None:
@@ -228,7 +243,7 @@ async def test_past_the_limit_a_new_namespace_is_refused_until_one_is_deleted(
         assert body["rule"] == "OES-SBX-007"
         assert "limit of 2 namespaces" in body["error"]
         assert "--max-namespaces" in body["error"]
-        assert not (folder / "c.db").exists()
+        assert "c" not in stored(folder)
         assert (await a.get(SETTLEMENTS)).status_code == 200
         listed = await default.admin("GET", "/namespaces")
         assert listed.json() == {"namespaces": [{"name": "a"}, {"name": "b"}], "limit": 2}
@@ -253,10 +268,10 @@ async def test_a_deleted_namespace_comes_back_fresh(server: Server) -> None:
         deleted = await default.admin("DELETE", "/namespaces/a")
         assert deleted.status_code == 200
         assert deleted.json() == {"deleted": "a"}
-        assert not (folder / "a.db").exists()
+        assert "a" not in stored(folder)
         assert (await default.admin("GET", "/namespaces")).json()["namespaces"] == []
         assert staged not in await _ids(a)
-        assert (folder / "a.db").exists()
+        assert "a" in stored(folder)
 
 
 async def test_deleting_an_unknown_namespace_is_404(server: Server) -> None:
@@ -298,13 +313,14 @@ async def test_the_unprefixed_paths_are_the_default_namespace(server: Server) ->
         default = open_("")
         await _stage(default)
         assert (await default.admin("GET", "/namespaces")).json()["namespaces"] == []
-        assert not folder.exists() or not list(folder.glob("*.db"))
+        assert stored(folder) == []
 
 
 async def test_pages_and_spec_files_are_served_in_a_namespace(server: Server) -> None:
     """The spec files and the landing page answer under the prefix too."""
     async with server() as (_, open_):
         a = open_("/ns/a")
+        await _stage(a)  # created by a credentialed request; the rest need none
         assert (await a.client.get("/openapi.json")).json()["openapi"] == "3.0.3"
         assert (await a.client.get("/sandbox/openapi.json")).json()["openapi"] == "3.0.3"
         assert (await a.client.get("/")).status_code == 200
@@ -329,13 +345,70 @@ async def test_a_damaged_namespace_file_is_a_logged_500_and_harms_no_other(
     async with server() as (folder, open_):
         default, a = open_(""), open_("/ns/a")
         await _stage(a)
-        (folder / "broken.db").write_bytes(b"this is not a SQLite database" * 100)
+        if isinstance(a.store, PostgresStore):  # a schema migrated by a newer oeskit
+            with psycopg.connect(a.store.database.url.conninfo, autocommit=True) as conn:
+                schema = namespace_schema(a.store.schema, "broken")
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+                conn.execute(f'CREATE TABLE "{schema}".migrations AS SELECT 99 AS version')
+            damage = "newer than this oeskit knows"
+        else:
+            (folder / "broken.db").write_bytes(b"this is not a SQLite database" * 100)
+            damage = "not a database"
         broken = await open_("/ns/broken").get(SETTLEMENTS)
         assert broken.status_code == 500
         assert broken.json()["rule"] == "OES-SRV-001"
         request_id = broken.headers["X-Request-Id"]
         assert len(request_id) == 12
         assert f"logged as request {request_id}" in broken.json()["error"]
-        assert "not a database" in caplog.text
+        assert damage in caplog.text
         assert (await a.get(SETTLEMENTS)).status_code == 200
         assert (await default.get(SETTLEMENTS)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "authorization"),
+    [
+        ("/sandbox/clock", None),
+        ("/openapi.json", None),
+        ("/", None),
+        (SETTLEMENTS, "Bearer not-a-token-of-the-world"),
+        ("/sandbox/clock", "Bearer not-the-admin-token"),
+        ("/no/such/route", "Basic " + ADMIN),
+    ],
+    ids=["no-credential", "spec-file", "landing", "wrong-token", "wrong-admin", "not-bearer"],
+)
+async def test_only_a_credential_creates_a_namespace(
+    server: Server, path: str, authorization: str | None
+) -> None:
+    """A request under an unknown namespace without a valid credential for it (the admin token,
+    or a token of the world it would load) is answered exactly as an unknown path, creates no
+    file and takes no place: with the limit at 1, 64 such requests leave room for the admin."""
+    async with server(max_namespaces=1) as (folder, open_):
+        default = open_("")
+        unknown = (await default.client.get("/no/such/route")).json()
+        headers = {"Authorization": authorization} if authorization else {}
+        for n in range(64):
+            response = await default.client.get(f"/ns/probe-{n}{path}", headers=headers)
+            assert response.status_code == 404, response.text
+            assert response.json() == {
+                "error": unknown["error"].replace("/no/such/route", f"/ns/probe-{n}{path}"),
+                "rule": "OES-REQ-004",
+            }
+        assert stored(folder) == []
+        if isinstance(folder, Path):  # not even the folder or its lock file
+            assert not folder.exists() or not list(folder.iterdir())
+        assert (await default.admin("GET", "/namespaces")).json()["namespaces"] == []
+        created = await open_("/ns/mine").admin("GET", "/clock")
+        assert created.status_code == 200, created.text
+
+
+@pytest.mark.parametrize("token", [ADMIN, "demo-exchange-token"], ids=["admin", "world-token"])
+async def test_the_admin_or_a_world_token_creates_a_namespace(server: Server, token: str) -> None:
+    """The admin token or any token of the server's world creates the namespace, whatever the
+    route answers then (here a 404 of an unknown route inside it)."""
+    async with server() as (folder, open_):
+        response = await open_("").client.get(
+            "/ns/made/no/such/route", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.json()["rule"] == "OES-REQ-004"
+        assert stored(folder) == ["made"]

@@ -329,7 +329,7 @@ async def test_signing_post_needs_the_write_scope(sb: Sandbox) -> None:
 
 async def test_balances_use_base_units_for_a_base_units_partner(sb: Sandbox) -> None:
     """The exchange sees integer base units under its own currency codes, for its connections
-    and its own Go Account; a connection it has not initialized has no partnersConnectionId."""
+    and its own Go Account; a connection it has not initialized is not listed."""
     response = await sb.get(BALANCES)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -341,23 +341,27 @@ async def test_balances_use_base_units_for_a_base_units_partner(sb: Sandbox) -> 
     )
     assert alpha["balances"]["BTC"] == {"available": "500000000", "held": "0"}
     assert body["balances"]["ETH"] == {"available": "10000000000000000000000", "held": "0"}
-    assert body["networkBalances"][DELTA]["partnersConnectionId"] is None
+    assert DELTA not in body["networkBalances"]
     assert BROKER_ALPHA not in body["networkBalances"]
 
 
-async def test_uninitialized_connection_is_listed_with_null_as_the_demo_world_says(
+async def test_uninitialized_connection_is_left_out_as_the_demo_world_says(
     sb: Sandbox,
 ) -> None:
-    """A connection without partnersConnectionId is listed with the field present and null (the
-    contract makes it required and nullable), and demo.yaml's comment on it says the same."""
+    """A connection without partnersConnectionId is left out of the balances route, even when
+    asked for by id: the reference makes the field a required string, never null (issue #18
+    item 12). Every listed entry has it as a string, and demo.yaml's comment says the same."""
     response = await sb.get(BALANCES, connectionIds=DELTA)
     assert response.status_code == 200, response.text
-    delta = response.json()["networkBalances"][DELTA]
-    assert "partnersConnectionId" in delta and delta["partnersConnectionId"] is None
+    assert response.json()["networkBalances"] == {}
+    everything = (await sb.get(BALANCES)).json()["networkBalances"]
+    assert everything and all(
+        isinstance(e["partnersConnectionId"], str) for e in everything.values()
+    )
     text = DEMO.read_text()
     comment = text[: text.index(f"id: {DELTA}")].rsplit("\n\n", 1)[-1]
     comment = comment[comment.index("# delta@exchange") :]
-    assert "`partnersConnectionId: null`" in comment and "leaves it out" not in comment
+    assert "leaves it out" in comment and "null`" not in comment
 
 
 async def test_balances_use_decimals_for_a_full_units_partner(sb: Sandbox) -> None:

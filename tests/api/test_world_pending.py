@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import sqlite3
 from typing import Any
 
 import pytest
@@ -47,7 +46,7 @@ async def test_pending_world_settlement_is_held_and_finalizes(sandbox: Sandbox) 
         "SELECT held FROM balances WHERE connection_id = ? AND currency = 'ofcbtc'", (ALPHA,)
     ).fetchone()[0]
     assert held == "700"
-    assert examine(sqlite3.connect(sandbox.store.path)).violations == ()
+    assert examine(sandbox.store.conn).violations == ()
     await sandbox.admin("POST", "/clock", json={"advanceMinutes": 61})
     detail = await sandbox.get(
         f"/api/network/v1/enterprises/ent-exchange/partners/settlements/{PENDING}"

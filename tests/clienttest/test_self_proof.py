@@ -62,8 +62,11 @@ def failed_rules(report: dict[str, Any]) -> set[str]:
 
 
 def test_the_example_client_passes_every_plan(server: LiveServer, tmp_path: Path) -> None:
-    """examples/partner_client.py passes all six plans and the command exits 0."""
-    code, report, output = client_test(server, tmp_path, [sys.executable, str(EXAMPLE)])
+    """examples/partner_client.py passes all six plans and the command exits 0 (the slow answer
+    held 1 s: waiting it out is the client's part, not what is graded)."""
+    code, report, output = client_test(
+        server, tmp_path, [sys.executable, str(EXAMPLE)], "--slow-seconds", "1"
+    )
     assert code == 0, output
     assert [(r["id"], r["status"]) for r in report["results"]] == [
         ("stage", "PASSED"),

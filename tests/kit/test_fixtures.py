@@ -70,3 +70,18 @@ def test_conform_finds_scenarios_and_its_profile_through_the_resolver() -> None:
     assert scenarios_dir() == fixtures.scenarios_dir()
     assert sorted(p.name for p in scenarios_dir().glob("*.yaml"))
     assert sandbox_profile("t").tokens
+
+
+def test_a_fixtures_path_outside_the_checkout_names_the_shipped_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a folder without `fixtures/`, `fixtures/worlds/demo.yaml` (the path the docs used to
+    show) is the shipped demo world and `fixtures/profiles/demo.yaml` the shipped profile; a
+    path that names no shipped file is still refused, listing the packaged worlds."""
+    from oeskit.conformance.profile import load_profile
+
+    monkeypatch.chdir(tmp_path)
+    assert fixtures.world_path("fixtures/worlds/demo.yaml") == fixtures.world_path("demo")
+    assert load_profile("fixtures/profiles/demo.yaml").capabilities
+    with pytest.raises(fixtures.UnknownWorld, match=r"no world file 'fixtures/worlds/nope\.yaml'"):
+        fixtures.world_path("fixtures/worlds/nope.yaml")

@@ -37,6 +37,14 @@ def record(sandbox, name):
 """
 
 
+@pytest.fixture(autouse=True)
+def _without_schemathesis_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partner runs here leave out schemathesis's pytest plugin (installed with oeskit):
+    importing it costs ~2 s of every pytest process, xdist workers included, and nothing here
+    uses it."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:schemathesis")
+
+
 def _records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -223,3 +231,30 @@ def test_oeskit_url_without_an_admin_token_is_a_usage_error(
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--oeskit-url needs the server's admin token*"])
+
+
+@pytest.mark.slow  # starts a pytest and a sandbox server
+def test_arm_takes_external_id_for_busy_and_names_a_wrong_option(
+    pytester: pytest.Pytester,
+) -> None:
+    """`arm("busy", external_id=...)` arms a fault for that staging only; an option the fault
+    does not take raises SandboxError naming the kind and the option."""
+    pytester.makepyfile(
+        test_arm="""
+import pytest
+from oeskit.testing.sandbox import SandboxError
+
+def test_arm(oeskit_sandbox):
+    sandbox = oeskit_sandbox
+    (fault,) = sandbox.arm("busy", external_id="wanted", retry_after_seconds=2)
+    assert fault["externalId"] == "wanted" and fault["retryAfterSeconds"] == 2
+    body = sandbox.sign({"externalId": "wanted", "cutoffAt": "2026-11-01T00:00:00.000Z",
+                         "settlementAmounts": {sandbox.connections[0]: {"BTC": "-1000"}}})
+    assert sandbox.client.post(sandbox.stage_path, json=body).status_code == 503
+    assert sandbox.client.post(sandbox.stage_path, json=body).status_code == 200
+    with pytest.raises(SandboxError, match="kind 'latency' takes no externalId"):
+        sandbox.arm("latency", milliseconds=5, external_id="x")
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

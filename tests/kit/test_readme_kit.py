@@ -54,6 +54,7 @@ def _gitlab(recipe: dict[str, Any]) -> tuple[dict[str, str], list[str], list[str
 
 
 @pytest.mark.slow  # installs the wheel, runs a sandbox, conform and a pytest run
+@pytest.mark.xdist_group("kit")  # one worker builds and installs the wheel (tests/kit/conftest.py)
 @pytest.mark.parametrize("marker", ["ci:github-actions", "ci:gitlab"])
 def test_ci_recipe_commands_run(marker: str, kit: Kit, tmp_path: Path) -> None:
     """In a folder holding only the wheel and the partner's tests, the recipe's commands (each

@@ -17,6 +17,7 @@ from oeskit import spec
 from oeskit.cli import main
 
 V2 = "/api/network/v2/enterprises/{enterpriseId}/partners/settlements"
+SIGNING = "/api/network/v1/enterprises/{enterpriseId}/partners/settlements-signing"
 Doc = dict[str, Any]
 
 
@@ -87,6 +88,18 @@ DEFECTS: dict[str, tuple[str, Callable[[Doc], None]]] = {
     "rule-status-undocumented": (
         "rule-status-documented",
         lambda d: _set(_rule(d, "OES-BAL-001"), "status", 418),
+    ),
+    "status-missing-on-an-operation": (
+        "rule-status-documented",
+        lambda d: d["paths"][SIGNING]["get"]["responses"].pop("413"),
+    ),
+    "rule-applies-but-does-not-list": (
+        "rule-applies",
+        lambda d: _rule(d, "OES-REQ-003")["operations"].remove("v1PartnerBalancesGetRoute"),
+    ),
+    "rule-applies-to-unknown-set": (
+        "rule-applies",
+        lambda d: _set(_rule(d, "OES-REQ-003"), "appliesTo", "some-operations"),
     ),
     "rule-names-unknown-operation": (
         "rule-operation-known",

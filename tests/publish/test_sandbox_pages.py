@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from oeskit import signing
+from oeskit import signing, spec
 from tests.conftest import (
     ADMIN,
     ALPHA,
@@ -228,3 +228,16 @@ def test_try_it_out_reaches_200(live: LiveServer, tmp_path: Path) -> None:
         assert '"try-it-browser"' in body and '"pending"' in body
     finally:
         chrome.close()
+
+
+@pytest.mark.anyio
+async def test_docs_footer_names_the_contract_not_a_server_path(sandbox: Sandbox) -> None:
+    """Every page of /docs/ (served without credentials) ends with the contract's title and
+    version, never the absolute path of the file on the server."""
+    info = spec.contract()["info"]
+    where = str(spec.contract_path().parent)
+    for page in ("index.html", "reference.html", "rules.html"):
+        answer = await sandbox.client.get(f"/docs/{page}")
+        footer = answer.text[answer.text.index("<footer>") :]
+        assert where not in answer.text, page
+        assert info["title"] in footer and info["version"] in footer, footer

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from oeskit.cli import main
 from oeskit.doctor import INVARIANTS, check, examine
+from oeskit.store.postgres import PostgresStore
 from tests.conftest import ALPHA, BETA, Sandbox
 
 pytestmark = pytest.mark.anyio
@@ -117,10 +118,10 @@ async def test_corruption_is_detected(sandbox: Sandbox, invariant: str) -> None:
     assert invariant in _names(sandbox.store.conn)
 
 
-async def test_cli_reports_ok_then_violations(sandbox: Sandbox, tmp_path: Path) -> None:
+async def test_cli_reports_ok_then_violations(sandbox: Sandbox) -> None:
     """`oeskit doctor --db` prints a count and exits 0, then prints violations and exits 1."""
     await _populate(sandbox)
-    db = str(tmp_path / "sandbox.db")
+    db = sandbox.store.url if isinstance(sandbox.store, PostgresStore) else sandbox.store.path
     ok = CliRunner().invoke(main, ["doctor", "--db", db])
     assert ok.exit_code == 0, ok.output
     assert ok.output.strip() == "ok: 5 settlements, 16 transfers checked"

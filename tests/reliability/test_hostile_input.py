@@ -249,3 +249,72 @@ async def test_nothing_hostile_was_a_server_error(sandbox: Sandbox) -> None:
     log = await sandbox.admin("GET", "/requests")
     statuses = [r["status"] for r in log.json()["requests"]]
     assert statuses and all(s < 500 for s in statuses), json.dumps(log.json())
+
+
+DEPTHS = (100, 256, 1024, 100_000)
+SIGNING_POST = "/api/network/v1/enterprises/ent-exchange/partners/settlements-signing"
+ADMIN_JSON = {"Authorization": "Bearer test-admin-token", "Content-Type": "application/json"}
+
+
+def _deep_array(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def _deep_member(sandbox: Sandbox, depth: int, where: str) -> bytes:
+    """A body whose member `where` holds arrays nested `depth` deep: an unknown member of an
+    otherwise valid, signed staging body, or the settlementAmounts of a request to sign."""
+    if where == "extra":
+        signed = orjson.dumps(sandbox.sign(sandbox.fields()))
+        return signed[:-1] + b',"extra":' + _deep_array(depth) + b"}"
+    return b'{"externalId":"deep","settlementAmounts":' + _deep_array(depth) + b"}"
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize(
+    ("route", "where"),
+    [
+        (URL, "extra"),
+        (URL, "settlementAmounts"),
+        (URL, "root"),
+        (SIGNING_POST, "settlementAmounts"),
+        ("/sandbox/world", "root"),
+        ("/sandbox/world", "settlementAmounts"),
+        ("/sandbox/sign?enterpriseId=ent-exchange", "settlementAmounts"),
+    ],
+    ids=["v2-extra", "v2-amounts", "v2-root", "signing", "world-root", "world-member", "sign"],
+)
+async def test_deep_nesting_is_400_req_001_at_every_depth(
+    sandbox: Sandbox, route: str, where: str, depth: int
+) -> None:
+    """JSON nested 100 to 100,000 deep is refused 400 OES-REQ-001 on every route that takes a
+    body (it answered 500 from 256 deep: the validator's recursion limit), and changes nothing."""
+    before = sandbox.snapshot()
+    body = _deep_array(depth) if where == "root" else _deep_member(sandbox, depth, where)
+    headers = ADMIN_JSON if route.startswith("/sandbox") else JSON
+    response = await sandbox.client.post(route, content=body, headers=headers)
+    assert (response.status_code, response.json()["rule"]) == (400, "OES-REQ-001"), response.text
+    assert "nest" in response.json()["error"] or "depth" in response.json()["error"]
+    assert sandbox.snapshot() == before
+
+
+@pytest.mark.parametrize("depth", (100, 256, 1024, 5000))  # 5000: near httpx's URL limit
+async def test_deep_settlement_amounts_on_the_signing_get_is_400(
+    sandbox: Sandbox, depth: int
+) -> None:
+    """The GET signing route's settlementAmounts query (JSON text) nested deep is refused 400
+    with the parameter rule OES-READ-002, never a 500."""
+    response = await sandbox.get(
+        SIGNING_POST, externalId="deep", settlementAmounts=_deep_array(depth).decode()
+    )
+    assert (response.status_code, response.json()["rule"]) == (400, "OES-READ-002"), response.text
+
+
+async def test_request_log_shows_a_deeply_nested_body(sandbox: Sandbox) -> None:
+    """A refused body nested 1000 deep is logged and /sandbox/requests still answers 200 (its
+    fingerprint cannot be computed: orjson writes at most 255 levels)."""
+    body = b'{"externalId":"deep","settlementAmounts":' + _deep_array(1000) + b"}"
+    refused = await sandbox.client.post(URL, content=body, headers=JSON)
+    assert refused.json()["rule"] == "OES-REQ-001"
+    log = await sandbox.admin("GET", "/requests", params={"limit": 5})
+    assert log.status_code == 200, log.text
+    assert log.json()["requests"][0]["externalId"] == "deep"

@@ -14,6 +14,7 @@ import pytest
 from oeskit.http import security
 from oeskit.http.app import create_app
 from oeskit.settings import Settings, is_loopback
+from oeskit.store.postgres import PostgresStore
 from tests.conftest import ADMIN, ALPHA, BETA, Sandbox, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -185,7 +186,12 @@ async def test_control_plane_is_off_on_a_public_host(tmp_path: Path) -> None:
 
 def _counts(sandbox: Sandbox) -> dict[str, int]:
     conn = sandbox.store.conn
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    tables = (
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        if isinstance(sandbox.store, PostgresStore)
+        else "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )
+    names = [r[0] for r in conn.execute(tables)]
     return {
         n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]
         for n in names
@@ -266,3 +272,31 @@ async def test_sql_injection_strings_change_nothing(sandbox: Sandbox) -> None:
         (json.dumps(list(INJECTIONS)),),
     ).fetchone()[0]
     assert settled == len(INJECTIONS)  # stored verbatim as data
+
+
+async def test_world_bodies_are_logged_without_private_keys_or_tokens(
+    sandbox: Sandbox, demo_world: dict[str, Any]
+) -> None:
+    """POST /sandbox/world is logged with every privateKey and token masked, at rest too: the
+    request log row holds neither the world's private keys nor its bearer tokens."""
+    answer = await sandbox.admin("POST", "/world", json=demo_world)
+    assert answer.status_code == 200, answer.text
+    sandbox.store.flush_request_log()
+    logged = await sandbox.admin("GET", "/requests", params={"limit": 10})
+    world_entry = next(r for r in logged.json()["requests"] if r["path"] == "/sandbox/world")
+    private_keys = [
+        key["privateKey"]
+        for partner in demo_world["partners"]
+        for key in partner.get("signingKeys", [])
+        if key.get("privateKey")
+    ]
+    tokens = [token["token"] for token in demo_world["tokens"]]
+    assert private_keys and tokens
+    stored = b"".join(
+        row[0] for row in sandbox.store.conn.execute("SELECT body FROM request_log") if row[0]
+    )
+    for secret in (*private_keys, *tokens):
+        assert secret not in world_entry["body"], secret
+        assert secret.encode() not in stored, secret
+    assert '"privateKey":"***redacted***"' in world_entry["body"].replace(" ", "")
+    assert '"token":"***redacted***"' in world_entry["body"].replace(" ", "")

@@ -1,4 +1,5 @@
-"""A real SqliteStore in memory holding the demo world, and request bodies, for the domain's
+"""A real store holding the demo world (SQLite in memory, or a fresh schema on the session's
+PostgreSQL server: the `domain_stores` fixture says which), and request bodies, for the domain's
 unit tests: the rules run against the Store port directly, no HTTP, no signing."""
 
 from __future__ import annotations
@@ -6,17 +7,21 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from oeskit.domain import staging
 from oeskit.domain.model import READ_SCOPE, WRITE_SCOPE, Caller, Partner
+from oeskit.store.postgres import PostgresStore
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import load_world
 from oeskit.worlds import validate_world
-from tests.conftest import ALPHA, BETA, DEMO, EXCHANGE
+from tests.conftest import ALPHA, BETA, DEMO, EXCHANGE, StoreBackend
 
 __all__ = ["ALPHA", "BETA", "EXCHANGE"]
 
@@ -31,12 +36,35 @@ ALPHA_BTC = 500_000_000  # the demo's allocations used below
 BETA_BTC = 200_000_000
 
 
+@dataclass
+class DomainStores:
+    """The store a domain test runs on, and the stores it opened (closed after the test)."""
+
+    backend: StoreBackend
+    opened: list[SqliteStore] = field(default_factory=list)
+
+    def close(self) -> None:
+        for store in self.opened:
+            store.close()
+
+
+# Set by the `domain_stores` fixture (tests/unit/conftest.py) for each test.
+CURRENT: ContextVar[DomainStores] = ContextVar("domain_stores")
+
+
 def demo_store(*, history: bool = False) -> SqliteStore:
-    """The demo world in memory; without `history`, no settlement and no closed dispute."""
+    """The demo world on the test's store; without `history`, no settlement and no closed
+    dispute."""
     world: dict[str, Any] = yaml.safe_load(DEMO.read_text())
     if not history:
         world["settlements"], world["disputes"] = [], []
-    store = SqliteStore(":memory:")
+    stores = CURRENT.get(None)
+    store: SqliteStore
+    if stores is None or stores.backend.server is None:
+        store = SqliteStore(":memory:")
+    else:
+        store = PostgresStore.open(stores.backend.db(Path()))
+        stores.opened.append(store)
     load_world(store, validate_world(world), NOW)
     return store
 

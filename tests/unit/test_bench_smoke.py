@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `bench` is a top-level package beside src/, not installed
     sys.path.insert(0, str(ROOT))
 
-from bench import cli, fixtures, floor, load, report, runner, servers  # noqa: E402
+from bench import cli, fixtures, floor, load, postgres, report, runner, servers  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -108,3 +108,22 @@ def test_runner_against_a_live_sandbox(tmp_path: Path) -> None:
     bench.results["targets"] = targets
     assert "targets (issue #4)" in report.table(bench.results)
     assert report.write(bench.results, tmp_path / "results").exists()
+
+
+def test_postgres_section_runs(tmp_path: Path, postgres_server: object) -> None:
+    """Section f at a tiny size: 1 and 2 replicas on one PostgreSQL database answer the small
+    load without errors, the big staging is timed, and the report shows both targets."""
+    lines: list[str] = []
+    options = runner.Options(
+        duration=1.0, repeats=1, quick=True, python_load=True, connections=(4,), log=lines.append
+    )
+    bench = runner.Bench(options, tmp_path)
+    section = postgres.run(bench)
+    assert section["replicas_1"]["errors"] == 0 and section["replicas_1"]["rps"] > 0, section
+    assert section["replicas_2"]["errors"] == 0 and len(section["replicas_2"]["per_replica"]) == 2
+    assert section["big"]["transfers"] == 400 * 5 and section["big"]["staging_ms"] > 0
+    bench.results["f"] = section
+    bench.results["targets"] = report.targets(bench.results)
+    table = report.table(bench.results)
+    assert "f. PostgreSQL store" in table
+    assert "PostgreSQL, 2 replicas vs 1 replica" in table

@@ -55,8 +55,15 @@ def imported_modules() -> dict[str, str]:
     return out
 
 
+@cache
+def _distributions() -> dict[str, list[str]]:
+    """Every installed distribution's top-level modules: a scan of site-packages (~1 s each time
+    here), done once per session instead of once per module looked up."""
+    return dict(packages_distributions())
+
+
 def distributions_of(module: str) -> set[str]:
-    return {normalized(d) for d in packages_distributions().get(module, [])}
+    return {normalized(d) for d in _distributions().get(module, [])}
 
 
 def test_every_import_is_a_runtime_dependency() -> None:

@@ -25,6 +25,9 @@ from tests.unit.domain_support import (
     stage,
 )
 
+# Every test runs on both stores.
+pytestmark = pytest.mark.usefixtures("domain_stores")
+
 
 def _staged(store: SqliteStore) -> str:
     return stage(store, body()).settlement_id

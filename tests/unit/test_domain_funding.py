@@ -11,6 +11,9 @@ from oeskit.domain.sandbox_rules import SBX_NOT_FOUND, SBX_STATE
 from oeskit.errors import RuleViolation
 from tests.unit.domain_support import ALPHA, ALPHA_BTC, EXCHANGE, demo_store
 
+# Every test runs on both stores.
+pytestmark = pytest.mark.usefixtures("domain_stores")
+
 
 def test_allocation_adds_to_a_connection_available_balance() -> None:
     """A signed amount moves the connection's available balance and the answer shows it."""

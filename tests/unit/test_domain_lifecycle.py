@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from oeskit.clock import format_instant
 from oeskit.domain import disputes, funding, lifecycle
 from oeskit.domain.model import Balance
@@ -26,6 +28,9 @@ from tests.unit.domain_support import (
 )
 
 EXCHANGE_ETH = 10_000 * 10**18  # the demo partner's own ofceth
+
+# Every test runs on both stores.
+pytestmark = pytest.mark.usefixtures("domain_stores")
 
 
 def _run(store: SqliteStore, at: datetime) -> int:

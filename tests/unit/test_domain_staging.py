@@ -32,6 +32,9 @@ from tests.unit.domain_support import (
     stage,
 )
 
+# Every test runs on both stores.
+pytestmark = pytest.mark.usefixtures("domain_stores")
+
 
 def test_stage_creates_a_pending_settlement_with_its_windows() -> None:
     """A fresh staging stores a pending settlement whose windows follow the partner's minutes,

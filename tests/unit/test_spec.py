@@ -211,12 +211,18 @@ def test_catalogue_matches_the_rules_module() -> None:
 
 
 def test_rules_have_status_step_operations_and_title() -> None:
-    """Each rule has an integer status, an optional step 1..10, known operationIds and a title."""
+    """Each rule has an integer status, an optional step 1..10, known operationIds, a title
+    and an optional appliesTo (every-operation or operations-with-body)."""
     known = {operation["operationId"] for _, _, operation in operations(load_spec())}
     problems = []
     for rule in catalogue():
-        if set(rule) - {"id", "status", "step", "operations", "title"}:
+        if set(rule) - {"id", "status", "step", "operations", "title", "appliesTo"}:
             problems.append(f"{rule['id']}: unexpected keys")
+        if rule.get("appliesTo", "every-operation") not in (
+            "every-operation",
+            "operations-with-body",
+        ):
+            problems.append(f"{rule['id']}: appliesTo")
         if not isinstance(rule.get("status"), int) or not 200 <= rule["status"] <= 599:
             problems.append(f"{rule['id']}: status")
         if "step" in rule and rule["step"] not in range(1, 11):

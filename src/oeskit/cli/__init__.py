@@ -1,5 +1,5 @@
-"""The `oeskit` command: serve, sign, keys, world, doctor, conform, client-test, diff, lint, docs,
-partner.
+"""The `oeskit` command: serve, sign, keys, world, doctor, conform, client-test, hosted-test,
+diff, lint, docs, partner.
 
 Subcommands are imported when they are called: `oeskit serve` should not pay for importing the
 conformance runner and schemathesis (start-up time is a benchmark target).
@@ -19,6 +19,7 @@ _COMMANDS = {
     "doctor": "oeskit.cli.doctor:doctor",
     "conform": "oeskit.cli.conform:conform",
     "client-test": "oeskit.cli.clienttest:client_test",
+    "hosted-test": "oeskit.cli.hostedtest:hosted_test",
     "diff": "oeskit.cli.publish:diff",
     "lint": "oeskit.cli.publish:lint",
     "docs": "oeskit.cli.publish:docs",

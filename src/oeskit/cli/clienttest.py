@@ -1,6 +1,9 @@
 """`oeskit client-test`: grade a partner's own client. Runs COMMAND once per plan against a
 sandbox (its own, or --target), prints a verdict per plan, writes conform's four report formats,
-and exits 0 (nothing FAILED), 1 (something FAILED) or 2 (usage error)."""
+and exits 0 (nothing FAILED), 1 (something FAILED) or 2 (usage error).
+
+Verdicts, the summary, the report paths and `--wait`'s exports go to stdout, so `> log` keeps
+them; what is only for the person watching (`--wait`'s WAITING lines) goes to stderr."""
 
 from __future__ import annotations
 
@@ -117,7 +120,8 @@ def client_test(
         idle_s=idle_seconds,
         settle_s=0.6 if target else 0.0,  # other workers write their logs every 0.5 s
     )
-    console = Console(stderr=True)
+    console = Console()
+    diagnostics = Console(stderr=True)
     with ExitStack() as stack:
         if target:
             base_url, admin = target, str(sandbox_token)
@@ -131,8 +135,8 @@ def client_test(
                 sandbox,
                 config,
                 base_url,
-                announce=_announcer(console) if wait else None,
-                progress=_progress(console) if wait else None,
+                announce=_announcer(console, diagnostics) if wait else None,
+                progress=_progress(diagnostics) if wait else None,
                 on_result=lambda r: _print_result(console, r),
             )
         except SandboxError as exc:
@@ -183,12 +187,12 @@ def _print_result(console: Console, result: ScenarioResult) -> None:
         )
 
 
-def _announcer(console: Console) -> Announce:
+def _announcer(console: Console, diagnostics: Console) -> Announce:
     def announce(plan: Plan, env: dict[str, str]) -> None:
         console.print(f"\n[bold]plan {plan.name}[/]: {plan.title}. Run your client with:")
         for name, value in env.items():
-            print(f"export {name}={shlex.quote(value)}")
-        console.print("WAITING for requests (Ctrl-C grades now)")
+            print(f"export {name}={shlex.quote(value)}", flush=True)
+        diagnostics.print("WAITING for requests (Ctrl-C grades now)")
 
     return announce
 

@@ -1,5 +1,8 @@
 """`oeskit conform`: run the conformance suite against a target, show progress and a summary,
-write the reports, and exit non-zero when anything FAILED."""
+write the reports, and exit non-zero when anything FAILED.
+
+Results (each FAILED scenario, the rules table, the summary, the report paths) go to stdout, so
+`> log` keeps them; the progress bar is a diagnostic, on stderr."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from oeskit.cli.report_options import report_options
 from oeskit.conformance.events import (
     RunFinished,
     RunStarted,
+    RunStopped,
     ScenarioFinished,
     ScenarioStarted,
 )
@@ -96,15 +100,16 @@ def conform(
         max_examples=max_examples,
         seed=seed,
     )
-    console = Console(stderr=True)
+    console = Console()
     try:
-        report = _run_with_progress(config, console)
+        report = _run_with_progress(config, console, Console(stderr=True))
     except (ScenarioError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     directory = report_dir or stamped_dir(Path("reports"))
     written = write_reports(report, directory, formats)
     _summary(report, console)
-    console.print(f"reports: {', '.join(str(p) for p in written)}")
+    # One line however narrow the terminal (or a pipe's 80 columns): scripts read the paths.
+    console.print(f"reports: {', '.join(str(p) for p in written)}", soft_wrap=True)
     sys.exit(report.exit_code(fail_on))
 
 
@@ -120,7 +125,7 @@ def _profile(path: str | None, sandbox_token: str | None) -> Profile:
     return replace(profile, sandbox_token=sandbox_token) if sandbox_token else profile
 
 
-def _run_with_progress(config: RunConfig, console: Console) -> Report:
+def _run_with_progress(config: RunConfig, console: Console, diagnostics: Console) -> Report:
     columns = (
         TextColumn("[bold]conform"),
         BarColumn(),
@@ -128,7 +133,7 @@ def _run_with_progress(config: RunConfig, console: Console) -> Report:
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*columns, console=diagnostics, transient=True) as progress:
         task = progress.add_task("", total=None)
         for event in run(config):
             if isinstance(event, RunStarted):
@@ -138,9 +143,9 @@ def _run_with_progress(config: RunConfig, console: Console) -> Report:
             elif isinstance(event, ScenarioFinished):
                 progress.advance(task)
                 if event.result.status is Status.FAILED:
-                    progress.console.print(
-                        f"[bold red]FAILED[/] {event.result.id}: {event.result.reason}"
-                    )
+                    console.print(f"[bold red]FAILED[/] {event.result.id}: {event.result.reason}")
+            elif isinstance(event, RunStopped):
+                console.print(f"[bold red]stopped:[/] {event.reason}")
             elif isinstance(event, RunFinished):
                 return event.report
     raise RuntimeError("the runner ended without a report")

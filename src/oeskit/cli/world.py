@@ -10,6 +10,8 @@ import click
 from oeskit import fixtures
 from oeskit.cli.options import check_clock
 from oeskit.clock import utcnow
+from oeskit.errors import ConfigError, StoreBusy
+from oeskit.store.postgres import PostgresStore, is_postgres_url, shown
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import load_world
 from oeskit.worlds import WorldError, load_world_file
@@ -58,7 +60,13 @@ def check(path: Path) -> None:
 
 @world.command("load")
 @click.argument("path", type=WORLD, metavar="WORLD")
-@click.option("--db", required=True, help="SQLite file to load into (its state is replaced).")
+@click.option(
+    "--db",
+    required=True,
+    envvar="OESKIT_DB",
+    help="SQLite file, or PostgreSQL database (postgresql://user@host:port/dbname), to load "
+    "into (its state is replaced).",
+)
 @click.option(
     "--clock",
     default="wall",
@@ -69,11 +77,16 @@ def check(path: Path) -> None:
 def load(path: Path, db: str, clock: str) -> None:
     """Replace the state of a database with a world (a packaged name or a file)."""
     data = _read(path)
-    store = SqliteStore(db)
+    try:
+        store = PostgresStore.open(db) if is_postgres_url(db) else SqliteStore(db)
+    except (ConfigError, StoreBusy) as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         loaded = load_world(store, data, utcnow(), clock)
     except WorldError as exc:
         raise click.ClickException(f"{path}: {exc}") from None
     finally:
         store.close()
-    click.echo(f"loaded {path} into {db}: " + ", ".join(f"{v} {k}" for k, v in loaded.items()))
+    click.echo(
+        f"loaded {path} into {shown(db)}: " + ", ".join(f"{v} {k}" for k, v in loaded.items())
+    )

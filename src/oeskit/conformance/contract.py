@@ -50,8 +50,13 @@ def rule_ids() -> set[str]:
 
 @cache
 def operations() -> tuple[Operation, ...]:
+    return operations_in(spec.contract())
+
+
+def operations_in(document: Mapping[str, Any]) -> tuple[Operation, ...]:
+    """Every operation of an OpenAPI document, each with the pattern its paths match."""
     out: list[Operation] = []
-    for template, item in spec.contract()["paths"].items():
+    for template, item in document["paths"].items():
         regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
         for method in _METHODS:
             if method in item:
@@ -115,17 +120,36 @@ def check_response(
                 f"status {status} is not the documented {expected}"
             ]
         return _named_response_problems(name, data, fields.get("content-type", ""))
+    return response_problems(_openapi(), op, path, status, data, fields)
+
+
+def response_problems(
+    openapi: OpenAPI,
+    op: Operation,
+    path: str,
+    status: int,
+    body: bytes,
+    headers: httpx.Headers,
+) -> list[str]:
+    """Problems of one response to `op` against `openapi` (any contract document): a status
+    the operation does not document, or what openapi-core finds in its headers and body."""
     if not documented(op, status):
         return [
             f"status {status} is not documented for {op.id} "
             f"(documented: {', '.join(sorted(op.responses))})"
         ]
-    request = _Request(method.lower(), path)
-    response = _Response(status, fields.get("content-type", "").lower(), fields, data or None)
+    request = _Request(op.method.lower(), path)
+    response = _Response(status, headers.get("content-type", "").lower(), headers, body or None)
     problems: list[str] = []
-    for error in _openapi().iter_response_errors(request, response):
+    for error in openapi.iter_response_errors(request, response):
         problems += _describe(error)
     return problems[:_MAX_PROBLEMS]
+
+
+def openapi_of(document: Mapping[str, Any]) -> OpenAPI:
+    """openapi-core's view of a contract document, without validating the document again
+    (the test suite and `oeskit lint` do that)."""
+    return OpenAPI.from_dict(dict(document), config=Config(spec_validator_cls=None))
 
 
 # ---- openapi-core ------------------------------------------------------------------------------
@@ -158,7 +182,7 @@ class _Response:
 def _openapi() -> OpenAPI:
     # openapi.yaml is checked against the OpenAPI 3.0 schema by the test suite
     # (tests/unit/test_spec.py); checking it again on every conform run costs about a second.
-    return OpenAPI.from_dict(spec.contract(), config=Config(spec_validator_cls=None))
+    return openapi_of(spec.contract())
 
 
 def _describe(error: Exception) -> list[str]:

@@ -1,6 +1,7 @@
 """The events the conformance runner yields, in order: RunStarted, then ScenarioStarted and
-ScenarioFinished per scenario, then RunFinished with the report. The progress bar and the CLI
-consume them."""
+ScenarioFinished per scenario, RunStopped when the run ended early (the target refused what the
+run needs), then always RunFinished with the report. The progress bar and the CLI consume
+them."""
 
 from __future__ import annotations
 
@@ -28,8 +29,15 @@ class ScenarioFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class RunStopped:
+    """The run stopped early; `reason` is the one line that says why and what to check."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     report: Report
 
 
-Event = RunStarted | ScenarioStarted | ScenarioFinished | RunFinished
+Event = RunStarted | ScenarioStarted | ScenarioFinished | RunStopped | RunFinished

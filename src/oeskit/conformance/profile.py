@@ -25,6 +25,7 @@ CAPABILITIES = (
     # The target's sandbox can call a partner's hosted endpoints: `ids.partnerUrl` is their base
     # URL and `ids.connectionToken` a token of a new, empty account there (one run each).
     "partnerHosted",
+    "storage-fault",
 )
 
 
@@ -65,7 +66,7 @@ def fixtures_dir() -> Path:
 
 
 def load_profile(path: str | Path) -> Profile:
-    path = Path(path)
+    path = fixtures.shipped(path)  # `fixtures/profiles/x.yaml` works outside the checkout too
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -17,6 +17,7 @@ from oeskit.conformance.events import (
     Event,
     RunFinished,
     RunStarted,
+    RunStopped,
     ScenarioFinished,
     ScenarioStarted,
 )
@@ -75,8 +76,40 @@ def reproduce_command(config: RunConfig, scenario_id: str) -> str:
     return " ".join(p if p.startswith("$") else shlex.quote(p) for p in parts)
 
 
+# Control-plane answers that no later scenario can get past: stop the run at the first one.
+_STOPPING = (None, 401, 403, 404, 405)
+
+
+class StopRun(Exception):
+    """Raised by run_scenario when the run cannot go on; `result` is that scenario's verdict."""
+
+    def __init__(self, result: ScenarioResult, reason: str) -> None:
+        super().__init__(reason)
+        self.result = result
+        self.reason = reason
+
+
+def stop_reason(exc: TargetError) -> str | None:
+    """The one line that says why a control-plane refusal stops the run (None: it does not)."""
+    if exc.status not in _STOPPING:
+        return None
+    if exc.status in (401, 403):
+        return f"the control plane answered {exc.status}: check --sandbox-token"
+    if exc.status in (404, 405):
+        return (
+            f"the control plane answered {exc.status}: the target serves no oeskit /sandbox/; "
+            "against another system use a --profile that declares no sandbox capabilities"
+        )
+    return f"the control plane did not answer: {exc}"
+
+
 def run(config: RunConfig) -> Iterator[Event]:
-    """Run the selected scenarios (then the fuzz pass) and yield events, ending with RunFinished."""
+    """Run the selected scenarios (then the fuzz pass) and yield events, ending with RunFinished.
+
+    RunFinished always comes, so the reports are always written: a control plane that refuses
+    the run (a wrong --sandbox-token, a target that is no oeskit sandbox) stops it early with
+    RunStopped, the scenarios not run are SKIPPED with that reason, and an unexpected error is
+    one FAILED result rather than a traceback without a report."""
     started = time.perf_counter()
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     catalogue = contract.catalogue()
@@ -87,26 +120,44 @@ def run(config: RunConfig) -> Iterator[Event]:
     target = Target(config.target, Redactor(secrets_), config.profile.sandbox_token)
     fuzzing = config.fuzz
     results: list[ScenarioResult] = []
+    stopped = ""
     try:
         yield RunStarted(
             config.target, len(chosen) + (len(contract.operations()) if fuzzing else 0), config.seed
         )
         for scenario in chosen:
-            yield ScenarioStarted(scenario.id, scenario.title)
-            result = run_scenario(scenario, config, target)
+            if stopped:
+                result = _not_run(scenario.id, scenario.title, scenario.rules, stopped)
+            else:
+                yield ScenarioStarted(scenario.id, scenario.title)
+                try:
+                    result = run_scenario(scenario, config, target)
+                except StopRun as stop:
+                    result, stopped = stop.result, stop.reason
             results.append(result)
             yield ScenarioFinished(result)
-        if fuzzing:
+        if fuzzing and stopped:
+            results.append(_not_run("fuzz", "schemathesis fuzz pass", (), stopped, kind="fuzz"))
+        elif fuzzing:
             from oeskit.conformance.fuzz import fuzz_target  # schemathesis is slow to import
 
             yield ScenarioStarted("fuzz", "schemathesis fuzz pass")
-            for result in fuzz_target(
-                config.profile, target, max_examples=config.max_examples, seed=config.seed
-            ):
-                results.append(result)
-                yield ScenarioFinished(result)
+            try:
+                for result in fuzz_target(
+                    config.profile, target, max_examples=config.max_examples, seed=config.seed
+                ):
+                    results.append(result)
+                    yield ScenarioFinished(result)
+            except TargetError as exc:
+                stopped = stop_reason(exc) or f"the fuzz pass stopped: {exc}"
+                results.append(_failed("fuzz", "schemathesis fuzz pass", stopped, kind="fuzz"))
+    except Exception as exc:  # whatever broke, the reports are still written, with the cause
+        stopped = f"the run stopped on an unexpected error: {type(exc).__name__}: {exc}"
+        results.append(_failed("run", "the conformance run itself", stopped))
     finally:
         target.close()
+    if stopped:
+        yield RunStopped(stopped)
     yield RunFinished(
         build_report(
             config.target,
@@ -117,6 +168,36 @@ def run(config: RunConfig) -> Iterator[Event]:
             catalogue,
             secrets_,
         )
+    )
+
+
+def _not_run(
+    id_: str, title: str, rules: tuple[str, ...], reason: str, kind: str = "scenario"
+) -> ScenarioResult:
+    return ScenarioResult(
+        id=id_,
+        title=title,
+        rules=rules,
+        tags=(),
+        status=Status.SKIPPED,
+        duration_s=0.0,
+        reason=f"not run: {reason}",
+        kind=kind,
+    )
+
+
+def _failed(id_: str, title: str, reason: str, kind: str = "scenario") -> ScenarioResult:
+    finding = Finding(Status.FAILED, None, reason, "the run to complete", reason)
+    return ScenarioResult(
+        id=id_,
+        title=title,
+        rules=(),
+        tags=(),
+        status=Status.FAILED,
+        duration_s=0.0,
+        reason=reason,
+        findings=(finding,),
+        kind=kind,
     )
 
 
@@ -165,6 +246,19 @@ def run_scenario(scenario: Scenario, config: RunConfig, target: Target) -> Scena
         findings.append(
             Finding(Status.FAILED, None, "the target refused a control-plane call", "200", str(exc))
         )
+        stop = stop_reason(exc)
+        if stop is not None:
+            raise StopRun(
+                ScenarioResult(
+                    **base,
+                    status=Status.FAILED,
+                    duration_s=time.perf_counter() - started,
+                    reason=stop,
+                    findings=tuple(findings),
+                    exchanges=tuple(exchanges),
+                ),
+                stop,
+            ) from None
     status = worst([f.severity for f in findings]) if findings else Status.PASSED
     if status is Status.FAILED:
         reason = findings[0].message if findings else ""

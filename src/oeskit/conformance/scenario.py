@@ -37,6 +37,7 @@ _STEP_KEYS = {
     "rawSize",
     "contentType",
     "headers",
+    "headerSize",
     "replay",
     "expect",
     "save",

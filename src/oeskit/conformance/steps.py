@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oeskit import signing
-from oeskit.conformance import contract
+from oeskit.conformance import contract, echo
 from oeskit.conformance.jsonpath import MISSING, lookup, remove_path, set_path
 from oeskit.conformance.profile import Profile
 from oeskit.conformance.target import Target
@@ -73,6 +73,8 @@ def _variable(name: str, variables: dict[str, Any]) -> Any:
         return str(uuid.uuid4())
     if name in _PREFIXES:
         return substitute(_PREFIXES[name], variables)
+    if name.startswith("long.") and name[5:].isdigit():  # a string of that many characters
+        return "x" * int(name[5:])
     if name not in variables:
         raise Unavailable(f"the profile or an earlier step does not provide {{{name}}}")
     return variables[name]
@@ -110,6 +112,18 @@ def run_step(
     except ValueError:
         data = MISSING
     findings = check(step.get("expect") or {}, response.status_code, data, ctx, name, exchange)
+    if response.status_code == 200 and data is not MISSING:
+        expect = step.get("expect") or {}
+        route = ctx.target.route_path(response.url)
+        for message, wanted, got in echo.mismatches(
+            sent.method, route, sent.body, sent.params, data
+        ):
+            severity = Status.WARNING if expect.get("warn") else Status.FAILED
+            findings.append(
+                Finding(
+                    severity, expect.get("rule"), message, _show(wanted), _show(got), name, exchange
+                )
+            )
     for problem in contract.check_response(
         sent.method,
         ctx.target.route_path(response.url),
@@ -173,6 +187,9 @@ def _build(step: dict[str, Any], ctx: StepContext) -> Sent:
             if token not in ctx.profile.tokens:
                 raise Unavailable(f"the profile declares no token `{token}`")
             headers["Authorization"] = f"Bearer {ctx.profile.tokens[token]}"
+    if "headerSize" in step:
+        # One header field of the size asked for; built at run time, never stored.
+        headers["X-Oeskit-Padding"] = "a" * int(step["headerSize"])
     body = substitute(step.get("body"), variables) if "body" in step else None
     if step.get("sign"):
         body = _sign(body or {}, str(step["sign"]), ctx)

@@ -19,7 +19,12 @@ _BODY_LIMIT = 4000
 
 
 class TargetError(RuntimeError):
-    """The target could not be reached or refused a control-plane call the runner needs."""
+    """The target could not be reached or refused a control-plane call the runner needs;
+    `status` is the control plane's answer (None when nothing answered)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Target:
@@ -122,7 +127,8 @@ class Target:
         )
         if response is None or response.status_code != 200:
             raise TargetError(
-                f"POST /sandbox/world {name} answered {exchange.status}: {exchange.response_body}"
+                f"POST /sandbox/world {name} answered {exchange.status}: {exchange.response_body}",
+                exchange.status,
             )
         return exchange
 

@@ -24,6 +24,8 @@ REQ_NOT_FOUND = "OES-REQ-004"  # 404 no such route
 REQ_METHOD = "OES-REQ-005"  # 405 route exists, method does not
 REQ_MEDIA_TYPE = "OES-REQ-006"  # 415 body is not application/json
 REQ_TIMEOUT = "OES-REQ-007"  # 408 body did not arrive in time
+REQ_HEADERS = "OES-REQ-008"  # 431 the request's headers exceed the size limit
+REQ_TOO_LONG = "OES-REQ-009"  # 400 a string or array past its documented maxLength or maxItems
 
 # Signature and payload binding (steps 5, 6)
 SIG_MALFORMED = "OES-SIG-001"  # 400 signature is not well formed for the key's scheme
@@ -68,6 +70,8 @@ READ_QUERY = "OES-READ-002"  # 400 query parameter malformed
 # Server
 SRV_INTERNAL = "OES-SRV-001"  # 500 unexpected fault (the settlement, if committed, is kept)
 SRV_BUSY = "OES-SRV-002"  # 503 database saturated, retry after the Retry-After delay
+SRV_STORAGE = "OES-SRV-003"  # 503 the disk is full or the database read-only: nothing written
+SRV_STORE_GONE = "OES-SRV-004"  # 503 the database file was deleted or replaced: restart
 
 # Allocations and deallocations a partner with async allocations reports (PUT .../partners/...)
 ALC_UNKNOWN = "OES-ALC-001"  # 404 no allocation/deallocation of this partner with this id

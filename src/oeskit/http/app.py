@@ -22,7 +22,7 @@ from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
 
 from oeskit import spec
-from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.errors import RuleViolation, StoreUnavailable
 from oeskit.http.allocation_routes import PartnerApiRoutes
 from oeskit.http.documents import Documents
 from oeskit.http.errors import ErrorMapper, route_methods
@@ -31,12 +31,15 @@ from oeskit.http.faults import Faults
 from oeskit.http.guard import Guard
 from oeskit.http.handlers import PartnerRoutes
 from oeskit.http.namespaces import Namespaces
+from oeskit.http.observe import Observer, RouteNames
+from oeskit.http.operations import Operations
 from oeskit.http.pages import Pages
 from oeskit.http.query import ExplodedArrayParser
 from oeskit.http.sandbox import SandboxRoutes
 from oeskit.http.security import admin_bearer, partner_bearer
 from oeskit.http.services import NamespaceOpener, Services, open_store
 from oeskit.http.validation import validator_map
+from oeskit.metrics import Metrics
 from oeskit.settings import Settings
 from oeskit.store.sqlite import SqliteStore
 
@@ -49,18 +52,21 @@ def _resolver(routes: object) -> Resolver:
     return Resolver(function_resolver=lambda operation_id: getattr(routes, operation_id))
 
 
-def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespaces:
-    """The ASGI application: Namespaces -> Guard -> Faults -> Documents -> FastLane -> Pages ->
-    connexion (see ARCHITECTURE.md)."""
+def create_app(settings: Settings, store: SqliteStore | None = None) -> Operations:
+    """The ASGI application: Operations -> Namespaces -> Guard -> Faults -> Documents ->
+    FastLane -> Pages -> connexion (see ARCHITECTURE.md)."""
     store = store or open_store(settings)
     specs = [(spec.contract(), "")]
     if settings.admin_token:
         specs.append((spec.load(spec.sandbox_path()), "/sandbox"))
     mapper = ErrorMapper(spec.rule_statuses(), route_methods(specs))
-    services = Services(settings, store, mapper)
+    metrics = Metrics(settings.metrics_dir)
+    services = Services(settings, store, mapper, metrics=metrics)
     # Built first so the lifespan can release held requests and the control plane can list
     # and delete namespaces; wired around the rest below.
-    namespaces = Namespaces(None, services, NamespaceOpener(settings, mapper), mapper)
+    namespaces = Namespaces(
+        None, services, NamespaceOpener(settings, mapper, metrics, store), mapper
+    )
     faults = Faults(None)
 
     @contextlib.asynccontextmanager
@@ -89,7 +95,7 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespac
     with _trusted_specs():
         _add_apis(app, settings, partner_routes, namespaces)
     app.add_error_handler(RuleViolation, mapper.rule_violation)
-    app.add_error_handler(StoreBusy, mapper.store_busy)
+    app.add_error_handler(StoreUnavailable, mapper.store_unavailable)
     app.add_error_handler(connexion.ProblemException, mapper.problem)
     app.add_error_handler(HTTPException, mapper.problem_from_http)
     app.add_error_handler(404, mapper.not_found)
@@ -98,8 +104,8 @@ def create_app(settings: Settings, store: SqliteStore | None = None) -> Namespac
     pages = Pages(app, control_plane=bool(settings.admin_token))
     lane = FastLane(pages, partner_routes, validate_responses=settings.validate_responses)
     faults.app = Documents(lane, mapper, control_plane=settings.control_plane_enabled)
-    namespaces.app = Guard(faults)
-    return namespaces
+    namespaces.app = Guard(faults, Observer(RouteNames.from_specs(specs), metrics))
+    return Operations(namespaces, services, metrics, mapper)
 
 
 def _add_apis(
@@ -179,12 +185,12 @@ def _on_shutdown_signal(callback: Callable[[], None]) -> Iterator[None]:
             signal.signal(caught, chained)
 
 
-def create_app_from_env() -> Namespaces:
+def create_app_from_env() -> Operations:
     """uvicorn's factory for `serve --workers N`: each worker reads the CLI's settings."""
     return freeze_startup_objects(create_app(Settings.from_env()))
 
 
-def freeze_startup_objects(app: Namespaces) -> Namespaces:
+def freeze_startup_objects(app: Operations) -> Operations:
     """Move everything built at start-up (the resolved specs alone are ~10^5 objects) out of
     the garbage collector's reach: full collections walked them all and showed up as 50-100 ms
     stalls in the p99 of the small-settlement benchmark. Only for a serving process; tests build

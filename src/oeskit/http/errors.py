@@ -25,13 +25,14 @@ from starlette.types import Scope
 
 from oeskit.domain import rules
 from oeskit.domain.sandbox_rules import SBX_ADMIN, SBX_INVALID
-from oeskit.errors import RuleViolation
+from oeskit.errors import RuleViolation, StoreBusy, StoreGone, StoreUnavailable
 
 log = logging.getLogger("oeskit")
 MAX_MESSAGE = 500  # never echo a whole 2 MB body back in an error message
 SANDBOX_PREFIX = "/sandbox"
 REQUEST_ID = "oeskit.request_id"  # the Guard writes each request's id here, in scope extensions
 _VERBS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+STORAGE_RETRY_AFTER_S = "30"  # freeing disk space takes a person, not a moment
 
 # The rules a framework's own error (a status without a rule) can stand for. Their statuses
 # come from the catalogue like every other rule's; an error whose status none of them has is
@@ -139,8 +140,25 @@ class ErrorMapper:
         assert isinstance(exc, RuleViolation)
         return self.response(exc.rule, exc.message, exc.extra)
 
-    def store_busy(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        return self.busy()
+    def store_unavailable(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, StoreUnavailable)
+        return self.unavailable(exc)
+
+    def unavailable(self, exc: StoreUnavailable) -> ConnexionResponse:
+        """503 for a write the database cannot take: busy, full or read-only, or gone."""
+        if isinstance(exc, StoreBusy):
+            return self.busy()
+        if isinstance(exc, StoreGone):
+            return self.response(
+                rules.SRV_STORE_GONE,
+                f"{exc}. Nothing was written; a restart starts from the file now at that path",
+            )
+        return self.response(
+            rules.SRV_STORAGE,
+            f"storage is full or read-only ({exc}): nothing was written. Send the same "
+            "request again after the Retry-After delay, once space is freed",
+            headers={"Retry-After": STORAGE_RETRY_AFTER_S},
+        )
 
     def busy(self) -> ConnexionResponse:
         return self.response(
@@ -203,9 +221,12 @@ class ErrorMapper:
         return self.response(rule, detail or "the request cannot be served as sent")
 
     def not_found(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        return self.not_found_for(request.url.path)
+
+    def not_found_for(self, path: str) -> ConnexionResponse:
         return self.response(
             rules.REQ_NOT_FOUND,
-            f"no route matches {request.url.path}: see openapi.yaml for the routes this server "
+            f"no route matches {path}: see openapi.yaml for the routes this server "
             "serves (a path parameter cannot contain '/')",
         )
 
@@ -224,7 +245,10 @@ class ErrorMapper:
         return self.internal_for(request.scope if request is not None else None, exc)
 
     def internal_for(self, scope: Scope | None, exc: BaseException | None) -> ConnexionResponse:
-        """The 500: logged (with the traceback) under the request id the body names."""
+        """The 500: logged (with the traceback) under the request id the body names. A store
+        that cannot take the write is not unexpected: its 503 (logged by the store)."""
+        if isinstance(exc, StoreUnavailable):
+            return self.unavailable(exc)
         rid = request_id(scope)
         path = (scope or {}).get("path", "")
         log.error(

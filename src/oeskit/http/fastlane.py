@@ -19,7 +19,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oeskit import schemas, spec
-from oeskit.errors import RuleViolation, StoreBusy
+from oeskit.errors import RuleViolation, StoreUnavailable
 from oeskit.http.asgi import send_json
 from oeskit.http.handlers import PartnerRoutes
 from oeskit.http.services import UsesServices
@@ -81,8 +81,8 @@ class FastLane(UsesServices):
             return 200, orjson.dumps(result), {}
         except RuleViolation as exc:
             response = mapper.response(exc.rule, exc.message, exc.extra)
-        except StoreBusy:
-            response = mapper.busy()
+        except StoreUnavailable as exc:
+            response = mapper.unavailable(exc)
         except Exception as exc:
             response = mapper.internal_for(scope, exc)  # logged there, under the request id
         return response.status_code, bytes(response.body), response.headers or {}

@@ -137,8 +137,8 @@ class Latency:
 
 
 class Busy:
-    """`busy`: the next `count` stagings are answered 503 OES-SRV-002 with `Retry-After` and
-    stage nothing (the application never sees them)."""
+    """`busy`: the next `count` stagings (of `externalId`, when the fault has one) are answered
+    503 OES-SRV-002 with `Retry-After` and stage nothing (the application never sees them)."""
 
     kind = "busy"
 
@@ -146,7 +146,11 @@ class Busy:
         return exchange.is_staging
 
     async def inject(self, exchange: Exchange, faults: Faults) -> Exchange | None:
-        fault = faults.s.store.take_fault(self.kind, enterprise_id=exchange.enterprise)
+        # The externalId is the request body's: nothing is staged yet to read it from.
+        body, exchange = await _peek_body(exchange)
+        fault = faults.s.store.take_fault(
+            self.kind, _field(body, "externalId"), enterprise_id=exchange.enterprise
+        )
         if fault is None:
             return exchange
         request_log.note_fault(self.kind)
@@ -224,6 +228,30 @@ def _external_id(body: bytes) -> str | None:
         value = orjson.loads(body)["settlement"]["externalId"]
         return str(value)
     return None
+
+
+def _field(body: bytes, name: str) -> str | None:
+    """A top-level string field of a JSON request body, if it has one."""
+    with contextlib.suppress(orjson.JSONDecodeError, LookupError, TypeError):
+        value = orjson.loads(body)[name]
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def _peek_body(exchange: Exchange) -> tuple[bytes, Exchange]:
+    """The request's body, and the exchange with a `receive` that hands it on again."""
+    # The Guard has buffered the whole body: the first receive() returns all of it.
+    first = await exchange.receive()
+    replayed = False
+
+    async def receive() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return first
+        return await exchange.receive()
+
+    return bytes(first.get("body", b"")), replace(exchange, receive=receive)
 
 
 # Order matters: a latency fault delays a request before any other fault shapes its answer, and

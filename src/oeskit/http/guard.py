@@ -20,8 +20,10 @@ from oeskit.domain import rules
 from oeskit.http import request_log
 from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.fastlane import RAW_BODY
+from oeskit.http.observe import Observer, RouteNames
 from oeskit.http.query import ArrayQuery
 from oeskit.http.services import UsesServices
+from oeskit.metrics import Metrics
 
 # A client that stops sending mid-body must not hold a worker's connection forever (slowloris):
 # the body has `Settings.body_timeout_s`, plus one second per MIN_BODY_RATE bytes received so a
@@ -41,8 +43,9 @@ class BodyTimeout(Exception):
 class Guard(UsesServices):
     """Wraps the whole application (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observer: Observer | None = None) -> None:
         self.app = app
+        self.observer = observer or Observer(RouteNames(()), Metrics())
         self.query = ArrayQuery.from_contract(spec.contract())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,7 +89,9 @@ class Guard(UsesServices):
         finally:
             request_log.NOTE.reset(note)
             self.s.store.end_request()
-            self._log(scope, seen, (time.perf_counter() - started) * 1000)
+            seconds = time.perf_counter() - started
+            self._log(scope, seen, seconds * 1000)
+            self.observer.finished(scope, seen, seconds)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, seen: dict[str, Any]

@@ -3,7 +3,6 @@ domain, present. No business `if`s here."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,8 +14,9 @@ from oeskit.clock import format_instant, parse_instant
 from oeskit.domain import access, rules, signatures, staging
 from oeskit.domain.model import Caller, Partner
 from oeskit.errors import RuleViolation
-from oeskit.http import presenters
+from oeskit.http import presenters, request_log
 from oeskit.http.services import UsesServices
+from oeskit.http.validation import amounts_from_query
 
 
 def json_response(data: object, status: int = 200) -> Response:
@@ -76,6 +76,8 @@ class PartnerRoutes(UsesServices):
         staged = await s.group.run(
             lambda: staging.stage(store, partner, caller, body, now, s.new_id)
         )
+        if staged.replay:
+            request_log.note_replay()  # counted apart from creations (oeskit_stagings_total)
         if staged.created is not None:  # fresh and carrying no dispute: nothing to re-read
             return {"settlement": {**presenters.settlement(staged.created), "settlingDisputes": []}}
         return {"settlement": self._staged_view(staged.settlement_id)}
@@ -147,14 +149,7 @@ class PartnerRoutes(UsesServices):
             for k in ("externalId", "notes", "nonce", "cutoffAt")
             if params.get(k) is not None
         }
-        try:
-            fields["settlementAmounts"] = json.loads(str(params.get("settlementAmounts")))
-        except ValueError:
-            raise RuleViolation(
-                rules.READ_QUERY, "settlementAmounts must be the JSON text of the amounts object"
-            ) from None
-        if not isinstance(fields["settlementAmounts"], dict):
-            raise RuleViolation(rules.READ_QUERY, "settlementAmounts must be a JSON object")
+        fields["settlementAmounts"] = amounts_from_query(str(params.get("settlementAmounts")))
         return json_response({"payload": signing.canonical_payload(fields)})
 
     async def v1PartnerSettlementsSigningPostRoute(

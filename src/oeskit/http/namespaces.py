@@ -9,7 +9,11 @@ SQLite file of its own with its own commit group, job loop and checkpointer (ope
 `Opener` that `app.py` wires in), so nothing of one can be read or moved from another.
 
 Bad input: a name outside `[a-z0-9-]{1,40}` is answered 400 (OES-SBX-006), one namespace more
-than `--max-namespaces` 409 (OES-SBX-007); nothing is created by either."""
+than `--max-namespaces` 409 (OES-SBX-007); nothing is created by either. Only a request that
+carries a credential valid there (the admin token, or a token of the world the server loads
+into new namespaces) creates one: any other request under a name that does not exist is
+answered as an unknown path (404 OES-REQ-004) without touching the disk, so anonymous
+requests cannot use up `--max-namespaces`."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from typing import Protocol
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oeskit.domain.sandbox_rules import SBX_NAMESPACE_LIMIT, SBX_NAMESPACE_NAME
-from oeskit.errors import NamespaceLimit
+from oeskit.errors import NamespaceLimit, StoreUnavailable
 from oeskit.http.asgi import send_json
 from oeskit.http.errors import REQUEST_ID, ErrorMapper, error_body
 from oeskit.http.services import CURRENT, Services, using
@@ -42,6 +46,10 @@ class Opener(Protocol):
     def names(self) -> list[str]: ...
 
     def identity(self, name: str) -> int | None: ...
+
+    def may_create(self, token: str) -> bool:
+        """Whether a request bearing `token` may create a namespace."""
+        ...
 
     def open(self, name: str) -> Services:
         """Create the namespace if it does not exist (NamespaceLimit past the limit), open it
@@ -91,7 +99,7 @@ class Namespaces:
             )
             return
         try:
-            entry = self._entry(name)
+            entry = self._entry(name, scope)
         except NamespaceLimit as exc:
             await self._refuse(
                 send,
@@ -100,9 +108,17 @@ class Namespaces:
                 "with a higher --max-namespaces",
             )
             return
+        except StoreUnavailable as exc:  # a full disk, a read-only folder: 503, logged
+            response = self.errors.unavailable(exc)
+            await send_json(send, response.status_code, bytes(response.body), response.headers)
+            return
         except Exception as exc:  # e.g. a damaged file: a 500 in our shape, logged
             extensions = {**(scope.get("extensions") or {}), REQUEST_ID: secrets.token_hex(6)}
             response = self.errors.internal_for({**scope, "extensions": extensions}, exc)
+            await send_json(send, response.status_code, bytes(response.body), response.headers)
+            return
+        if entry is None:  # no such namespace, and this request may not create it
+            response = self.errors.not_found_for(path)
             await send_json(send, response.status_code, bytes(response.body), response.headers)
             return
         # The layers below see the path inside the namespace. `root_path` is left alone:
@@ -121,12 +137,17 @@ class Namespaces:
             if entry.dropped and entry.active == 0:
                 entry.services.close()
 
-    def _entry(self, name: str) -> _Open:
+    def _entry(self, name: str, scope: Scope | None) -> _Open | None:
+        """The open namespace `name`, opened (or created) now if need be; None when it does
+        not exist and `scope` (None: start-up, opening what is on disk) may not create it."""
         entry = self._open.get(name)
-        if entry is not None and entry.identity == self.opener.identity(name):
+        identity = self.opener.identity(name)
+        if entry is not None and entry.identity == identity:
             return entry
         if entry is not None:  # another worker deleted it (and maybe made it anew)
             self._drop(name)
+        if identity is None and (scope is None or not self.opener.may_create(_bearer(scope))):
+            return None
         services = self.opener.open(name)
         services.start_background()
         entry = self._open[name] = _Open(services, self.opener.identity(name))
@@ -154,7 +175,7 @@ class Namespaces:
         """At start-up: open the namespaces already on disk, so their due jobs run."""
         for name in self.opener.names():
             try:
-                self._entry(name)
+                self._entry(name, None)
             except Exception:  # a damaged file must not keep the server from starting
                 log.exception("namespace %s could not be opened", name)
 
@@ -164,3 +185,12 @@ class Namespaces:
 
     async def _refuse(self, send: Send, rule: str, message: str) -> None:
         await send_json(send, self.errors.status(rule), error_body(message, rule))
+
+
+def _bearer(scope: Scope) -> str:
+    """The bearer token of the request ('' without one)."""
+    for key, value in scope.get("headers") or ():
+        if key == b"authorization":
+            kind, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if kind.lower() == "bearer" else ""
+    return ""

@@ -142,8 +142,8 @@ def balance_record(partner: Partner, balances: Mapping[str, Balance]) -> dict[st
 
 
 def network_balance(partner: Partner, connection: ConnectionBalances) -> dict[str, Any]:
-    """One entry of networkBalances. `partnersConnectionId` is always present: null until the
-    partner initializes the connection (the contract makes it required and nullable)."""
+    """One entry of networkBalances. `partnersConnectionId` is a required string (the reads
+    leave out connections the partner has not initialized)."""
     return {
         "clientId": connection.client_id,
         "partnerId": partner.id,

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from oeskit import signing
-from oeskit.clock import format_instant, parse_instant, utcnow
+from oeskit.clock import ClockState, format_instant, parse_instant, utcnow
 from oeskit.domain import disputes, funding, lifecycle
 from oeskit.domain.sandbox_rules import SBX_INVALID, SBX_NO_PRIVATE_KEY, SBX_NOT_FOUND
 from oeskit.errors import RuleViolation
@@ -29,7 +29,9 @@ class SandboxRoutes(HostedSandboxRoutes, UsesServices):
         self.namespaces = namespaces
 
     def _run_jobs(self) -> int:
-        return lifecycle.run_due(self.s.store, self.s.now(), self.s.new_id, "sandbox")
+        ran = lifecycle.run_due(self.s.store, self.s.now(), self.s.new_id, "sandbox")
+        self.s.metrics.jobs_run(ran)
+        return ran
 
     def _clock(self) -> dict[str, Any]:
         state = self.s.store.clock_state()
@@ -66,27 +68,32 @@ class SandboxRoutes(HostedSandboxRoutes, UsesServices):
                 f"advanceMinutes must be between 0 and {MAX_ADVANCE_MINUTES} (100 years); "
                 "set `now` to jump further",
             )
+        # One transaction for the move and the jobs it makes due: if a job fails, the clock
+        # has not moved either, so a retry moves it once (each job is a savepoint inside).
+        with store.immediate():
+            store.set_clock_state(self._moved(store.clock_state(), body, minutes))
+            ran = self._run_jobs()
+        return json_response({"clock": self._clock(), "jobsRun": ran})
+
+    @staticmethod
+    def _moved(state: ClockState, body: dict[str, Any], minutes: Any) -> ClockState:
+        """The clock state the request asks for, or the rule it breaks."""
         try:
-            with store.immediate():
-                state = store.clock_state()
-                target = parse_instant(body["now"]) if body.get("now") else None
-                advance = timedelta(minutes=float(minutes)) if minutes is not None else None
-                store.set_clock_state(
-                    state.set(
-                        utcnow(),
-                        now=target,
-                        mode=body.get("mode"),
-                        speed=body.get("speed"),
-                        advance=advance,
-                    )
-                )
+            target = parse_instant(body["now"]) if body.get("now") else None
+            advance = timedelta(minutes=float(minutes)) if minutes is not None else None
+            return state.set(
+                utcnow(),
+                now=target,
+                mode=body.get("mode"),
+                speed=body.get("speed"),
+                advance=advance,
+            )
         except OverflowError:  # past year 9999, datetime's last
             raise RuleViolation(
                 SBX_INVALID, "the clock cannot move past 9999-12-31T23:59:59.999Z"
             ) from None
         except ValueError as exc:  # a leap second; an unknown mode
             raise RuleViolation(SBX_INVALID, f"the clock cannot be set so: {exc}") from None
-        return json_response({"clock": self._clock(), "jobsRun": self._run_jobs()})
 
     async def sandboxListJobs(self) -> Response:
         return json_response({"jobs": [presenters.job(j) for j in self.s.reads.jobs()]})

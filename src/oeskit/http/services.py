@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
 from collections.abc import Iterator
@@ -24,14 +26,17 @@ from oeskit import ids
 from oeskit.clock import format_instant, utcnow
 from oeskit.domain import lifecycle
 from oeskit.domain.ports import Reads, Worlds
-from oeskit.errors import StoreBusy
+from oeskit.errors import StoreUnavailable
 from oeskit.http.errors import ErrorMapper
+from oeskit.metrics import Metrics
 from oeskit.outbound.client import PartnerClient
 from oeskit.outbound.flows import BitgoSide
 from oeskit.settings import Settings
+from oeskit.store.connection import storage_error
 from oeskit.store.group import GroupCommit
 from oeskit.store.maintenance import Checkpointer
 from oeskit.store.namespace_files import NamespaceFiles
+from oeskit.store.postgres import PgDatabase, PgNamespaces, PostgresStore, is_postgres_url
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import SqliteWorlds, load_world
 from oeskit.worlds import load_world_file
@@ -75,6 +80,8 @@ class Services:
     store: SqliteStore
     errors: ErrorMapper
     namespace: str = DEFAULT_NAMESPACE
+    # One per server, shared by its namespaces (`metrics.py`); e.g. `partner_call(status)`.
+    metrics: Metrics = field(default_factory=Metrics)
     group: GroupCommit = field(init=False)
     reads: Reads = field(init=False)
     worlds: Worlds = field(init=False)
@@ -108,9 +115,10 @@ class Services:
         """This namespace's job loop (on the running event loop) and WAL checkpointer."""
         if self._background:
             return
-        checkpointer = Checkpointer(self.store.path)
-        checkpointer.start()
-        self._background.append(checkpointer)
+        if not isinstance(self.store, PostgresStore):  # PostgreSQL checkpoints on its own
+            checkpointer = Checkpointer(self.store.path)
+            checkpointer.start()
+            self._background.append(checkpointer)
         if self.settings.run_jobs:
             self._background.append(asyncio.get_running_loop().create_task(_job_loop(self)))
 
@@ -125,7 +133,7 @@ class Services:
     def close(self) -> None:
         """Stop the background work and close the database (a namespace being dropped)."""
         self.stop_background()
-        with contextlib.suppress(StoreBusy):  # the log is a debugging aid; closing goes on
+        with contextlib.suppress(StoreUnavailable):  # the log is a debugging aid; close anyway
             self.store.flush_request_log()
         self.store.close()
 
@@ -137,10 +145,21 @@ def _read_key(path: str | None) -> str | None:
         return handle.read()
 
 
-def open_store(settings: Settings, path: str | None = None) -> SqliteStore:
-    """Open (and migrate) a database, the main one unless `path` names a namespace's; load the
-    server's world into it if it is empty."""
-    store = SqliteStore(path or settings.db, busy_timeout_ms=settings.busy_timeout_ms)
+def open_store(
+    settings: Settings, path: str | None = None, database: PgDatabase | None = None
+) -> SqliteStore:
+    """Open (and migrate) a database, the main one unless `path` names a namespace's (a file,
+    or on PostgreSQL a schema of `database`); load the server's world into it if it is empty."""
+    store: SqliteStore
+    if is_postgres_url(settings.db):
+        store = PostgresStore.open(
+            database or settings.db,
+            path,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            namespaces=settings.max_namespaces,
+        )
+    else:
+        store = SqliteStore(path or settings.db, busy_timeout_ms=settings.busy_timeout_ms)
     if settings.world:
         world = load_world_file(settings.world)
         with store.immediate():  # only one worker process loads it
@@ -155,10 +174,12 @@ async def _job_loop(services: Services) -> None:
     where = f" in namespace {services.namespace}" if services.namespace else ""
     while True:
         try:
-            lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+            services.metrics.jobs_run(
+                lifecycle.run_due(services.store, services.now(), services.new_id, worker)
+            )
             services.store.flush_request_log()
-        except StoreBusy:
-            pass  # another worker holds the lock; try again next tick
+        except StoreUnavailable:
+            pass  # locked by another worker, or a fault the store logged: try again next tick
         except Exception:  # keep the loop alive; the job stays queued and is retried
             log.exception("background job failed%s", where)
         await asyncio.sleep(services.settings.job_interval_s)
@@ -167,10 +188,24 @@ async def _job_loop(services: Services) -> None:
 class NamespaceOpener:
     """Opens the namespaces of `http/namespaces.py` from their files beside the main database."""
 
-    def __init__(self, settings: Settings, errors: ErrorMapper) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        errors: ErrorMapper,
+        metrics: Metrics,
+        store: SqliteStore | None = None,
+    ) -> None:
         self.settings = settings
         self.errors = errors
-        self.files = NamespaceFiles(settings.db, settings.max_namespaces)
+        self.metrics = metrics
+        self.database: PgDatabase | None = None
+        self.files: NamespaceFiles | PgNamespaces
+        if isinstance(store, PostgresStore):  # namespaces are schemas beside the store's
+            self.database = store.database
+            self.files = PgNamespaces(store.database, store.schema, settings.max_namespaces)
+        else:
+            self.files = NamespaceFiles(settings.db, settings.max_namespaces)
+        self._world_tokens: frozenset[str] | None = None  # digests, read on first need
 
     def names(self) -> list[str]:
         return self.files.names()
@@ -178,10 +213,41 @@ class NamespaceOpener:
     def identity(self, name: str) -> int | None:
         return self.files.identity(name)
 
+    def may_create(self, token: str) -> bool:
+        """The admin token, or a token of the world new namespaces start with."""
+        if not token:
+            return False
+        if self.settings.admin_token and hmac.compare_digest(
+            token.encode(), self.settings.admin_token.encode()
+        ):
+            return True
+        if self._world_tokens is None:
+            world = load_world_file(self.settings.world) if self.settings.world else {}
+            self._world_tokens = frozenset(
+                _digest(str(t["token"])) for t in world.get("tokens") or [] if t.get("token")
+            )
+        return _digest(token) in self._world_tokens
+
     def open(self, name: str) -> Services:
+        existed = self.files.identity(name) is not None
         self.files.create(name)
-        store = open_store(self.settings, self.files.path(name))
-        return Services(self.settings, store, self.errors, namespace=name)
+        try:
+            store = open_store(self.settings, self.files.path(name), self.database)
+        except BaseException as exc:
+            # A namespace that could not be made (a full disk, ...) must not keep its empty
+            # file: it would count toward --max-namespaces and open as a world-less sandbox.
+            if not existed:
+                self.files.remove(name)
+            translated = storage_error(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        return Services(self.settings, store, self.errors, namespace=name, metrics=self.metrics)
 
     def remove(self, name: str) -> bool:
         return self.files.remove(name)
+
+
+def _digest(token: str) -> str:
+    # Compared as digests: a set lookup then reveals nothing about a token's prefix.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

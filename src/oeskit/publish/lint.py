@@ -2,8 +2,8 @@
 
 Checks (ids are stable): openapi-valid, ref-resolves, example-valid, operation-id,
 operation-summary, request-example, response-example, error-schema, rule-id-unique,
-rule-operation-known, rule-status-documented, rule-has-scenario. Examples are validated with
-the shared contract adapter (`oeskit.schemas`), formats included.
+rule-operation-known, rule-applies, rule-status-documented, rule-has-scenario. Examples are
+validated with the shared contract adapter (`oeskit.schemas`), formats included.
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ CHECKS = {
     "error-schema": "Every 4xx/5xx response uses the Error schema.",
     "rule-id-unique": "Every catalogued rule has a unique id.",
     "rule-operation-known": "Every operation a rule names exists.",
-    "rule-status-documented": "Every operation of a rule documents the rule's status.",
+    "rule-applies": (
+        "A rule that applies to every operation (or to every operation with a body) lists "
+        "each of them."
+    ),
+    "rule-status-documented": (
+        "Every operation of a rule, listed or covered by its appliesTo, documents the rule's "
+        "status: every status the server can produce for an operation is in the contract."
+    ),
     "rule-has-scenario": "Every rule is named by a scenario (when scenarios are at hand).",
     "component-unused": "Every component is referenced (a warning).",
 }
@@ -242,12 +249,39 @@ def _catalogue(doc: Document, scenarios: dict[str, list[str]] | None) -> Iterato
                 yield _finding(doc, "error", "rule-has-scenario", at, why)
 
 
+# What a rule's `appliesTo` covers: rules the server applies before any handler is chosen.
+APPLIES_TO = ("every-operation", "operations-with-body")
+
+
+def _covered(doc: Document, applies: object) -> list[str]:
+    """The operationIds a rule's `appliesTo` covers, in document order."""
+    out = []
+    for _, _, op in operations(doc.data):
+        if applies == "every-operation" or (
+            applies == "operations-with-body" and op.get("requestBody") is not None
+        ):
+            out.append(str(op.get("operationId")))
+    return out
+
+
 def _rule_operations(
     doc: Document, rule: dict[str, Any], rule_id: str, at: str, by_id: dict[Any, dict[str, Any]]
 ) -> Iterator[Finding]:
     status = str(rule.get("status"))
     listed = rule.get("operations")
-    for operation_id in listed if isinstance(listed, list) else []:
+    listed = [str(o) for o in listed] if isinstance(listed, list) else []
+    applies = rule.get("appliesTo")
+    covered: list[str] = []
+    if applies is not None:
+        if applies not in APPLIES_TO:
+            why = f"rule {rule_id} has appliesTo {applies!r}; known: {', '.join(APPLIES_TO)}"
+            yield _finding(doc, "error", "rule-applies", f"{at}/appliesTo", why)
+        covered = _covered(doc, applies)
+        for operation_id in covered:
+            if operation_id not in listed:
+                why = f"rule {rule_id} applies to {operation_id} ({applies}) but does not list it"
+                yield _finding(doc, "error", "rule-applies", f"{at}/operations", why)
+    for operation_id in dict.fromkeys([*listed, *covered]):
         op = by_id.get(operation_id)
         if op is None:
             why = f"rule {rule_id} names operation {operation_id}, which does not exist"

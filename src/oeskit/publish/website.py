@@ -111,7 +111,6 @@ def _context(contract: Document, control: Document, hosted: Document) -> dict[st
         "rules": rules,
         "rule_ids": {rule.id for rule in rules},
         "guide": guide(_v2_request_example(contract.data)),
-        "source": contract.source,
     }
 
 

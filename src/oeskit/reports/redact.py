@@ -8,12 +8,17 @@ import re
 from collections.abc import Iterable, Mapping
 
 MASK = "***redacted***"
-_SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-api-key"}
+# x-bitgo-signature: the JWT hosted-test sends as BitGo (a replayable credential for its lifetime).
+_SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-api-key", "x-bitgo-signature"}
+# A JWT anywhere in text (a partner may echo the token in an error body).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{6,}\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 # JSON members whose value is secret, in raw text (bodies may be invalid JSON on purpose).
 _SECRET_MEMBER = re.compile(
     r'("(?:signature|privateKey|private_key|token|sandboxToken|adminToken)"\s*:\s*)"(?:[^"\\]|\\.)*"'
 )
-_BEARER = re.compile(r"(Bearer\s+)[^\s\"',]+")
+# A `<...>` of words right after `Bearer` is a placeholder in prose ("Bearer <admin token>"),
+# not a token: masking its first word alone left "Bearer ***redacted*** token>".
+_BEARER = re.compile(r"(Bearer\s+)(?!<[\w -]+>(?:[\s\"',.;:)]|$))[^\s\"',]+")
 _PRIVATE_HEX = re.compile(r"(?i)(private[ _-]?key[\"']?\s*[:=]\s*[\"']?)[0-9a-f]{32,}")
 
 
@@ -31,6 +36,7 @@ class Redactor:
             value = value.replace(secret, MASK)
         value = _SECRET_MEMBER.sub(lambda m: f'{m.group(1)}"{MASK}"', value)
         value = _PRIVATE_HEX.sub(lambda m: m.group(1) + MASK, value)
+        value = _JWT.sub(MASK, value)
         return _BEARER.sub(lambda m: m.group(1) + MASK, value)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:

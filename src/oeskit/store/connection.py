@@ -8,22 +8,71 @@ BEGIN IMMEDIATE, so a writer takes the lock before it reads what it will decide 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import orjson
 import sqlite_utils
 
-from oeskit.errors import StoreBusy
-from oeskit.store.schema import migrate
+from oeskit.errors import StoreBusy, StoreGone, StoreUnavailable, StoreUnwritable
+from oeskit.store.schema import STATE_TABLES, migrate
 
 Row = dict[str, Any]  # a row as a dict, inside the store only: records cross the ports
 _MISSING = object()
 _T = TypeVar("_T")
 _LOCKED = ("database is locked", "database is busy", "database table is locked")
+MEMORY = ":memory:"
+log = logging.getLogger("oeskit")
+
+
+def file_identity(path: str) -> int | None:
+    """The file's inode, or None when it is missing. It changes (or goes) when the file is
+    deleted, or replaced by another: what a connection holds open is then no longer the file a
+    restart would open. Namespaces (`namespace_files.py`) and the commit check both use it."""
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def storage_error(exc: BaseException) -> BaseException:
+    """The StoreUnavailable an SQLite error stands for (locked, full, read-only, file moved),
+    or `exc` itself."""
+    if not isinstance(exc, sqlite3.Error):
+        return exc
+    text = str(exc)
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    if any(locked in text for locked in _LOCKED):
+        return StoreBusy(text)
+    if name == "SQLITE_READONLY_DBMOVED":
+        return StoreGone("the database file was moved or deleted while the server was running")
+    if name == "SQLITE_FULL" or "database or disk is full" in text:
+        return StoreUnwritable("the disk holding the database is full")
+    if name.startswith("SQLITE_READONLY") or "readonly database" in text:
+        return StoreUnwritable("the database file is read-only")
+    return exc
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the shared row code uses of a connection: sqlite3's, or the PostgreSQL facade
+    (`store/postgres/connection.py`), which takes the same SQL and `?` placeholders."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def close(self) -> None: ...
 
 
 def dumps(value: object) -> str:
@@ -50,12 +99,16 @@ def new_uuid() -> str:
 
 
 class SqliteBase:
+    # What a reset or a world load empties.
+    state_tables: tuple[str, ...] = STATE_TABLES
+
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
-        self.conn = sqlite3.connect(
+        conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
         )
-        self.conn.row_factory = sqlite3.Row
+        conn.row_factory = sqlite3.Row
+        self.conn: Connection = conn
         self.busy_timeout_ms = int(busy_timeout_ms)
         self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         # 32 MiB of page cache (default 2 MiB): a 250,000-transfer insert runs ~30% faster.
@@ -73,8 +126,14 @@ class SqliteBase:
         # Savepoints (one per staging in a commit group) copy the pages they change to a
         # sub-journal; in memory, not a temp file (measured: the inserts of a group ~1.5x faster).
         self.conn.execute("PRAGMA temp_store = MEMORY")
-        self.db = sqlite_utils.Database(self.conn)
-        migrate(self.conn)
+        self.db: Any = sqlite_utils.Database(conn)
+        migrate(conn)
+        # What this connection has open; `commit` checks it is still the file at `path`.
+        self._identity = None if path == MEMORY else file_identity(path)
+        self._init_caches()
+
+    def _init_caches(self) -> None:
+        self._fault: str | None = None  # the storage fault last logged, until a commit works
         # Who-is-calling lookups (tokens, enterprises, partners) change only when a world is
         # loaded or the sandbox reset; they are cached until the `generation` row in meta moves,
         # which `begin_request` checks with one read per request (instead of four lookups).
@@ -99,9 +158,12 @@ class SqliteBase:
         self.begin()
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self.rollback()
-            raise
+            translated = self.translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
         self.commit()
 
     def _savepoint(self) -> Iterator[None]:
@@ -132,24 +194,63 @@ class SqliteBase:
             finally:
                 self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         except sqlite3.OperationalError as exc:
-            raise self._busy(exc) from exc
+            translated = self.translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def retry_unit(self, exc: BaseException) -> bool:
+        """Whether a commit-group unit that raised `exc` may run again: never with SQLite,
+        whose write lock leaves no race to lose (PostgreSQL's store says otherwise)."""
+        return False
 
     def commit(self) -> None:
+        """COMMIT, unless the file is no longer the one this connection opened: then nothing
+        is committed (StoreGone), since a restart would not find it. One stat a transaction."""
         try:
+            self.check_file()
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.Error, StoreGone) as exc:
             self.rollback()
-            raise self._busy(exc) from exc
+            translated = self.translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        self._fault = None
 
     def rollback(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
-    @staticmethod
-    def _busy(exc: sqlite3.OperationalError) -> Exception:
-        if any(text in str(exc) for text in _LOCKED):
-            return StoreBusy(str(exc))
-        return exc
+    def write_problem(self) -> str | None:
+        """Why a write fails now (the disk is full, the file read-only...), found by making
+        one for real (a row in meta); None when it works. For start-up, not requests."""
+        try:
+            with self.immediate():
+                self.conn.execute(
+                    "INSERT INTO meta VALUES ('write-check', ?) ON CONFLICT (key) DO UPDATE "
+                    "SET value = excluded.value",
+                    (new_uuid(),),
+                )
+        except StoreUnavailable as exc:
+            return str(exc)
+        return None
+
+    def check_file(self) -> None:
+        if self._identity is not None and file_identity(self.path) != self._identity:
+            raise StoreGone(
+                f"the database file {self.path} was deleted or replaced while the server was "
+                "running; nothing more is written to it: restart the server"
+            )
+
+    def translate(self, exc: BaseException) -> BaseException:
+        """`storage_error(exc)`, logged the first time a fault shows (a lock is not one)."""
+        translated = storage_error(exc)
+        fault = not isinstance(translated, StoreBusy) and isinstance(translated, StoreUnavailable)
+        if fault and str(translated) != self._fault:
+            self._fault = str(translated)
+            log.error("database %s cannot be written: %s", self.path, translated)
+        return translated
 
     def _one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         row = self.conn.execute(sql, params).fetchone()

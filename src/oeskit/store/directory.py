@@ -101,15 +101,9 @@ class Directory(SqliteBase):
             members, values = in_list(wanted)
             sql += " AND c.id IN " + members
             params += values
+        # By position: the PostgreSQL store's rows are plain tuples.
         return {
-            r["id"]: Connection(
-                r["id"],
-                r["partner_id"],
-                r["client_id"],
-                r["network_account_id"],
-                r["trading_account_id"],
-                bool(r["active"]),
-            )
+            r[0]: Connection(r[0], r[1], r[2], r[3], r[5], bool(r[4]))
             for r in self.conn.execute(sql, params)
         }
 

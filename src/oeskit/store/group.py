@@ -40,6 +40,7 @@ from oeskit.store.connection import SqliteBase
 _T = TypeVar("_T")
 FIRST_DELAY_S = 0.0005
 MAX_DELAY_S = 0.004
+UNIT_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -79,6 +80,11 @@ class GroupCommit:
         except StoreBusy as exc:
             self._wait(exc)
             return
+        except Exception as exc:  # e.g. a read-only file: every waiting request gets it
+            batch, self._queue = self._queue, []
+            for unit in batch:
+                _settle(unit.future, None, exc)
+            return
         batch, self._queue = self._queue, []
         self._delay = FIRST_DELAY_S
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
@@ -89,16 +95,13 @@ class GroupCommit:
         gc.disable()
         try:
             for unit in batch:
-                try:
-                    with self.base.immediate():  # a savepoint: a failure undoes only this unit
-                        outcomes.append((unit.future, unit.work(), None))
-                except Exception as exc:  # the unit's own answer (a rule violation, ...)
-                    outcomes.append((unit.future, None, exc))
+                outcomes.append(self._run_unit(unit))
             self.base.commit()
         except BaseException as exc:
             self.base.rollback()
+            failure = self.base.translate(exc)
             for unit in batch:
-                _settle(unit.future, None, exc)
+                _settle(unit.future, None, failure)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -109,6 +112,23 @@ class GroupCommit:
         self.units += len(batch)
         for future, value, error in outcomes:
             _settle(future, value, error)
+
+    def _run_unit(self, unit: _Unit) -> tuple[asyncio.Future[Any], Any, BaseException | None]:
+        for attempt in range(UNIT_ATTEMPTS):
+            try:
+                with self.base.immediate():  # a savepoint: a failure undoes only this unit
+                    return unit.future, unit.work(), None
+            except Exception as exc:  # the unit's own answer (a rule violation, ...)
+                # ... or a race another writer's commit settled (a unique constraint on
+                # PostgreSQL): run the unit again, it sees the winner.
+                if attempt + 1 < UNIT_ATTEMPTS and self.base.retry_unit(exc):
+                    continue
+                if not self.base.conn.in_transaction:
+                    # The database rolled back the whole group (SQLite on a full disk can):
+                    # the units before this one are undone too, so none may answer 200.
+                    raise
+                return unit.future, None, self.base.translate(exc)
+        raise AssertionError("unreachable")
 
     def _wait(self, exc: StoreBusy) -> None:
         """The lock is taken by another process: fail the units past their deadline, retry the

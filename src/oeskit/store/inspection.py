@@ -1,5 +1,6 @@
 """Read-only queries behind `oeskit doctor` (`oeskit/doctor.py`): the facts its invariants
-judge, read from an open sqlite3 connection as it is (it may be read-only, or a live server's
+judge, read from an open sqlite3 connection (or the PostgreSQL store's, which takes the same
+SQL) as it is (it may be read-only, or a live server's
 database). It never writes, migrates or repairs; amounts come back as stored TEXT, because a
 corrupted value is exactly what the doctor must be able to report."""
 
@@ -15,6 +16,7 @@ from oeskit.domain.records import (
     OPEN_TRANSFER_STATUSES,
     SettlementStatus,
 )
+from oeskit.store.connection import Connection
 
 _OPEN_SETTLEMENTS = sorted(s.value for s in OPEN_SETTLEMENT_STATUSES)
 _OPEN_TRANSFERS = sorted(s.value for s in OPEN_TRANSFER_STATUSES)
@@ -73,8 +75,15 @@ class DisputeLinks(NamedTuple):
 class Inspection:
     """The doctor's reads over one connection; `snapshot()` makes them one consistent picture."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection | Connection) -> None:
         self.conn = conn
+        # PostgreSQL's default isolation gives each statement its own snapshot; the picture
+        # must be one.
+        self._begin = (
+            "BEGIN"
+            if isinstance(conn, sqlite3.Connection)
+            else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        )
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -82,7 +91,7 @@ class Inspection:
         cannot tear the picture; rolled back, never committed."""
         own = not self.conn.in_transaction
         if own:
-            self.conn.execute("BEGIN")
+            self.conn.execute(self._begin)
         try:
             yield
         finally:

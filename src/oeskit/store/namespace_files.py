@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from oeskit.errors import NamespaceLimit
+from oeskit.store.connection import file_identity
 
 MEMORY = ":memory:"
 SUFFIX = ".db"
@@ -41,10 +42,7 @@ class NamespaceFiles:
         """The file's inode: it changes (or goes) when another worker deletes the namespace."""
         if self.folder is None:
             return 0 if name in self._in_memory else None
-        try:
-            return os.stat(self.path(name)).st_ino
-        except FileNotFoundError:
-            return None
+        return file_identity(self.path(name))
 
     def create(self, name: str) -> None:
         """Make room for `name` (an empty file), or raise NamespaceLimit; a no-op if it exists."""

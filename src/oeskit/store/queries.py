@@ -50,7 +50,7 @@ class Where:
             self.add(f"{column} IN (SELECT value FROM json_each(?))", _json(values))
 
     def sql(self) -> str:
-        return " AND ".join(self.clauses) if self.clauses else "1"
+        return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
 
 class Queries(SqliteBase):
@@ -243,9 +243,12 @@ class Queries(SqliteBase):
         page: int = 0,
         size: int = 100,
     ) -> tuple[list[ConnectionBalances], dict[str, Balance]]:
-        """(a page of the partner's connections with their balances, the partner's own)."""
+        """(a page of the partner's connections with their balances, the partner's own).
+        Connections the partner has not initialized (no partners_connection_id) are left out:
+        the contract, as upstream, requires that id on every entry."""
         where = Where()
         where.add("partner_id = ?", partner_id)
+        where.add("partners_connection_id IS NOT NULL")
         where.any_of("id", connection_ids)
         where.any_of("client_id", client_ids)
         connections = self.conn.execute(

@@ -1,15 +1,14 @@
 """How the records of `domain/records.py` are kept as rows: the column lists the store selects
 and the converters from a row to a record. The one place that knows both names.
 
-Rows are read by position (`sqlite3.Row` indexing), in the order of the column lists, which is
-also the records' field order.
+Rows are read by position (a `sqlite3.Row` or a PostgreSQL tuple), in the order of the column
+lists, which is also the records' field order.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -63,7 +62,7 @@ def prefixed(columns: str, alias: str) -> str:
     return ", ".join(f"{alias}.{name.strip()}" for name in columns.split(","))
 
 
-def settlement(r: sqlite3.Row) -> Settlement:
+def settlement(r: Sequence[Any]) -> Settlement:
     return Settlement(
         r[0],
         r[1],
@@ -112,7 +111,7 @@ def settlement_values(s: Settlement) -> tuple[object, ...]:
     )
 
 
-def transfer(r: sqlite3.Row) -> Transfer:
+def transfer(r: Sequence[Any]) -> Transfer:
     tx_ids = r[12]
     return Transfer(
         r[0],
@@ -140,7 +139,7 @@ def _mapping(text: str | None) -> Mapping[str, str]:
     return value if isinstance(value, dict) else {}
 
 
-def dispute(r: sqlite3.Row) -> Dispute:
+def dispute(r: Sequence[Any]) -> Dispute:
     return Dispute(
         r[0],
         r[1],
@@ -159,7 +158,7 @@ def dispute(r: sqlite3.Row) -> Dispute:
     )
 
 
-def closure(r: sqlite3.Row) -> Closure:
+def closure(r: Sequence[Any]) -> Closure:
     return Closure(
         r[0],
         r[1],
@@ -174,10 +173,10 @@ def closure(r: sqlite3.Row) -> Closure:
     )
 
 
-def job(r: sqlite3.Row) -> Job:
+def job(r: Sequence[Any]) -> Job:
     return Job(r[0], JobKind(r[1]), r[2], r[3], JobStatus(r[4]), int(r[5]), r[6], r[7])
 
 
-def outbox_event(r: sqlite3.Row) -> OutboxEvent:
+def outbox_event(r: Sequence[Any]) -> OutboxEvent:
     data: Any = json.loads(r[2])
     return OutboxEvent(EventType(r[0]), r[1], data, r[3], r[4], r[5], r[6])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from oeskit.clock import ClockState, parse_instant
-from oeskit.errors import StoreBusy
+from oeskit.errors import StoreUnavailable
 from oeskit.store.connection import Row, SqliteBase
 from oeskit.store.connection import dumps as _dumps
 
@@ -158,7 +158,7 @@ class SandboxState(SqliteBase):
         try:
             with self.immediate():
                 self.conn.executemany(_INSERT_LOG, rows)
-        except StoreBusy:
+        except StoreUnavailable:
             # Keep them for the next flush, but never more than the last 10,000 (a debug log).
             self._request_log = (rows + self._request_log)[-10_000:]
             raise

@@ -25,7 +25,6 @@ from oeskit.domain.records import (
 )
 from oeskit.domain.sandbox_rules import SBX_STATE
 from oeskit.errors import RuleViolation
-from oeskit.store.schema import STATE_TABLES
 from oeskit.store.sqlite import SqliteStore, token_digest
 from oeskit.worlds import WorldError
 
@@ -56,7 +55,7 @@ class SqliteWorlds:
 
 def reset(store: SqliteStore) -> None:
     with store.immediate():
-        for table in STATE_TABLES:
+        for table in store.state_tables:
             store.conn.execute(f"DELETE FROM {table}")
         store.bump_generation()
 
@@ -89,7 +88,7 @@ def load_world(
         if merge:
             _refuse_clashes(store, world)
         else:
-            for table in STATE_TABLES:
+            for table in store.state_tables:
                 store.conn.execute(f"DELETE FROM {table}")
             start = parse_instant(world["clock"]) if world.get("clock") else None
             option = "frozen" if start is not None and clock_option == "wall" else clock_option

@@ -208,8 +208,26 @@ class OeskitSandbox:
         return answer
 
     def arm(self, fault: str, **options: Any) -> list[dict[str, Any]]:
-        """Arm a fault (`fail_after_commit`, `latency`); options in snake_case or camelCase
-        (`external_id="x"`, `count=2`, `milliseconds=250`). Every armed fault."""
+        """Arm a fault of the sandbox (`POST /sandbox/faults`) and return every armed fault.
+
+        Options are given in snake_case or camelCase (`external_id="x"` or `externalId="x"`).
+        `external_id` means the same for each staging fault: only stagings of that externalId
+        match; `enterprise_id` limits a fault to that enterprise's requests; `count` (default 1)
+        is how many requests it acts on. The faults:
+
+        - `arm("fail_after_commit", external_id=..., enterprise_id=..., count=1)`: the staging
+          commits, then is answered 500 (a lost answer); replaying the same body returns the
+          settlement. Needs `external_id` or `enterprise_id`.
+        - `arm("hold", milliseconds=..., external_id=..., enterprise_id=..., count=1)`: the
+          staging commits and its 200 is held back `milliseconds` (0-600000): a slow answer.
+        - `arm("busy", retry_after_seconds=1, external_id=..., enterprise_id=..., count=1)`: the
+          staging is answered 503 `OES-SRV-002` with `Retry-After` (0-3600 s) and stages nothing.
+        - `arm("latency", milliseconds=..., count=1)`: the next partner API requests, reads
+          included, wait `milliseconds` (0-600000) before they are handled.
+
+        Any other option, or a missing `milliseconds`, raises `SandboxError` with the sandbox's
+        400 naming the kind and the option.
+        """
         body = orjson.dumps({"kind": fault, **{_camel(k): v for k, v in options.items()}})
         faults: list[dict[str, Any]] = self._owner.control("POST", "/faults", body)["faults"]
         return faults

@@ -152,7 +152,7 @@ def spawn(
 
 def start_serve(
     workdir: Path,
-    db: Path,
+    db: Path | str,
     *,
     admin: str,
     world: str | Path = "demo",
@@ -171,39 +171,53 @@ def start_serve(
     runs in workdir. `command` is how to call oeskit (another venv's python, say); unbuffered
     (`-u`) so the banner is in the log as soon as it is printed. With `wait=False` it returns
     at once: call `server.wait_ready(READY_PATH)` after doing something useful meanwhile.
+
+    The port is a free one; if another process takes it between our check and the server's
+    bind (tests run side by side under pytest-xdist), the server is started again on another.
     """
-    port = free_port()
-    argv = [
-        *command,
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--db",
-        str(db),
-        "--world",
-        str(world),
-        "--workers",
-        str(workers),
-        "--admin-token",
-        admin,
-        *(["--fresh"] if fresh else []),
-        *extra,
-    ]
-    name = name or f"server-{port}"
-    started = time.perf_counter()
-    process, log_path = spawn(name, argv, workdir)
-    server = Server(
-        name,
-        process,
-        f"http://{HOST}:{port}",
-        log_path,
-        headers={"Authorization": f"Bearer {admin}"},
-    )
-    if wait:
-        server.wait_ready(READY_PATH, timeout=timeout, poll=poll, started=started)
-    return server
+    for attempt in range(_PORT_ATTEMPTS):
+        port = free_port()
+        argv = [
+            *command,
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+            "--world",
+            str(world),
+            "--workers",
+            str(workers),
+            "--admin-token",
+            admin,
+            *(["--fresh"] if fresh else []),
+            *extra,
+        ]
+        label = name or f"server-{port}"
+        started = time.perf_counter()
+        process, log_path = spawn(label, argv, workdir)
+        server = Server(
+            label,
+            process,
+            f"http://{HOST}:{port}",
+            log_path,
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        if not wait:
+            return server
+        try:
+            server.wait_ready(READY_PATH, timeout=timeout, poll=poll, started=started)
+        except RuntimeError:
+            if attempt + 1 < _PORT_ATTEMPTS and "address already in use" in server.log_tail():
+                continue
+            raise
+        return server
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+_PORT_ATTEMPTS = 3
 
 
 def start_partner(
