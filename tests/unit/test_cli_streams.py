@@ -5,6 +5,7 @@ the serve banner). One test per command; a command added to the CLI without one 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from oeskit.cli import _COMMANDS, main
-from oeskit.testing.server import HOST, free_port
+from oeskit.testing.server import HOST, free_port, start_partner
 from tests.conftest import ADMIN, DEMO, EXCHANGE, LiveServer, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,6 +164,30 @@ def test_docs_build_is_on_stdout(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
+def test_hosted_test_results_are_on_stdout(tmp_path: Path) -> None:
+    """`oeskit hosted-test`: each scenario's verdict, the summary and the report paths are on
+    stdout; `oeskit partner accounts` prints the tokens it made there too."""
+    assert invoke("keys", "bitgo", "--out-dir", str(tmp_path / "keys")).exit_code == 0
+    partner, profile = start_partner(tmp_path, tmp_path / "keys" / "bitgo-public.pem")
+    try:
+        result = invoke(
+            "hosted-test", "--target", partner.base_url,
+            "--bitgo-key", str(tmp_path / "keys" / "bitgo-private.pem"),
+            "--profile", str(profile), "--scenario", "signature-missing",
+            "--report-dir", str(tmp_path / "reports"),
+        )  # fmt: skip
+    finally:
+        partner.stop()
+    assert result.exit_code == 0, result.output
+    assert "PASSED  signature-missing" in result.stdout  # with the scenarios it relies on
+    assert re.search(r"^\d+ passed, 0 failed", result.stdout, re.M), result.stdout
+    assert f"reports: {tmp_path / 'reports' / 'report.json'}" in result.stdout
+    assert result.stderr == ""
+    accounts = invoke("partner", "accounts", "--db", str(tmp_path / f"{partner.name}.db"))
+    assert accounts.exit_code == 0, accounts.output
+    assert accounts.stdout.strip() and accounts.stderr == ""
+
+
 def test_usage_errors_are_on_stderr() -> None:
     """A usage error is a diagnostic: stderr, exit 2, nothing on stdout."""
     result = CliRunner().invoke(main, ["world", "check", "nope"])
@@ -175,7 +200,7 @@ def test_every_command_has_a_stream_test() -> None:
     """The commands covered above are every command the CLI has: a new one needs a test here."""
     covered = {
         "serve", "conform", "client-test", "doctor", "world", "sign", "keys", "lint", "diff",
-        "docs",
+        "docs", "hosted-test", "partner",
     }  # fmt: skip
     assert set(_COMMANDS) == covered
 

@@ -81,7 +81,7 @@ def hosted_test(
         scenario_ids=scenarios,
         timeout_s=timeout_s,
     )
-    console = Console(stderr=True)
+    console = Console()  # verdicts, the summary and report paths are results: stdout
     try:
         report = _run(config, console)
     except ValueError as exc:
@@ -89,7 +89,7 @@ def hosted_test(
     directory = report_dir or stamped_dir(Path("reports"))
     written = write_reports(report, directory, formats)
     _summary(report, console)
-    console.print(f"reports: {', '.join(str(p) for p in written)}")
+    console.print(f"reports: {', '.join(str(p) for p in written)}", soft_wrap=True)
     sys.exit(report.exit_code())
 
 
