@@ -75,7 +75,7 @@ class HostedRows(SqliteBase):
     def keep_bitgo_private_pem(self, private_pem: str, now: str) -> str:
         with self.immediate():
             self.conn.execute(
-                "INSERT OR IGNORE INTO bitgo_keys VALUES (1, ?, ?)", (private_pem, now)
+                "INSERT INTO bitgo_keys VALUES (1, ?, ?) ON CONFLICT DO NOTHING", (private_pem, now)
             )
             kept = self.bitgo_private_pem()
         assert kept is not None
@@ -128,7 +128,7 @@ class HostedRows(SqliteBase):
 
     def add_client(self, client_id: str) -> None:
         self.conn.execute(
-            "INSERT OR IGNORE INTO clients VALUES (?, ?, ?)",
+            "INSERT INTO clients VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (client_id, client_id, f"{client_id}-go-account"),
         )
 
