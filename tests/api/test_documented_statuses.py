@@ -73,12 +73,15 @@ async def test_operations_with_a_body_answer_415_as_documented(
     make_sandbox: SandboxFactory,
 ) -> None:
     """A body that is not application/json is 415 OES-REQ-006 on each operation that takes a
-    body (the v2 route and the signing POST), and each documents 415."""
+    body (the v2 route, the signing POST and the two allocation updates), and each documents
+    415."""
     async with make_sandbox() as sb:
         operations = _rule("OES-REQ-006")["operations"]
         assert operations == [
             "v2PartnerSettlementsPostRoute",
             "v1PartnerSettlementsSigningPostRoute",
+            "v1PartnerAllocationsPutRoute",
+            "V1PartnerDeallocationsPutRoute",
         ]
         for operation_id in operations:  # type: ignore[attr-defined]
             method, path = _route(operation_id)
