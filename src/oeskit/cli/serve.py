@@ -34,7 +34,7 @@ from oeskit.settings import (
     Settings,
     is_loopback,
 )
-from oeskit.store.postgres import is_postgres_url, shown
+from oeskit.store.locator import is_postgres_url
 from oeskit.worlds import WorldError, load_world_file
 
 
@@ -415,6 +415,15 @@ def _warn_if_unwritable(store: Any, db: str) -> None:
 HTTP_PROTOCOL = "oeskit.http.protocol:BoundedHeadersProtocol"
 
 
+def _shown(db: str) -> str:
+    """`db` as the banner shows it (a PostgreSQL URL without its password)."""
+    if not is_postgres_url(db):
+        return db
+    from oeskit.store.postgres import shown
+
+    return shown(db)
+
+
 def _apply_clock(store: Any, option: str) -> None:
     from oeskit.clock import ClockState, utcnow
 
@@ -429,7 +438,7 @@ def _apply_clock(store: Any, option: str) -> None:
 
 def _empty(settings: Settings) -> None:
     from oeskit.store.namespace_files import NamespaceFiles
-    from oeskit.store.postgres import PgNamespaces, PostgresStore, is_postgres_url
+    from oeskit.store.postgres import PgNamespaces, PostgresStore
     from oeskit.store.sqlite import SqliteStore
     from oeskit.store.world_loader import reset
 
@@ -451,7 +460,7 @@ def _empty(settings: Settings) -> None:
 def _banner(base_url: str, settings: Settings, world: dict[str, Any] | None) -> None:
     echo = click.echo
     echo(
-        f"oeskit sandbox on {base_url}  (db {shown(settings.db)}, {settings.workers} worker(s), "
+        f"oeskit sandbox on {base_url}  (db {_shown(settings.db)}, {settings.workers} worker(s), "
         f"clock {settings.clock})"
     )
     if settings.admin_token:

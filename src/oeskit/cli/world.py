@@ -11,7 +11,7 @@ from oeskit import fixtures
 from oeskit.cli.options import check_clock
 from oeskit.clock import utcnow
 from oeskit.errors import ConfigError, StoreBusy
-from oeskit.store.postgres import PostgresStore, is_postgres_url, shown
+from oeskit.store.locator import is_postgres_url
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import load_world
 from oeskit.worlds import WorldError, load_world_file
@@ -77,6 +77,9 @@ def check(path: Path) -> None:
 def load(path: Path, db: str, clock: str) -> None:
     """Replace the state of a database with a world (a packaged name or a file)."""
     data = _read(path)
+    # `oeskit serve` imports this module for its --world option: psycopg only for a URL.
+    from oeskit.store.postgres import PostgresStore, shown
+
     try:
         store = PostgresStore.open(db) if is_postgres_url(db) else SqliteStore(db)
     except (ConfigError, StoreBusy) as exc:

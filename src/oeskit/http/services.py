@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from oeskit import ids
 from oeskit.clock import format_instant, utcnow
@@ -34,12 +35,15 @@ from oeskit.outbound.flows import BitgoSide
 from oeskit.settings import Settings
 from oeskit.store.connection import storage_error
 from oeskit.store.group import GroupCommit
+from oeskit.store.locator import is_postgres_url
 from oeskit.store.maintenance import Checkpointer
 from oeskit.store.namespace_files import NamespaceFiles
-from oeskit.store.postgres import PgDatabase, PgNamespaces, PostgresStore, is_postgres_url
 from oeskit.store.sqlite import SqliteStore
 from oeskit.store.world_loader import SqliteWorlds, load_world
 from oeskit.worlds import load_world_file
+
+if TYPE_CHECKING:
+    from oeskit.store.postgres import PgDatabase, PgNamespaces
 
 log = logging.getLogger("oeskit")
 
@@ -115,7 +119,7 @@ class Services:
         """This namespace's job loop (on the running event loop) and WAL checkpointer."""
         if self._background:
             return
-        if not isinstance(self.store, PostgresStore):  # PostgreSQL checkpoints on its own
+        if not is_postgres_url(self.settings.db):  # PostgreSQL checkpoints on its own
             checkpointer = Checkpointer(self.store.path)
             checkpointer.start()
             self._background.append(checkpointer)
@@ -152,6 +156,8 @@ def open_store(
     or on PostgreSQL a schema of `database`); load the server's world into it if it is empty."""
     store: SqliteStore
     if is_postgres_url(settings.db):
+        from oeskit.store.postgres import PostgresStore  # psycopg only when a URL names it
+
         store = PostgresStore.open(
             database or settings.db,
             path,
@@ -200,7 +206,11 @@ class NamespaceOpener:
         self.metrics = metrics
         self.database: PgDatabase | None = None
         self.files: NamespaceFiles | PgNamespaces
-        if isinstance(store, PostgresStore):  # namespaces are schemas beside the store's
+        if store is not None and is_postgres_url(settings.db):
+            # Namespaces are schemas beside the store's.
+            from oeskit.store.postgres import PgNamespaces, PostgresStore
+
+            assert isinstance(store, PostgresStore)
             self.database = store.database
             self.files = PgNamespaces(store.database, store.schema, settings.max_namespaces)
         else:

@@ -26,9 +26,9 @@ from psycopg import pq, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from oeskit.errors import ConfigError, StoreBusy
+from oeskit.store.locator import is_postgres_url
 from oeskit.store.postgres import text
 
-SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_SCHEMA = "public"
 _JSON_EACH = re.compile(r"json_each\(\?\)")
 _PLAIN_INSERT = re.compile(
@@ -37,10 +37,6 @@ _PLAIN_INSERT = re.compile(
 )
 COPY_FROM = 64  # rows: below this, a pipelined executemany is as quick
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,62}")
-
-
-def is_postgres_url(db: str) -> bool:
-    return db.startswith(SCHEMES)
 
 
 def translate(statement: str) -> str:
