@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from oeskit import signing
 from oeskit.domain import allocation_flow as flow
-from oeskit.domain import rules
+from oeskit.domain import rules, signatures
 from oeskit.domain.allocation_flow import AllocationRecord, Kind, Status, Step
 from oeskit.domain.hosted_ports import HostedStore
 from oeskit.domain.model import Partner
@@ -20,27 +19,7 @@ _UNSIGNED = ("payload", "signature")
 
 def check_signature(partner: Partner, body: Mapping[str, Any]) -> None:
     """The payload is the JSON of every other field and a key of the partner signed it."""
-    payload, signature = str(body["payload"]), str(body["signature"])
-    problems = []
-    for scheme in sorted({key.scheme for key in partner.keys}):
-        try:
-            signing.check_well_formed(signature, scheme)
-            break
-        except signing.MalformedSignature as exc:
-            problems.append(f"{scheme}: {exc}")
-    else:
-        raise RuleViolation(
-            rules.SIG_MALFORMED,
-            "signature is not well formed for any key scheme this partner registered ("
-            + "; ".join(problems)
-            + ")",
-        )
-    try:
-        signed = signing.parse_payload(payload)
-    except signing.PayloadNotJSON as exc:
-        raise RuleViolation(
-            rules.SIG_PAYLOAD_JSON, f"payload must be a JSON object: {exc}"
-        ) from None
+    signed = signatures.signed_payload(partner, body)
     fields = {k: v for k, v in body.items() if k not in _UNSIGNED}
     differ = sorted(k for k in set(signed) | set(fields) if signed.get(k) != fields.get(k))
     if differ:
@@ -49,12 +28,7 @@ def check_signature(partner: Partner, body: Mapping[str, Any]) -> None:
             "payload does not match the request: these fields differ from the body: "
             + ", ".join(differ),
         )
-    if signing.verify_any(payload, signature, partner.keys) is None:
-        raise RuleViolation(
-            rules.SIG_INVALID,
-            "signature verification failed: the signature does not verify over the payload with "
-            "any signing key registered for this partner",
-        )
+    signatures.verify(partner, body)
 
 
 def apply(
