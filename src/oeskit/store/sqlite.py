@@ -40,6 +40,11 @@ _INSERT_SETTLEMENT = (
 
 
 class SqliteStore(DisputeRows, SandboxState, Queries, HostedRows):
+    # What the engine adds to a job claim (SQLite's write lock already makes it one claimer's)
+    # and how it says the time a job was done: the PostgreSQL store changes only these.
+    claim_lock = ""
+    sql_now = "datetime('now')"
+
     def settlement_by_external_id(self, partner_id: str, external_id: str) -> Settlement | None:
         row = self.conn.execute(
             f"SELECT {rows.SETTLEMENT_COLUMNS} FROM settlements "
@@ -277,7 +282,7 @@ class SqliteStore(DisputeRows, SandboxState, Queries, HostedRows):
     def claim_due_job(self, now: datetime, worker: str) -> Job | None:
         row = self.conn.execute(
             f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE status = ? AND due_at <= ? "
-            "ORDER BY due_at, kind, id LIMIT 1",
+            f"ORDER BY due_at, kind, id LIMIT 1{self.claim_lock}",
             (_QUEUED, format_instant(now)),
         ).fetchone()
         if row is None:
@@ -290,7 +295,7 @@ class SqliteStore(DisputeRows, SandboxState, Queries, HostedRows):
 
     def finish_job(self, job_id: str) -> None:
         self.conn.execute(
-            "UPDATE jobs SET status = ?, done_at = datetime('now') WHERE id = ?",
+            f"UPDATE jobs SET status = ?, done_at = {self.sql_now} WHERE id = ?",
             (JobStatus.DONE.value, job_id),
         )
 

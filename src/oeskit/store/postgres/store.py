@@ -28,17 +28,14 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import pq, sql
 
-from oeskit.clock import format_instant
 from oeskit.domain.model import Balance, Connection
-from oeskit.domain.records import Job, JobStatus, Settlement
+from oeskit.domain.records import Settlement
 from oeskit.errors import StoreBusy
-from oeskit.store import rows
 from oeskit.store.connection import SMALL_IN, Row, in_list
 from oeskit.store.postgres.connection import DatabaseUnavailable, PgConnection, PgDatabase
 from oeskit.store.postgres.schema import LOCK_WRITER, STATE_TABLES, migrate
 from oeskit.store.sqlite import SqliteStore
 
-_QUEUED = JobStatus.QUEUED.value
 POOL_SPARE = 4  # connections beside the stores': the namespace registry, the doctor
 _META = "SELECT key, value FROM meta WHERE key IN ('generation', 'faults', 'clock')"
 _RETRIED = (pgerrors.UniqueViolation, pgerrors.SerializationFailure, pgerrors.DeadlockDetected)
@@ -76,6 +73,9 @@ class PgTable:
 
 class PostgresStore(SqliteStore):
     state_tables = STATE_TABLES
+    # One replica claims each due job; the others skip it rather than wait for its lock.
+    claim_lock = " FOR UPDATE SKIP LOCKED"
+    sql_now = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
 
     def __init__(
         self, database: PgDatabase, schema: str | None = None, *, busy_timeout_ms: int = 5000
@@ -340,27 +340,6 @@ class PostgresStore(SqliteStore):
             self.conn.execute(
                 "INSERT INTO nonces VALUES (?, ?)", (settlement.partner_id, settlement.nonce)
             )
-
-    def claim_due_job(self, now: Any, worker: str) -> Job | None:
-        row = self.conn.execute(
-            f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE status = ? AND due_at <= ? "
-            "ORDER BY due_at, kind, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-            (_QUEUED, format_instant(now)),
-        ).fetchone()
-        if row is None:
-            return None
-        job = rows.job(row)
-        self.conn.execute(
-            "UPDATE jobs SET attempts = attempts + 1, worker = ? WHERE id = ?", (worker, job.id)
-        )
-        return job
-
-    def finish_job(self, job_id: str) -> None:
-        self.conn.execute(
-            "UPDATE jobs SET status = ?, "
-            "done_at = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') WHERE id = ?",
-            (JobStatus.DONE.value, job_id),
-        )
 
     def drop(self) -> None:
         """Drop this store's schema and everything in it (a deleted namespace)."""
