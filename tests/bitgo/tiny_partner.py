@@ -10,7 +10,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-import uvicorn
 
-from oeskit.testing.server import free_port
+from tests.threaded import serve
 
 
 @dataclass
@@ -155,17 +153,5 @@ class TinyPartner:
 @contextmanager
 def serving(partner: TinyPartner) -> Iterator[str]:
     """Serve `partner` with uvicorn on a free loopback port, on a thread; yield its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(partner, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(partner, lifespan="off") as base_url:
+        yield base_url

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -14,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from bench.servers import free_port
 
 from oeskit import signing
 from oeskit.conformance.profile import sandbox_profile
 from oeskit.http.app import create_app
 from tests.conftest import ADMIN, make_settings
+from tests.threaded import serve
 
 Scope = dict[str, Any]
 Reply = tuple[int, dict[str, str], bytes]
@@ -110,18 +107,8 @@ def serve_defect(
         on_request,
         on_response,
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(app) as base_url:
+        yield base_url
 
 
 # ---- the defects ------------------------------------------------------------------------------

@@ -1,43 +1,19 @@
-"""Helpers of the hosted-test tests: an RSA key pair for BitGo, an ASGI app served by uvicorn in
-a thread on a free loopback port, a profile file, and `oeskit hosted-test` run through click."""
+"""Helpers of the hosted-test tests: an RSA key pair for BitGo, a profile file, and `oeskit
+hosted-test` run through click (apps are served with `tests.threaded.serve`)."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 import yaml
 from click.testing import CliRunner, Result
 
 from oeskit.cli import main
-from oeskit.testing.server import HOST, free_port
 
 PARTNER_ID = "7f1e3c2a-5b4d-4e6f-8a9b-0c1d2e3f4a5b"
 TOKENS = tuple(f"ct-{n:02d}-9f8e7d6c" for n in range(20))
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """`app` on a free loopback port until the block ends; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the partner app did not start"
-    try:
-        yield f"http://{HOST}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def write_profile(

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from oeskit.signing import bitgo_jwt
 from tests.hostedtest.partner_app import PartnerApp, PartnerConfig
-from tests.hostedtest.support import PARTNER_ID, TOKENS, failed, hosted_test, serve, write_profile
+from tests.hostedtest.support import PARTNER_ID, TOKENS, failed, hosted_test, write_profile
+from tests.threaded import serve
 
 BUDGET_S = 30
 

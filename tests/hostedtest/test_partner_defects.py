@@ -16,9 +16,9 @@ from tests.hostedtest.support import (
     failed,
     hosted_test,
     rule_status,
-    serve,
     write_profile,
 )
+from tests.threaded import serve
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ import yaml
 from oeskit.hostedtest.profile import ProfileError, profile_from_dict
 from oeskit.signing import bitgo_jwt
 from tests.hostedtest.partner_app import PartnerApp, PartnerConfig
-from tests.hostedtest.support import PARTNER_ID, TOKENS, hosted_test, serve, write_profile
+from tests.hostedtest.support import PARTNER_ID, TOKENS, hosted_test, write_profile
+from tests.threaded import serve
 
 # A full run opens this many connections (README: "a full run opens 12").
 FULL_RUN_TOKENS = 12

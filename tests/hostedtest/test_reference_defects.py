@@ -10,7 +10,8 @@ import pytest
 from oeskit.hostedtest import contract
 from oeskit.signing import bitgo_jwt
 from tests.hostedtest.reference_defects import ALSO_BLAMED, DEFECTS, reference_app
-from tests.hostedtest.support import failed, hosted_test, rule_status, serve, write_profile
+from tests.hostedtest.support import failed, hosted_test, rule_status, write_profile
+from tests.threaded import serve
 
 
 def test_one_defect_per_rule() -> None:
