@@ -22,11 +22,17 @@ run: $(STAMP)  ## start the sandbox with the demo world on $(HOST):$(PORT)
 	$(BIN)/oeskit serve --host $(HOST) --port $(PORT) --db .oeskit/sandbox.db --fresh \
 		--world demo
 
+# The suite starts a few hundred Python processes (servers, CLIs, pytester runs). With
+# PYTHONDONTWRITEBYTECODE set (as on these machines) each of them compiled oeskit's ~80 modules
+# from source again (~75 ms), and each xdist worker re-rewrote every test module: the tests
+# run with bytecode caching on (an empty value is "unset" to Python).
+NOCACHE := PYTHONDONTWRITEBYTECODE=
+
 test: $(STAMP)  ## the whole suite (what CI runs), on $(TEST_WORKERS) pytest-xdist workers
-	$(BIN)/python -m pytest $(XDIST)
+	$(NOCACHE) $(BIN)/python -m pytest $(XDIST)
 
 test-fast: $(STAMP)  ## everything but the tests marked slow
-	$(BIN)/python -m pytest $(XDIST) -m "not slow"
+	$(NOCACHE) $(BIN)/python -m pytest $(XDIST) -m "not slow"
 
 test-image: $(STAMP)  ## build the Containerfile's image and run it with podman (marker image)
 	$(BIN)/python -m pytest -m image -p no:xdist
