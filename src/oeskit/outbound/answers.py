@@ -4,16 +4,24 @@ contract's). No I/O."""
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING
 
 from oeskit.domain.allocation_flow import AllocationRecord, PartnerAnswer
-from oeskit.signing import bitgo_jwt
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 _ANSWER_STATUSES = frozenset({"reserved", "rejected", "cleared", "released"})
 
 
 def load_key(private_pem: str) -> tuple[rsa.RSAPrivateKey, str]:
+    # cryptography and PyJWT are imported on the first partner call, not by `oeskit serve`'s
+    # start-up (~35 ms and a few MB of RSS most sandboxes never use).
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from oeskit.signing import bitgo_jwt
+
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise bitgo_jwt.InvalidKeyPem("BitGo's key must be an RSA private key (RS256)")

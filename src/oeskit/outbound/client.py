@@ -14,17 +14,18 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from oeskit.clock import format_instant, utcnow
 from oeskit.domain.allocation_flow import BACKOFF_S, MAX_ATTEMPTS
 from oeskit.domain.hosted_ports import PartnerCall
-from oeskit.signing import bitgo_jwt
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 ANSWERED = "answered"  # a 2xx
 TRANSIENT = "transient"  # a 5xx, a timeout, a refused or broken connection: worth a retry
@@ -82,6 +83,8 @@ class PartnerClient:
         subject_id: str,
         record: Callable[[PartnerCall], None],
     ) -> CallResult:
+        from oeskit.signing import bitgo_jwt  # with cryptography: on the first call only
+
         url = base_url.rstrip("/") + path
         split = urlsplit(url)
         signed_path = split.path + (f"?{split.query}" if split.query else "")
@@ -108,7 +111,9 @@ class PartnerClient:
                 )
                 jtis.append(jti)
                 started = time.perf_counter()
-                result = await _attempt(http, method, url, content, headers, token)
+                result = await _attempt(
+                    http, method, url, content, {**headers, bitgo_jwt.HEADER: token}
+                )
                 result = CallResult(
                     result.outcome, result.status, result.body, result.error, attempt, tuple(jtis)
                 )
@@ -142,12 +147,9 @@ async def _attempt(
     url: str,
     content: bytes,
     headers: dict[str, str],
-    token: str,
 ) -> CallResult:
     try:
-        answer = await http.request(
-            method, url, content=content, headers={**headers, bitgo_jwt.HEADER: token}
-        )
+        answer = await http.request(method, url, content=content, headers=headers)
     except httpx.TimeoutException as exc:
         return CallResult(TRANSIENT, None, "", f"timed out ({type(exc).__name__})", 0, ())
     except httpx.UnsupportedProtocol as exc:

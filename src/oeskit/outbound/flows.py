@@ -14,9 +14,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any
 
 from oeskit.domain import allocation_flow as flow
 from oeskit.domain.allocation_flow import AllocationRecord, Kind, Step
@@ -26,7 +24,9 @@ from oeskit.domain.sandbox_rules import SBX_NOT_FOUND, SBX_STATE
 from oeskit.errors import OeskitError, RuleViolation
 from oeskit.outbound import answers
 from oeskit.outbound.client import ANSWERED, TRANSIENT, CallResult, PartnerClient
-from oeskit.signing import bitgo_jwt
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 
 class PartnerCallFailed(OeskitError):
@@ -89,6 +89,8 @@ class BitgoSide:
         if self._key is None:
             pem = self.supplied_key_pem or self.store.bitgo_private_pem()
             if pem is None:
+                from oeskit.signing import bitgo_jwt  # with cryptography: only when needed
+
                 pair = await asyncio.to_thread(bitgo_jwt.generate_key_pair)
                 pem = self.store.keep_bitgo_private_pem(pair.private_pem, self.now())
             key, public = await asyncio.to_thread(answers.load_key, pem)
