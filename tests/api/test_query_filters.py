@@ -96,3 +96,29 @@ async def test_empty_filter_value_is_refused(sb: Sandbox, path: str, name: str) 
     assert response.status_code == 400, response.text
     assert response.json()["rule"] == "OES-READ-002"
     assert name in response.json()["error"]
+
+
+async def test_nul_in_a_filter_value_finds_its_settlement(sb: Sandbox) -> None:
+    """`?externalIds=nul%00x` finds the settlement staged as `nul\\x00x` (PostgreSQL's text
+    cannot hold U+0000: the store encodes it, in a filter's values too) and the private-use
+    character the encoding uses is data like any other."""
+    staged = await _stage(sb, "nul\x00x")
+    marked = await _stage(sb, "pua\ue000\ue001x")
+    headers = {"Authorization": "Bearer demo-exchange-token"}
+    for query, expected in (("nul%00x", staged), ("pua%EE%80%80%EE%80%81x", marked)):
+        response = await sb.client.get(SETTLEMENTS + "?externalIds=" + query, headers=headers)
+        assert response.status_code == 200, response.text
+        found = response.json()["settlements"]
+        assert [s["id"] for s in found] == [expected], query
+    both = await sb.client.get(
+        SETTLEMENTS + "?externalIds=nul%00x,pua%EE%80%80%EE%80%81x", headers=headers
+    )
+    assert both.status_code == 200, both.text
+    assert sorted(s["externalId"] for s in both.json()["settlements"]) == sorted(
+        ["nul\x00x", "pua\ue000\ue001x"]
+    )
+    # Past 32 values the store sends the list as one JSON parameter: the odd two still match.
+    many = ",".join([*(f"absent-{n}" for n in range(40)), "nul%00x", "pua%EE%80%80%EE%80%81x"])
+    response = await sb.client.get(SETTLEMENTS + "?externalIds=" + many, headers=headers)
+    assert response.status_code == 200, response.text
+    assert sorted(s["id"] for s in response.json()["settlements"]) == sorted([staged, marked])

@@ -84,10 +84,24 @@ SMALL_IN = 32
 
 def in_list(values: Sequence[object]) -> tuple[str, list[object]]:
     """`IN <sql>` and its parameters. A few values get placeholders (the planner walks the
-    index directly, nothing to parse); many get one json_each parameter (no variable limit)."""
+    index directly, nothing to parse); many get one json_each parameter (no variable limit).
+
+    A string holding U+0000 never travels inside the JSON: SQLite's json_each cuts such a value
+    at the NUL (it then matched nothing) and PostgreSQL's jsonb refuses it; nor does one holding
+    U+E000, which PostgreSQL's store writes encoded (`store/postgres/text.py`), as parameters
+    are. Such values (hostile input only) get placeholders beside the JSON."""
     if len(values) <= SMALL_IN:
         return "(" + ",".join("?" * len(values)) + ")", list(values)
-    return "(SELECT value FROM json_each(?))", [dumps(list(values))]
+    plain: list[object] = []
+    odd: list[object] = []
+    for value in values:
+        (
+            odd if isinstance(value, str) and ("\x00" in value or "\ue000" in value) else plain
+        ).append(value)
+    if not odd:
+        return "(SELECT value FROM json_each(?))", [dumps(plain)]
+    rows = ", ".join("(?)" for _ in odd)
+    return f"(SELECT value FROM json_each(?) UNION ALL VALUES {rows})", [dumps(plain), *odd]
 
 
 def token_digest(token: str) -> str:

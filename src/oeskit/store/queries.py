@@ -19,7 +19,7 @@ from oeskit.domain.records import (
     Transfer,
 )
 from oeskit.store import rows
-from oeskit.store.connection import SqliteBase
+from oeskit.store.connection import SqliteBase, in_list
 
 # SQLite integers are 64-bit: a huge pageNumber (the contract sets no maximum) must read as
 # "past the end", not overflow the bound parameter into a 500.
@@ -47,7 +47,8 @@ class Where:
 
     def any_of(self, column: str, values: Sequence[str] | None) -> None:
         if values:
-            self.add(f"{column} IN (SELECT value FROM json_each(?))", _json(values))
+            members, params = in_list(values)
+            self.add(f"{column} IN {members}", *params)
 
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "TRUE"
