@@ -47,8 +47,8 @@ wheel: $(STAMP)  ## build dist/oeskit-<version>-py3-none-any.whl (what the CI re
 	$(BIN)/python -m pip wheel --no-deps --quiet --wheel-dir dist .
 	@ls dist/oeskit-*.whl
 
-bench: $(STAMP)  ## benchmarks; never part of `make test`
-	$(BIN)/python -m bench
+bench: $(STAMP)  ## benchmarks; never part of `make test` (servers start from cached bytecode, as from the wheel)
+	$(NOCACHE) $(BIN)/python -m bench
 
 soak: $(STAMP)  ## 60 s of mixed load at 16 connections, then oeskit doctor
 	$(BIN)/python -m soak --seconds 60 --connections 16
