@@ -29,7 +29,15 @@ class WorldError(ValueError):
 def load_world_file(path: str | Path) -> dict[str, Any]:
     """Read a world from a YAML or JSON file (by suffix) and return it validated."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    return copy.deepcopy(_load_world_text(path.name, path.read_text(encoding="utf-8")))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_world_text(name: str, text: str) -> dict[str, Any]:
+    """The validated world of a file's text, kept by name and content: a server opening
+    namespaces (each loads `--world`), and a test suite starting sandboxes, read the same file
+    again and again, and parsing plus validating it costs ~25 ms; a copy is ~1 ms."""
+    path = Path(name)
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text, object_pairs_hook=_mapping_without_duplicates)

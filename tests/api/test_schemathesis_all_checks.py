@@ -29,7 +29,11 @@ from tests.conftest import ADMIN, make_settings
 pytestmark = pytest.mark.slow
 
 STAGE_OPERATION = "v2PartnerSettlementsPostRoute"
-MAX_EXAMPLES = 10
+# Examples of the fuzzing phase per operation (it was 10). The checks issue 10 is about (status
+# codes, Allow, WWW-Authenticate, content types) are found in the coverage phase, which this
+# does not bound; 5 keeps a random pass over every operation and saves 5 s of drawing, 4 of them
+# on sandbox.yaml's world bodies (about 10 KB each, 0.4 s apiece to generate).
+MAX_EXAMPLES = 5
 SETTINGS = hypothesis.settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,

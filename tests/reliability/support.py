@@ -137,4 +137,4 @@ def wait_jobs_done(server: LiveServer, timeout: float = 30) -> list[dict[str, An
         if all(j["status"] == "done" for j in jobs) or time.monotonic() > deadline:
             return list(jobs)
         httpx.post(server.base_url + "/sandbox/jobs/run", headers=ADMIN_HEADERS, timeout=30)
-        time.sleep(0.2)
+        time.sleep(0.05)

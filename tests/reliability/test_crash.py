@@ -32,6 +32,11 @@ pytestmark = pytest.mark.slow
 
 KILLS = 5
 STREAMS = 3
+# Each round's traffic runs this long before the kill. It was 0.4-1.5 s: a run answered 1,640
+# requests 200 (~350 a second), 16 times the floor of 20 a round this test asks, and replayed
+# ~1,400 of them at the end. 0.2-0.7 s still kills in the middle of stagings and clock advances
+# (a run: 645 answered 200, 573 replayed) in 8.8 s instead of 12.4.
+KILL_AFTER_S = (0.2, 0.7)
 
 
 class Traffic:
@@ -105,7 +110,7 @@ def test_random_kills_lose_nothing_and_replays_complete(tmp_path: Path) -> None:
     for round_no in range(KILLS):
         server = start_server(tmp_path, db=db)
         with Traffic(server.base_url, sent, committed, round_no) as traffic:
-            time.sleep(rng.uniform(0.4, 1.5))
+            time.sleep(rng.uniform(*KILL_AFTER_S))
             kill_hard(server)
         statuses.update(traffic.statuses)
         summary = doctor(db)

@@ -19,6 +19,13 @@ pytestmark = pytest.mark.anyio
 GHOST = "00000000-0000-4000-8000-00000000dead"
 
 
+@pytest.fixture
+def sandbox(shared_sandbox: Sandbox) -> Sandbox:
+    """The module's shared sandbox, reset to the demo world (tests/reliability/conftest.py):
+    the corruptions below change rows only, and the reset empties every state table."""
+    return shared_sandbox
+
+
 async def _populate(sandbox: Sandbox) -> dict[str, str]:
     """Two completed settlements (one carrying the demo's closed dispute), two pending."""
     ids = {}

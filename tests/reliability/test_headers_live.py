@@ -9,7 +9,6 @@ import select
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,9 +18,11 @@ from tests.conftest import ADMIN, LiveServer, start_server, stop_server
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = start_server(tmp_path, extra=("--header-timeout", "1"))
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the module: each test opens connections of its own and changes no
+    state (a server that stopped serving would fail the next test too)."""
+    live = start_server(tmp_path_factory.mktemp("headers-live"), extra=("--header-timeout", "1"))
     yield live
     stop_server(live)
 

@@ -25,6 +25,13 @@ JSON = {"Authorization": "Bearer demo-exchange-token", "Content-Type": "applicat
 BIG = "1" + "0" * 80  # 10^80 base units
 
 
+@pytest.fixture
+def sandbox(shared_sandbox: Sandbox) -> Sandbox:
+    """The module's shared sandbox, reset to the demo world (tests/reliability/conftest.py):
+    these tests compare state before and after one request, never settings of their own."""
+    return shared_sandbox
+
+
 def _signed(sandbox: Sandbox, amounts: dict[str, Any], **overrides: Any) -> bytes:
     return orjson.dumps(sandbox.sign(sandbox.fields(amounts, **overrides)))
 

@@ -20,7 +20,9 @@ from tests.reliability.support import (
 )
 
 pytestmark = pytest.mark.slow
-BODY_TIMEOUT_S = 3.0  # `--body-timeout`: shorter than the default 10 s, and proves the option
+# `--body-timeout`: shorter than the default 10 s, which proves the option (it was 3 s: the
+# stalled-body test waited it out; 1.5 s still tells the option's bound from an early close).
+BODY_TIMEOUT_S = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +76,9 @@ def test_stalled_body_is_answered_408_and_server_stays_up(server: LiveServer) ->
     assert _healthy(server)  # the stalled client does not block the worker
     answer = _read_all(sock)
     elapsed = time.monotonic() - started
-    assert BODY_TIMEOUT_S - 1 <= elapsed <= BODY_TIMEOUT_S + 5, elapsed
+    assert BODY_TIMEOUT_S - 0.5 <= elapsed <= BODY_TIMEOUT_S + 5, elapsed
     assert answer.startswith(b"HTTP/1.1 408 ")
-    assert b'"rule":"OES-REQ-007"' in answer and b"did not arrive within 3 s" in answer
+    assert b'"rule":"OES-REQ-007"' in answer and b"did not arrive within 1.5 s" in answer
     assert _healthy(server)
 
 

@@ -32,6 +32,13 @@ INJECTIONS = (
 )
 
 
+@pytest.fixture
+def sandbox(shared_sandbox: Sandbox) -> Sandbox:
+    """The module's shared sandbox, reset to the demo world (tests/reliability/conftest.py):
+    these tests need the demo world's state and the default settings, nothing of their own."""
+    return shared_sandbox
+
+
 async def test_tokens_are_stored_as_sha256_digests(sandbox: Sandbox) -> None:
     """The tokens table holds 64-hex digests, never a plaintext token of the world."""
     stored = [r[0] for r in sandbox.store.conn.execute("SELECT token FROM tokens")]

@@ -4,6 +4,8 @@ unit tests: the rules run against the Store port directly, no HTTP, no signing."
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
 import uuid
 from collections.abc import Iterator, Mapping
@@ -52,12 +54,20 @@ class DomainStores:
 CURRENT: ContextVar[DomainStores] = ContextVar("domain_stores")
 
 
-def demo_store(*, history: bool = False) -> SqliteStore:
-    """The demo world on the test's store; without `history`, no settlement and no closed
-    dispute."""
+@functools.cache
+def _demo_world(history: bool) -> dict[str, Any]:
+    """The validated demo world, read once per process (parsing and validating it is ~30 ms,
+    more than most domain tests); `demo_store` loads a copy."""
     world: dict[str, Any] = yaml.safe_load(DEMO.read_text())
     if not history:
         world["settlements"], world["disputes"] = [], []
+    return validate_world(world)
+
+
+def demo_store(*, history: bool = False) -> SqliteStore:
+    """The demo world on the test's store; without `history`, no settlement and no closed
+    dispute."""
+    world = copy.deepcopy(_demo_world(history))
     stores = CURRENT.get(None)
     store: SqliteStore
     if stores is None or stores.backend.server is None:
@@ -65,7 +75,7 @@ def demo_store(*, history: bool = False) -> SqliteStore:
     else:
         store = PostgresStore.open(stores.backend.db(Path()))
         stores.opened.append(store)
-    load_world(store, validate_world(world), NOW)
+    load_world(store, world, NOW)
     return store
 
 

@@ -534,6 +534,20 @@ def test_load_world_file_keeps_unquoted_timestamps_as_strings(tmp_path: Path) ->
     assert load_world_file(path)["clock"] == "2026-11-01T00:00:00Z"
 
 
+def test_load_world_file_answers_a_fresh_copy_and_sees_a_changed_file(tmp_path: Path) -> None:
+    """Loading the same file again is answered from memory (by content): a caller changing its
+    world does not change the next caller's, and a file rewritten in place is read anew."""
+    path = tmp_path / "clock.yaml"
+    path.write_text("clock: 2026-11-01T00:00:00Z\n", encoding="utf-8")
+    first = load_world_file(path)
+    first["clock"] = "changed by the caller"
+    first["users"].append({"id": "added-by-the-caller"})
+    again = load_world_file(path)
+    assert (again["clock"], again["users"]) == ("2026-11-01T00:00:00Z", [])
+    path.write_text("clock: 2026-12-01T00:00:00Z\n", encoding="utf-8")  # same size, new text
+    assert load_world_file(path)["clock"] == "2026-12-01T00:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("suffix", "text"),
     [
