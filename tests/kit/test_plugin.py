@@ -38,11 +38,12 @@ def record(sandbox, name):
 
 
 @pytest.fixture(autouse=True)
-def _without_schemathesis_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The partner runs here leave out schemathesis's pytest plugin (installed with oeskit):
-    importing it costs ~2 s of every pytest process, xdist workers included, and nothing here
-    uses it."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:schemathesis")
+def _without_heavy_plugins(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partner runs here leave out the pytest plugins of schemathesis and hypothesis
+    (installed with oeskit): importing them costs ~1 s of CPU in every pytest process, xdist
+    workers included, and nothing here uses them. Set once pytester is set up: it clears
+    PYTEST_ADDOPTS (before this fixture asked for it, the variable never reached a run)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:schemathesis -p no:hypothesispytest")
 
 
 def _records(path: Path) -> list[dict[str, object]]:
