@@ -8,8 +8,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.kit.readme import ReadmeRun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,3 +71,12 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
         root,
     )  # fmt: skip
     return Kit(wheel, venv / "bin")
+
+
+@pytest.fixture(scope="session")
+def readme_run(kit: Kit, tmp_path_factory: pytest.TempPathFactory) -> ReadmeRun:
+    """Every README command run once with the installed wheel (tests/kit/readme.py), for the
+    test of the README's commands and the wheel tests that check the same commands' work."""
+    from tests.kit.readme import run_readme
+
+    return run_readme(kit, tmp_path_factory.mktemp("readme"))

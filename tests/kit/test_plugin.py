@@ -1,9 +1,16 @@
 """The pytest plugin as a partner uses it: test files run by pytester against the installed
-`oeskit_sandbox` fixture (entry point `pytest11`), each run with its own sandbox server."""
+`oeskit_sandbox` fixture (entry point `pytest11`), each run with its own sandbox server; the
+files that need no option of their own share one run (`partner_run`), read file by file."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -38,41 +45,118 @@ def record(sandbox, name):
 
 
 @pytest.fixture(autouse=True)
-def _without_schemathesis_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The partner runs here leave out schemathesis's pytest plugin (installed with oeskit):
-    importing it costs ~2 s of every pytest process, xdist workers included, and nothing here
-    uses it."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:schemathesis")
+def _without_heavy_plugins(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partner runs here leave out the pytest plugins of schemathesis and hypothesis
+    (installed with oeskit): importing them costs ~1 s of CPU in every pytest process, xdist
+    workers included, and nothing here uses them. Set once pytester is set up: it clears
+    PYTEST_ADDOPTS (before this fixture asked for it, the variable never reached a run)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:schemathesis -p no:hypothesispytest")
 
 
 def _records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.mark.slow  # starts a pytest and a sandbox server
-def test_the_readme_partner_file_passes(pytester: pytest.Pytester) -> None:
+FRESH = RECORDING + "".join(
+    f"def test_{n}(oeskit_sandbox):\n    record(oeskit_sandbox, '{n}')\n" for n in "abc"
+)
+BAD_MARKER = """
+import pytest
+
+@pytest.mark.oeskit_world("nope")
+def test_bad(oeskit_sandbox):
+    pass
+
+def test_good(oeskit_sandbox):
+    pass
+"""
+ARM = """
+import pytest
+from oeskit.testing.sandbox import SandboxError
+
+def test_arm(oeskit_sandbox):
+    sandbox = oeskit_sandbox
+    (fault,) = sandbox.arm("busy", external_id="wanted", retry_after_seconds=2)
+    assert fault["externalId"] == "wanted" and fault["retryAfterSeconds"] == 2
+    body = sandbox.sign({"externalId": "wanted", "cutoffAt": "2026-11-01T00:00:00.000Z",
+                         "settlementAmounts": {sandbox.connections[0]: {"BTC": "-1000"}}})
+    assert sandbox.client.post(sandbox.stage_path, json=body).status_code == 503
+    assert sandbox.client.post(sandbox.stage_path, json=body).status_code == 200
+    with pytest.raises(SandboxError, match="kind 'latency' takes no externalId"):
+        sandbox.arm("latency", milliseconds=5, external_id="x")
+"""
+
+
+@dataclass(frozen=True)
+class PartnerRun:
+    """One partner pytest run (default options) of several test files, read per file: each
+    test case's outcome and message from the run's JUnit XML, and what the recording file
+    wrote."""
+
+    cases: dict[str, dict[str, tuple[str, str]]]  # file -> test -> (outcome, message + text)
+    output: str
+    record: Path
+
+    def outcomes(self, file: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for outcome, _ in self.cases.get(file, {}).values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+
+@pytest.fixture(scope="module")
+def partner_run(tmp_path_factory: pytest.TempPathFactory) -> PartnerRun:
+    """The partner files that need no option of their own, run by ONE `pytest` process (so one
+    sandbox server, which every test of every file shares as a partner's session would): one
+    process and one server start instead of four. Run as pytester's runpytest_subprocess
+    does: a folder of its own, this interpreter, the outer run's options and xdist variables
+    left out."""
+    folder = tmp_path_factory.mktemp("partner")
+    files = {"test_partner": EXAMPLE.read_text(), "test_fresh": FRESH,
+             "test_marker": BAD_MARKER, "test_arm": ARM}  # fmt: skip
+    for name, text in files.items():
+        (folder / f"{name}.py").write_text(text)
+    record = folder / "records.jsonl"
+    junit = folder / "junit.xml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "RECORD"))}
+    env.update(RECORD=str(record), PYTEST_ADDOPTS="-p no:schemathesis -p no:hypothesispytest")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", f"--junitxml={junit}",
+         f"--basetemp={folder / 'basetemp'}", *(f"{name}.py" for name in files)],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert junit.is_file(), output[-4000:]
+    cases: dict[str, dict[str, tuple[str, str]]] = {name: {} for name in files}
+    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 - our own run's file
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("error", "failure", "skipped"):
+                outcome = {"error": "errors", "failure": "failed"}.get(child.tag, child.tag)
+                message = f"{child.get('message', '')}\n{child.text or ''}"
+                break
+        cases[case.get("classname", "")][case.get("name", "")] = (outcome, message)
+    return PartnerRun(cases, output, record)
+
+
+@pytest.mark.slow  # reads the shared partner run (a pytest and a sandbox server)
+@pytest.mark.xdist_group("partner-run")  # one worker makes that run, once
+def test_the_readme_partner_file_passes(partner_run: PartnerRun) -> None:
     """examples/test_partner_example.py (the README's file) passes as a partner runs it: a
     signed settlement staged and replayed, the clock moved to completion, a fault armed, a
     marker world — with nothing but the installed package."""
-    pytester.makepyfile(test_partner=EXAMPLE.read_text())
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
+    assert partner_run.outcomes("test_partner") == {"passed": 4}, partner_run.output[-4000:]
 
 
-@pytest.mark.slow  # starts a pytest and a sandbox server
-def test_each_test_starts_from_the_world_on_one_server(
-    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.slow  # reads the shared partner run (a pytest and a sandbox server)
+@pytest.mark.xdist_group("partner-run")  # one worker makes that run, once
+def test_each_test_starts_from_the_world_on_one_server(partner_run: PartnerRun) -> None:
     """Three tests stage the same externalId: each gets 200 on a state that holds only the
-    world's history, all on one server process (one URL)."""
-    record = tmp_path / "records.jsonl"
-    monkeypatch.setenv("RECORD", str(record))
-    tests = "".join(
-        f"def test_{n}(oeskit_sandbox):\n    record(oeskit_sandbox, '{n}')\n" for n in "abc"
-    )
-    pytester.makepyfile(test_fresh=RECORDING + tests)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
-    lines = _records(record)
+    world's history (after the run's other files staged and armed there too), all on one
+    server process (one URL)."""
+    assert partner_run.outcomes("test_fresh") == {"passed": 3}, partner_run.output[-4000:]
+    lines = _records(partner_run.record)
+    assert [line["test"] for line in lines] == ["a", "b", "c"]
     assert [line["status"] for line in lines] == [200, 200, 200]
     assert {json.dumps(line["before"]) for line in lines} == {json.dumps(["demo-2026-11-20"])}
     assert len({line["url"] for line in lines}) == 1
@@ -136,24 +220,17 @@ def test_unknown_world_option_is_a_usage_error_listing_names(pytester: pytest.Py
     result.stderr.fnmatch_lines(["*--oeskit-world: no packaged world 'nope'*demo, minimal*"])
 
 
-@pytest.mark.slow  # starts a pytest and a sandbox server
-def test_unknown_marker_world_fails_that_test_clearly(pytester: pytest.Pytester) -> None:
+@pytest.mark.slow  # reads the shared partner run (a pytest and a sandbox server)
+@pytest.mark.xdist_group("partner-run")  # one worker makes that run, once
+def test_unknown_marker_world_fails_that_test_clearly(partner_run: PartnerRun) -> None:
     """A marker naming no world errors its test with the packaged names, and only that test."""
-    pytester.makepyfile(
-        test_x="""
-import pytest
-
-@pytest.mark.oeskit_world("nope")
-def test_bad(oeskit_sandbox):
-    pass
-
-def test_good(oeskit_sandbox):
-    pass
-"""
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*oeskit_world('nope'): no packaged world 'nope'*demo, minimal*"])
+    assert partner_run.outcomes("test_marker") == {"passed": 1, "errors": 1}
+    outcome, message = partner_run.cases["test_marker"]["test_bad"]
+    assert outcome == "errors"
+    assert fnmatch.fnmatch(
+        message, "*oeskit_world('nope'): no packaged world 'nope'*demo, minimal*"
+    ), message
+    assert partner_run.cases["test_marker"]["test_good"] == ("passed", "")
 
 
 def test_unwritable_folder_says_where_it_needs_to_write(
@@ -233,28 +310,11 @@ def test_oeskit_url_without_an_admin_token_is_a_usage_error(
     result.stderr.fnmatch_lines(["*--oeskit-url needs the server's admin token*"])
 
 
-@pytest.mark.slow  # starts a pytest and a sandbox server
+@pytest.mark.slow  # reads the shared partner run (a pytest and a sandbox server)
+@pytest.mark.xdist_group("partner-run")  # one worker makes that run, once
 def test_arm_takes_external_id_for_busy_and_names_a_wrong_option(
-    pytester: pytest.Pytester,
+    partner_run: PartnerRun,
 ) -> None:
     """`arm("busy", external_id=...)` arms a fault for that staging only; an option the fault
     does not take raises SandboxError naming the kind and the option."""
-    pytester.makepyfile(
-        test_arm="""
-import pytest
-from oeskit.testing.sandbox import SandboxError
-
-def test_arm(oeskit_sandbox):
-    sandbox = oeskit_sandbox
-    (fault,) = sandbox.arm("busy", external_id="wanted", retry_after_seconds=2)
-    assert fault["externalId"] == "wanted" and fault["retryAfterSeconds"] == 2
-    body = sandbox.sign({"externalId": "wanted", "cutoffAt": "2026-11-01T00:00:00.000Z",
-                         "settlementAmounts": {sandbox.connections[0]: {"BTC": "-1000"}}})
-    assert sandbox.client.post(sandbox.stage_path, json=body).status_code == 503
-    assert sandbox.client.post(sandbox.stage_path, json=body).status_code == 200
-    with pytest.raises(SandboxError, match="kind 'latency' takes no externalId"):
-        sandbox.arm("latency", milliseconds=5, external_id="x")
-"""
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    assert partner_run.outcomes("test_arm") == {"passed": 1}, partner_run.output[-4000:]

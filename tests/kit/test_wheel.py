@@ -4,13 +4,12 @@ that is not the checkout, with the packaged worlds, scenarios and profiles."""
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 
 import pytest
 
-from oeskit.testing.server import start_serve
 from tests.kit.conftest import Kit
+from tests.kit.readme import ReadmeRun
 
 # Builds a wheel and installs it with its dependencies: once, on the one xdist worker of "kit".
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("kit")]
@@ -24,35 +23,22 @@ def empty(tmp_path: Path) -> Path:
     return folder
 
 
-def test_serve_and_conform_from_an_empty_folder(kit: Kit, empty: Path) -> None:
-    """`oeskit serve --world demo` and `oeskit conform` (scenarios and a short fuzz pass) run
-    from an empty folder: 0 failed, reports and the database written there."""
-    admin = secrets.token_urlsafe(12)
-    server = start_serve(
-        empty, Path("sandbox.db"), admin=admin, world="demo", command=(str(kit.bin / "oeskit"),)
-    )
-    try:
-        done = kit.run(
-            "oeskit",
-            "conform",
-            "--target",
-            server.base_url,
-            "--sandbox-token",
-            admin,
-            "--max-examples",
-            "5",
-            cwd=empty,
-            timeout=300,
-        )
-    finally:
-        server.stop()
+def test_serve_and_conform_from_an_empty_folder(readme_run: ReadmeRun) -> None:
+    """`oeskit serve --world demo` and `oeskit conform` (scenarios and the fuzz pass) run from
+    empty folders: 0 failed, reports written where conform ran, the database where serve ran.
+    The run read here is the README's own conform command (tests/kit/readme.py), not a second
+    conform against a second server."""
+    ran = readme_run.find(r"(\.venv/bin/)?oeskit conform --target http://127\.0\.0\.1:8080 "
+                          r"--sandbox-token (?!wrong)\S+")  # fmt: skip
+    done = ran.done
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 failed" in done.stdout
-    reports = list((empty / "reports").glob("*/report.json"))
+    reports = list((ran.folder / "reports").glob("*/report.json"))
     assert len(reports) == 1
     assert (reports[0].parent / "junit.xml").is_file()
-    assert json.loads(reports[0].read_text())["summary"]["failed"] == 0
-    assert (empty / "sandbox.db").is_file()
+    summary = json.loads(reports[0].read_text())["summary"]
+    assert summary["failed"] == 0 and summary["passed"] > 0
+    assert (readme_run.server_folder / "sandbox.db").is_file()
 
 
 def test_world_keys_sign_doctor_from_an_empty_folder(kit: Kit, empty: Path) -> None:
@@ -83,14 +69,15 @@ def test_unknown_world_name_lists_the_packaged_ones(kit: Kit, empty: Path) -> No
     assert "no packaged world 'nope'; packaged worlds: demo, minimal" in done.stderr
 
 
-def test_contract_tools_from_an_empty_folder(kit: Kit, empty: Path) -> None:
+def test_contract_tools_from_an_empty_folder(readme_run: ReadmeRun) -> None:
     """`oeskit lint` (the packaged contracts, partner-hosted.yaml included, and scenarios) and
-    `oeskit docs build` run from an empty folder and write the site there."""
-    lint = kit.run("oeskit", "lint", cwd=empty)
+    `oeskit docs build` run from an empty folder and write the site there (the README's own
+    commands, run once by tests/kit/readme.py)."""
+    lint = readme_run.find(r"(\.venv/bin/)?oeskit lint").done
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "3 document(s)" in lint.stdout
-    built = kit.run("oeskit", "docs", "build", "--out", "site", cwd=empty)
-    assert built.returncode == 0, built.stdout + built.stderr
-    assert (empty / "site" / "index.html").is_file()
-    assert (empty / "site" / "rules.html").is_file()
-    assert (empty / "site" / "partner-hosted.html").is_file()
+    built = readme_run.find(r"(\.venv/bin/)?oeskit docs build --out site")
+    assert built.done.returncode == 0, built.done.stdout + built.done.stderr
+    assert (built.folder / "site" / "index.html").is_file()
+    assert (built.folder / "site" / "rules.html").is_file()
+    assert (built.folder / "site" / "partner-hosted.html").is_file()

@@ -179,10 +179,10 @@ def _contracts(tmp_path: Path, narrowed: bool) -> tuple[Path, Path]:
     old = tmp_path / "old.yaml"
     new = tmp_path / "new.yaml"
     document = spec.read(spec.contract_path())
-    old.write_text(yaml.safe_dump(document))
+    old.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper))
     if narrowed:
         document["x-oeskit-rules"] = document["x-oeskit-rules"][1:]
-    new.write_text(yaml.safe_dump(document))
+    new.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper))
     return old, new
 
 
@@ -232,7 +232,7 @@ def test_cli_reads_git_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     subprocess.run([*git, "commit", "-qm", "one"], check=True)
     document = yaml.safe_load(contract.read_text())
     del document["paths"]["/api/network/v2/enterprises/{enterpriseId}/partners/settlements"]
-    contract.write_text(yaml.safe_dump(document))
+    contract.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper))
     monkeypatch.chdir(repo)
     result = CliRunner().invoke(main, ["diff", "HEAD:openapi.yaml", "openapi.yaml"])
     assert result.exit_code == 0, result.output

@@ -133,7 +133,7 @@ def test_each_check_catches_its_defect(defect: str, tmp_path: Path) -> None:
     document = spec.read(spec.contract_path())
     inject(document)
     broken = tmp_path / "openapi.yaml"
-    broken.write_text(yaml.safe_dump(document, sort_keys=False))
+    broken.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False))
     code, output = _lint(str(broken), "--format", "json")
     assert code == 1, output
     findings = json.loads(output)["findings"]
@@ -145,7 +145,7 @@ def test_warnings_alone_exit_0(tmp_path: Path) -> None:
     document = spec.read(spec.contract_path())
     document["components"]["schemas"]["Orphan"] = {"type": "string"}
     source = tmp_path / "openapi.yaml"
-    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    source.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False))
     code, output = _lint(str(source))
     assert code == 0
     assert "warning component-unused /components/schemas/Orphan" in output
@@ -156,7 +156,7 @@ def test_sarif_and_junit(tmp_path: Path) -> None:
     document = spec.read(spec.contract_path())
     _v2(document).pop("summary")
     source = tmp_path / "openapi.yaml"
-    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    source.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False))
     code, output = _lint(str(source), "--format", "sarif")
     sarif = json.loads(output)
     assert code == 1 and sarif["version"] == "2.1.0"
@@ -195,7 +195,7 @@ def test_schema_level_example_is_checked(tmp_path: Path) -> None:
     document = spec.read(spec.sandbox_path())
     document["components"]["schemas"]["Uuid"]["example"] = "not-a-uuid"
     source = tmp_path / "sandbox.yaml"
-    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    source.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper, sort_keys=False))
     code, output = _lint(str(source), "--format", "json")
     findings = json.loads(output)["findings"]
     assert code == 1

@@ -35,7 +35,7 @@ def test_lint_catches_a_rule_status_the_operation_does_not_declare(tmp_path: Pat
     document = spec.read(HOSTED)
     del document["paths"]["/bitgo/v1/connections"]["post"]["responses"]["422"]
     broken = tmp_path / "broken.yaml"
-    broken.write_text(yaml.safe_dump(document))
+    broken.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper))
     result = CliRunner().invoke(main, ["lint", str(broken)])
     assert result.exit_code == 1
     assert "rule PH-CON-002 answers 422 but createConnection does not document it" in result.output
@@ -47,7 +47,7 @@ def test_diff_classes_a_dropped_required_response_field_as_breaking(tmp_path: Pa
     document = spec.read(HOSTED)
     document["components"]["schemas"]["Allocation"]["required"].remove("partnersAllocationId")
     changed = tmp_path / "changed.yaml"
-    changed.write_text(yaml.safe_dump(document))
+    changed.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper))
     result = CliRunner().invoke(main, ["diff", str(HOSTED), str(changed), "--fail-on", "breaking"])
     assert result.exit_code == 1
     assert "response-property-became-optional (POST /bitgo/v1/allocations)" in result.output
@@ -82,7 +82,7 @@ def test_docs_build_takes_another_partner_hosted_document(tmp_path: Path) -> Non
     document = spec.read(HOSTED)
     document["info"]["title"] = "Acme exchange endpoints"
     other = tmp_path / "acme.yaml"
-    other.write_text(yaml.safe_dump(document))
+    other.write_text(yaml.dump(document, Dumper=yaml.CSafeDumper))
     out = tmp_path / "site"
     result = CliRunner().invoke(
         main, ["docs", "build", "--partner-hosted", str(other), "--out", str(out)]

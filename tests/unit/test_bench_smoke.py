@@ -12,6 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from oeskit.testing.postgres import PostgresServer
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `bench` is a top-level package beside src/, not installed
     sys.path.insert(0, str(ROOT))
@@ -73,8 +75,10 @@ def test_floor_writes_every_transfer_row(tmp_path: Path) -> None:
 
 def test_runner_against_a_live_sandbox(tmp_path: Path) -> None:
     lines: list[str] = []
+    # Half a second of load per run: enough for requests without errors, which is what this
+    # test checks (the figures are the benchmark's business).
     options = runner.Options(
-        duration=1.0, repeats=1, python_load=True, connections=(4,), log=lines.append
+        duration=0.5, repeats=1, python_load=True, connections=(4,), log=lines.append
     )
     bench = runner.Bench(options, tmp_path)
     server = servers.start_sandbox(tmp_path)
@@ -110,15 +114,16 @@ def test_runner_against_a_live_sandbox(tmp_path: Path) -> None:
     assert report.write(bench.results, tmp_path / "results").exists()
 
 
-def test_postgres_section_runs(tmp_path: Path, postgres_server: object) -> None:
-    """Section f at a tiny size: 1 and 2 replicas on one PostgreSQL database answer the small
-    load without errors, the big staging is timed, and the report shows both targets."""
+def test_postgres_section_runs(tmp_path: Path, postgres_server: PostgresServer) -> None:
+    """Section f at a tiny size, on the session's PostgreSQL server (schemas of its own): 1 and
+    2 replicas on one PostgreSQL database answer the small load without errors, the big staging
+    is timed, and the report shows both targets."""
     lines: list[str] = []
     options = runner.Options(
-        duration=1.0, repeats=1, quick=True, python_load=True, connections=(4,), log=lines.append
+        duration=0.5, repeats=1, quick=True, python_load=True, connections=(4,), log=lines.append
     )
     bench = runner.Bench(options, tmp_path)
-    section = postgres.run(bench)
+    section = postgres.run(bench, postgres_server)
     assert section["replicas_1"]["errors"] == 0 and section["replicas_1"]["rps"] > 0, section
     assert section["replicas_2"]["errors"] == 0 and len(section["replicas_2"]["per_replica"]) == 2
     assert section["big"]["transfers"] == 400 * 5 and section["big"]["staging_ms"] > 0
