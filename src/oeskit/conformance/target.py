@@ -4,7 +4,9 @@ control-plane calls the runner makes itself (seeding a world). HTTP only."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import ssl
 import time
 from typing import Any
 
@@ -16,6 +18,13 @@ from oeskit.reports.redact import Redactor
 
 # Bodies in reports are cut here: a 33 MiB body would make a report nobody can open.
 _BODY_LIMIT = 4000
+
+
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context, built once per process (each build loads the CA bundle:
+    ~25 ms a client, for every run against a plain-HTTP loopback target too)."""
+    return httpx.create_ssl_context()
 
 
 class TargetError(RuntimeError):
@@ -43,7 +52,7 @@ class Target:
         self.base_path = httpx.URL(self.base_url).path.rstrip("/")
         self.redactor = redactor
         self.sandbox_token = sandbox_token
-        self.client = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.client = httpx.Client(base_url=self.base_url, timeout=timeout, verify=_tls())
 
     def close(self) -> None:
         self.client.close()
