@@ -143,8 +143,8 @@ class PartnerApp:
             return JSONResponse({"error": refusal.error}, status_code=refusal.status)
         return JSONResponse(data, status_code=status)
 
-    async def io(self) -> None:
-        """A database round trip between the lookup and the insert."""
+    async def io(self, kind: str, data: dict[str, Any]) -> None:
+        """A database round trip between the lookup and the insert of a `kind` record."""
         await asyncio.sleep(IO_DELAY_S)
 
     @asynccontextmanager
@@ -194,7 +194,7 @@ class PartnerApp:
             if token not in self.config.tokens:
                 raise Refusal(422, "unknown connection token")
             self.check_account_free(token)
-            await self.io()
+            await self.io("connection", data)
             record = {**data, "partnersClientId": f"user-{token}"}
             record["partnersConnectionId"] = f"acct-{uuid.uuid4().hex[:12]}"
             self.state.connections[data["connectionId"]] = record
@@ -248,7 +248,7 @@ class PartnerApp:
             for name in ("partnersConnectionId", "partnersClientId", "clientId"):
                 if connection[name] != data[name]:
                     raise Refusal(404, f"{name} does not match the connection")
-            await self.io()
+            await self.io(kind, data)
             record = self.create(kind, data)
         return 200, self.present(record)
 
