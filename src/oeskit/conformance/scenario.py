@@ -11,6 +11,9 @@ import yaml
 
 from oeskit.conformance.profile import CAPABILITIES, fixtures_dir
 
+# libyaml's safe loader when PyYAML has it (same documents, ~15x faster than the pure-Python one).
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _SCENARIO_KEYS = {
     "id",
     "title",
@@ -110,7 +113,8 @@ def load_scenarios(
     out: list[Scenario] = []
     seen: set[str] = set()
     for path in sorted((directory or scenarios_dir()).glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=_SAFE_LOADER) or []  # noqa: S506 - a safe loader
         if not isinstance(data, list):
             raise ScenarioError(f"{path.name}: a scenario file is a list of scenarios")
         for raw in data:

@@ -144,7 +144,11 @@ class Target:
 
 def load_world(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """Read and validate a world file, then apply `worldSet` overrides (dotted paths)."""
-    world = copy.deepcopy(worlds.load_world_file(fixtures.world_path(name)))
+    path = fixtures.world_path(name)
+    found = path.stat()
+    world = copy.deepcopy(_world_file(str(path), found.st_mtime_ns, found.st_size))
+    if not overrides:
+        return world  # validated when read: validating it again gives the same world
     for dotted, value in overrides.items():
         node: Any = world
         parts = dotted.split(".")
@@ -156,3 +160,10 @@ def load_world(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             node[last] = value
     return worlds.validate_world(world)
+
+
+@functools.lru_cache(maxsize=16)
+def _world_file(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    """A world file read and validated once per version of it (~25 ms each; a run seeds one
+    per scenario). Callers copy it before changing anything."""
+    return worlds.load_world_file(path)
