@@ -110,8 +110,9 @@ def test_a_planted_mistake_fails_its_plan(
         [sys.executable, str(MISTAKEN), "--mistake", mistake],
         "--plan",
         plan,
+        # new-id-after-timeout gives up after 0.5 s: a 1.5 s hold outlives it by a second.
         "--slow-seconds",
-        "3",
+        "1.5",
     )
     assert code == 1, output
     (result,) = report["results"]

@@ -16,6 +16,7 @@ import yaml
 
 from oeskit.signing import bitgo_jwt
 from oeskit.testing.server import Server, start_partner
+from tests.hosted.conftest import loaded_key
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,8 @@ def call(
     server: Server, private_pem: str, method: str, path: str, body: dict[str, Any] | None = None
 ) -> httpx.Response:
     raw = b"" if body is None else json.dumps(body).encode()
-    token = bitgo_jwt.sign(private_pem, now=int(time.time()), method=method, path=path, body=raw)
+    key = loaded_key(private_pem)
+    token = bitgo_jwt.sign(key, now=int(time.time()), method=method, path=path, body=raw)
     headers = {bitgo_jwt.HEADER: token, "Content-Type": "application/json"}
     return httpx.request(method, server.base_url + path, content=raw, headers=headers, timeout=30)
 

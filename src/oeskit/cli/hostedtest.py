@@ -13,6 +13,7 @@ from rich.table import Table
 
 from oeskit.cli.report_options import report_options
 from oeskit.conformance.events import RunFinished, ScenarioFinished
+from oeskit.hostedtest.bitgo import load_key
 from oeskit.hostedtest.profile import HostedProfile, ProfileError, load_profile
 from oeskit.hostedtest.runner import RunConfig, run
 from oeskit.reports.model import Report, Status
@@ -65,7 +66,7 @@ def hosted_test(
     partner-hosted.yaml."""
     private_pem = key_path.read_text(encoding="utf-8")
     try:
-        bitgo_jwt.key_pair_from_private_pem(private_pem)
+        load_key(private_pem)  # parsed once: the run signs with the same loaded key
     except bitgo_jwt.InvalidKeyPem as exc:
         raise click.BadParameter(str(exc), param_hint="--bitgo-key") from exc
     try:

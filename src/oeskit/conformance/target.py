@@ -4,7 +4,9 @@ control-plane calls the runner makes itself (seeding a world). HTTP only."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import ssl
 import time
 from typing import Any
 
@@ -16,6 +18,13 @@ from oeskit.reports.redact import Redactor
 
 # Bodies in reports are cut here: a 33 MiB body would make a report nobody can open.
 _BODY_LIMIT = 4000
+
+
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context, built once per process (each build loads the CA bundle:
+    ~25 ms a client, for every run against a plain-HTTP loopback target too)."""
+    return httpx.create_ssl_context()
 
 
 class TargetError(RuntimeError):
@@ -43,7 +52,7 @@ class Target:
         self.base_path = httpx.URL(self.base_url).path.rstrip("/")
         self.redactor = redactor
         self.sandbox_token = sandbox_token
-        self.client = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.client = httpx.Client(base_url=self.base_url, timeout=timeout, verify=_tls())
 
     def close(self) -> None:
         self.client.close()
@@ -135,7 +144,11 @@ class Target:
 
 def load_world(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """Read and validate a world file, then apply `worldSet` overrides (dotted paths)."""
-    world = copy.deepcopy(worlds.load_world_file(fixtures.world_path(name)))
+    path = fixtures.world_path(name)
+    found = path.stat()
+    world = copy.deepcopy(_world_file(str(path), found.st_mtime_ns, found.st_size))
+    if not overrides:
+        return world  # validated when read: validating it again gives the same world
     for dotted, value in overrides.items():
         node: Any = world
         parts = dotted.split(".")
@@ -147,3 +160,10 @@ def load_world(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             node[last] = value
     return worlds.validate_world(world)
+
+
+@functools.lru_cache(maxsize=16)
+def _world_file(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    """A world file read and validated once per version of it (~25 ms each; a run seeds one
+    per scenario). Callers copy it before changing anything."""
+    return worlds.load_world_file(path)

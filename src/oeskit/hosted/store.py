@@ -1,16 +1,19 @@
 """The reference partner's SQLite file: accounts, allocations and deallocations, seen token ids.
 
-Every change runs in one `BEGIN IMMEDIATE` transaction on a connection of its own, so writers
-serialise on SQLite's lock whatever thread or process they run in: of racing duplicates, the
-first inserts and the others find its row and are answered as retries. The primary key of
-`reservations` is the one unique index that allocation and deallocation ids share, and it
-would refuse a second row even if two writers got past the lookup.
+Every change runs in one `BEGIN IMMEDIATE` transaction on a connection of its own (taken from a
+small pool of idle ones: opening and closing a connection per request cost more than the work,
+the last close even checkpointing the WAL), so writers serialise on SQLite's lock whatever
+thread or process they run in: of racing duplicates, the first inserts and the others find its
+row and are answered as retries. The primary key of `reservations` is the one unique index that
+allocation and deallocation ids share, and it would refuse a second row even if two writers got
+past the lookup.
 """
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -67,6 +70,8 @@ CREATE TABLE IF NOT EXISTS seen_jti (
 # Attempts at a unit of work that a unique constraint refused (a racing writer won; the next
 # attempt finds its row).
 _ATTEMPTS = 3
+# Idle connections kept for the next unit of work (more are opened when more work at once).
+_IDLE_KEPT = 8
 
 
 def _now() -> str:
@@ -74,11 +79,14 @@ def _now() -> str:
 
 
 class HostedStore:
-    """The SQLite file at `path`; each unit of work gets its own connection and transaction."""
+    """The SQLite file at `path`; each unit of work gets its own connection and transaction
+    (connections are reused, one unit of work at a time)."""
 
     def __init__(self, path: Path, busy_timeout_ms: int = 10_000) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_lock = threading.Lock()
         with closing(self._connect()) as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -91,10 +99,36 @@ class HostedStore:
         db.row_factory = sqlite3.Row
         return db
 
+    def close(self) -> None:
+        """Close the idle connections (a unit of work after this opens a new one)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for db in idle:
+            db.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection no other unit of work holds: an idle one, else a new one. It goes back
+        to the pool only when the block ended outside any transaction."""
+        with self._idle_lock:
+            db = self._idle.pop() if self._idle else None
+        db = db or self._connect()
+        try:
+            yield db
+        finally:
+            kept = False
+            if not db.in_transaction:
+                with self._idle_lock:
+                    if len(self._idle) < _IDLE_KEPT:
+                        self._idle.append(db)
+                        kept = True
+            if not kept:
+                db.close()
+
     @contextmanager
     def transaction(self) -> Iterator[SqliteBook]:
         """One `BEGIN IMMEDIATE` transaction: committed when the block ends, else rolled back."""
-        with closing(self._connect()) as db:
+        with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield SqliteBook(db)

@@ -46,7 +46,7 @@ def stage(task: dict[str, object], mistake: str) -> int:
         f"{os.environ['OES_ENTERPRISE_ID']}/partners/settlements"
     )
     headers = {"Authorization": f"Bearer {os.environ['OES_ACCESS_TOKEN']}"}
-    timeout = 1.5 if mistake == "new-id-after-timeout" else 15.0
+    timeout = 0.5 if mistake == "new-id-after-timeout" else 15.0
     body = body_for(task, mistake)
     refusals = 0
     with httpx.Client(timeout=timeout, headers=headers) as client:
