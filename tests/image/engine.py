@@ -207,7 +207,15 @@ def pip_build_options() -> list[str]:
 
 # What the Containerfile copies (see .containerignore): a build is skipped when none of it, nor
 # the base, changed since the image under the tag was built.
-CONTEXT = ("Containerfile", "pyproject.toml", "README.md", "openapi.yaml", "src", "fixtures")
+CONTEXT = (
+    "Containerfile",
+    "pyproject.toml",
+    "README.md",
+    "openapi.yaml",
+    "partner-hosted.yaml",
+    "src",
+    "fixtures",
+)
 CONTEXT_LABEL = "org.oeskit.test.context"
 
 
@@ -241,11 +249,13 @@ def build(podman: Podman, context: Path, tag: str) -> float:
         "--file",
         str(context / "Containerfile"),
     ]
-    # The build stage gets a tag of its own, so the prune below keeps its layers (the wheels)
-    # for the next run; the second build finds every layer of it in the cache.
+    # The dependencies' stage gets a tag of its own, so the prune below keeps its layers (the
+    # wheels) for the next run; the second build finds every layer of it in the cache. oeskit's
+    # own wheel is rebuilt each time (seconds), which is what a change to the sources needs.
     podman.run(
-        "build", *common, "--target", "build", "--tag", tag + "-build", str(context), timeout=1800
+        "build", *common, "--target", "deps", "--tag", tag + "-deps", str(context), timeout=1800
     )
+    podman.run("untag", tag + "-build", check=False)  # the stage tagged before the split
     podman.run(
         "build",
         *common,

@@ -6,6 +6,8 @@ privileges; its state survives a restart in the /data volume; it stops within 10
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -156,6 +158,33 @@ def test_image_metadata(image: Built) -> None:
     assert "OESKIT_DB=/data/oeskit.db" in config["Env"]
     health = inspected["Healthcheck"]  # podman keeps it beside Config (docker format only)
     assert isinstance(health, dict) and "/healthz" in " ".join(health["Test"])
+
+
+# The digest of a tree of .py files: each file's path below the package and its bytes.
+_DIGEST = """
+import hashlib, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+digest = hashlib.sha256()
+for path in sorted(root.rglob("*.py")):
+    digest.update(str(path.relative_to(root)).encode() + b"\\0" + path.read_bytes())
+print(digest.hexdigest())
+"""
+
+
+def test_the_image_holds_this_checkouts_oeskit(image: Built, server: Running) -> None:
+    """Every Python file of the installed package is the checkout's, byte for byte: a build
+    must never reuse a layer that installed older wheels (podman reuses a cached RUN whose
+    bind-mounted stage changed; the Containerfile's checksum COPYs are what prevent it)."""
+    here = subprocess.run(
+        [sys.executable, "-c", _DIGEST, str(ROOT / "src" / "oeskit")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    where = "import oeskit, pathlib; print(pathlib.Path(oeskit.__file__).parent)"
+    package = image.podman.run("exec", server.name, "python3", "-c", where).stdout.strip()
+    there = image.podman.run("exec", server.name, "python3", "-c", _DIGEST, package)
+    assert there.stdout.split() == here
 
 
 def test_runs_as_non_root(image: Built, server: Running) -> None:
