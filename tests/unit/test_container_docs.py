@@ -31,10 +31,19 @@ def _instructions(name: str) -> list[str]:
 
 
 def test_containerfile_directives() -> None:
-    """Two stages from ARG BASE, a numeric non-root user, port 8080, /data as volume, oeskit as
+    """The dependencies' stage and oeskit's (on top of it) from ARG BASE, then the final one; each
+    install of wheels after a COPY of their checksums (podman's cache of a RUN ignores the
+    stage it bind-mounts); a numeric non-root user, port 8080, /data as volume, oeskit as
     entrypoint and the sandbox with the demo world as command, and a health check."""
     assert _instructions("ARG")[0].startswith("BASE=")
-    assert _instructions("FROM") == ["${BASE} AS build", "${BASE}"]
+    assert _instructions("FROM") == ["${BASE} AS deps", "deps AS build", "${BASE}"]
+    lines = CONTAINERFILE.replace("\\\n", " ").splitlines()
+    steps = [line.split(None, 1) for line in lines if line.strip() and line[0] != "#"]
+    final = steps[max(i for i, step in enumerate(steps) if step[:1] == ["FROM"]) :]
+    installs = [i for i, step in enumerate(final) if step[0] == "RUN" and "install" in step[1]]
+    assert len(installs) == 2
+    for i in installs:
+        assert final[i - 1][0] == "COPY" and final[i - 1][1].endswith(".sha256")
     (user,) = _instructions("USER")
     assert user == "${UID}:${UID}" and "ARG UID=10001" in CONTAINERFILE
     assert _instructions("EXPOSE") == ["8080"]
