@@ -1,7 +1,12 @@
 """Podman for the image tests, set up so that nothing on the machine changes: a containers.conf
-of our own (CONTAINERS_CONF), vfs storage under ~/.cache/oeskit/podman, the runtime settings a
+of our own (CONTAINERS_CONF), storage of our own under ~/.cache/oeskit, the runtime settings a
 bare machine without systemd needs. Also the base image built from Debian's packages (no
 registry is reachable) and the machine's pip settings passed to the build.
+
+Storage is overlay where this machine lets podman mount it (a rebuild after a change to the
+sources takes seconds, a container starts without copying the image), else vfs (a full copy of
+the image for every layer and every container: about a minute a rebuild).
+OESKIT_TEST_STORAGE_DRIVER=vfs (or overlay) forces one.
 
 Everything cached lives in ~/.cache/oeskit (the base tarball, pip's cache, podman's storage, so
 a rerun reuses the layers of an unchanged build); a missing cache is rebuilt.
@@ -56,12 +61,31 @@ def missing_tools() -> list[str]:
     return [tool for tool in ("podman", "runc", "mmdebstrap") if shutil.which(tool) is None]
 
 
+DRIVER_VARIABLE = "OESKIT_TEST_STORAGE_DRIVER"
+
+
 @dataclass
 class Podman:
     """`podman` with our own configuration and storage."""
 
     home: Path
+    driver: str = "vfs"
     env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_tests(cls) -> Podman:
+        """overlay storage if it works here (or is asked for), else vfs."""
+        forced = os.environ.get(DRIVER_VARIABLE, "").strip()
+        if forced:
+            return cls(CACHE / ("podman" if forced == "vfs" else f"podman-{forced}"), forced)
+        overlay = cls(CACHE / "podman-overlay", "overlay")
+        try:
+            base = base_image(overlay)
+            if overlay.run("run", "--rm", base, "true", check=False).returncode == 0:
+                return overlay
+        except (AssertionError, OSError, subprocess.SubprocessError):
+            pass
+        return cls(CACHE / "podman", "vfs")
 
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -77,7 +101,7 @@ class Podman:
             "--runroot",
             str(self.home / "run"),
             "--storage-driver",
-            "vfs",
+            self.driver,
             *args,
         ]
 

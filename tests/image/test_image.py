@@ -52,9 +52,9 @@ class Running:
 
 @pytest.fixture(scope="module")
 def image() -> Built:
-    podman = Podman(Path.home() / ".cache" / "oeskit" / "podman")
+    podman = Podman.for_tests()
     seconds = build(podman, ROOT, TAG)
-    print(f"\nimage built in {seconds:.1f} s")
+    print(f"\nimage built in {seconds:.1f} s ({podman.driver} storage)")
     return Built(podman, seconds)
 
 
