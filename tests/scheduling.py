@@ -1,10 +1,10 @@
 """A pytest plugin of this suite (loaded by tests/conftest.py): the order tests are handed to
 pytest-xdist workers in, and which ones one worker runs together.
 
-`make test` runs `pytest -n 2 --dist loadgroup`: every test is a unit of its own, given to
+`make test` runs `pytest -n 3 --dist loadgroup`: every test is a unit of its own, given to
 whichever worker is free, except those marked `xdist_group(name)`, which one worker runs
 together (they share something costly built once per worker: the installed wheel, one conform
-run). Tests marked `slow` are collected first, so the long ones start at once on both workers
+run). Tests marked `slow` are collected first, so the long ones start at once on every worker
 and the many short ones fill the gaps at the end instead of one worker finishing a long test
 alone. A new test that starts its own server on a free port (oeskit.testing.server) needs
 nothing from here.
