@@ -65,9 +65,19 @@ def test_ruff_is_clean() -> None:
 
 
 def test_mypy_strict_is_clean() -> None:
-    """`mypy --strict` finds nothing in src/ (STYLE.md: types everywhere)."""
+    """`mypy --strict` finds nothing in src/ (STYLE.md: types everywhere).
+
+    Its incremental cache lives under ~/.cache/oeskit, not in the checkout: CI runs on a fresh
+    clone each time, where a cold check costs ~11 s of CPU and a warm one ~0.6 s. mypy checks
+    each cached module against its source (size, then hash), so a cache from another clone or
+    another revision gives the same answer as none."""
     mypy = Path(sys.executable).with_name("mypy")
+    cache = Path.home() / ".cache" / "oeskit" / "mypy"
     result = subprocess.run(
-        [str(mypy)], capture_output=True, text=True, check=False, cwd=SRC.parents[1]
+        [str(mypy), "--cache-dir", str(cache)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=SRC.parents[1],
     )
     assert result.returncode == 0, result.stdout + result.stderr
