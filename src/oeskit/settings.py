@@ -6,9 +6,10 @@ processes through it).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -138,3 +139,26 @@ def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
     """The environment for a process oeskit starts on the user's behalf (the client under
     `oeskit client-test`): this process's own, plus `extra`."""
     return {**os.environ, **extra}
+
+
+_HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
+
+
+@contextlib.contextmanager
+def hypothesis_storage_in_our_cache() -> Iterator[None]:
+    """For `oeskit conform`: the fuzz pass's Hypothesis keeps what it computes once (the
+    characters each text codec can encode: ~1.4 s of CPU) under `.hypothesis/` in the current
+    folder, so a run from a fresh folder (CI, a new checkout) paid for it every time and left
+    that folder behind. During the run it is pointed at `$XDG_CACHE_HOME/oeskit/hypothesis`
+    (`~/.cache/...`) instead, unless HYPOTHESIS_STORAGE_DIRECTORY already says where (or
+    Hypothesis already chose, as under pytest). Nothing else is stored there: the fuzz pass
+    keeps no example database."""
+    if os.environ.get(_HYPOTHESIS_STORAGE):
+        yield
+        return
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    os.environ[_HYPOTHESIS_STORAGE] = str(Path(cache) / "oeskit" / "hypothesis")
+    try:
+        yield
+    finally:
+        os.environ.pop(_HYPOTHESIS_STORAGE, None)

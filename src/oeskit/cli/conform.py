@@ -6,10 +6,7 @@ Results (each FAILED scenario, the rules table, the summary, the report paths) g
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,8 +28,8 @@ from oeskit.conformance.runner import DEFAULT_MAX_EXAMPLES, RunConfig, run
 from oeskit.conformance.scenario import ScenarioError
 from oeskit.reports.model import Report, Status
 from oeskit.reports.writer import stamped_dir, write_reports
+from oeskit.settings import hypothesis_storage_in_our_cache
 
-_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
 _STYLE = {
     Status.PASSED: "green",
     Status.FAILED: "bold red",
@@ -106,7 +103,7 @@ def conform(
     )
     console = Console()
     try:
-        with _hypothesis_in_our_cache():
+        with hypothesis_storage_in_our_cache():
             report = _run_with_progress(config, console, Console(stderr=True))
     except (ScenarioError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -116,25 +113,6 @@ def conform(
     # One line however narrow the terminal (or a pipe's 80 columns): scripts read the paths.
     console.print(f"reports: {', '.join(str(p) for p in written)}", soft_wrap=True)
     sys.exit(report.exit_code(fail_on))
-
-
-@contextlib.contextmanager
-def _hypothesis_in_our_cache() -> Iterator[None]:
-    """The fuzz pass's Hypothesis keeps what it computes once (the characters each text codec
-    can encode: ~1.4 s of CPU) under `.hypothesis/` in the current folder, so a run from a fresh
-    folder (CI, a new checkout) paid for it every time and left that folder behind. During the
-    run it is pointed at `$XDG_CACHE_HOME/oeskit/hypothesis` (`~/.cache/...`) instead, unless
-    HYPOTHESIS_STORAGE_DIRECTORY already says where (or Hypothesis already chose, as under
-    pytest). Nothing else is stored there: the fuzz pass keeps no example database."""
-    if os.environ.get(_STORAGE):
-        yield
-        return
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    os.environ[_STORAGE] = str(Path(cache) / "oeskit" / "hypothesis")
-    try:
-        yield
-    finally:
-        os.environ.pop(_STORAGE, None)
 
 
 def _profile(path: str | None, sandbox_token: str | None) -> Profile:
