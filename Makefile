@@ -7,7 +7,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8080
 # Workers for make test; each test is a unit of its own except xdist_group members (tests/scheduling.py).
 # Three on two cores: about a quarter of the suite's worker time is designed waits (timeouts,
-# Retry-After, servers starting), which a third worker fills (236-238 s -> 215-224 s, measured
+# Retry-After, servers starting), which a third worker fills (237-259 s -> 215-234 s, measured
 # back to back on the 2-core machine).
 TEST_WORKERS ?= 3
 XDIST   := -n $(TEST_WORKERS) --dist loadgroup

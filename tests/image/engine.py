@@ -279,7 +279,6 @@ def build(podman: Podman, context: Path, tag: str) -> float:
     podman.run(
         "build", *common, "--target", "deps", "--tag", tag + "-deps", str(context), timeout=1800
     )
-    podman.run("untag", tag + "-build", check=False)  # the stage tagged before the split
     podman.run(
         "build",
         *common,

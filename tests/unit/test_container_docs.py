@@ -25,9 +25,14 @@ def _yaml_blocks(text: str) -> list[Any]:
     return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
 
 
+def _steps() -> list[list[str]]:
+    """The Containerfile's instructions, continuation lines joined: [keyword, arguments]."""
+    lines = CONTAINERFILE.replace("\\\n", " ").splitlines()
+    return [line.split(None, 1) for line in lines if line.strip() and line[0] != "#"]
+
+
 def _instructions(name: str) -> list[str]:
-    joined = CONTAINERFILE.replace("\\\n", " ")
-    return [line.split(None, 1)[1] for line in joined.splitlines() if line.startswith(name + " ")]
+    return [step[1] for step in _steps() if step[0] == name]
 
 
 def test_containerfile_directives() -> None:
@@ -37,8 +42,7 @@ def test_containerfile_directives() -> None:
     entrypoint and the sandbox with the demo world as command, and a health check."""
     assert _instructions("ARG")[0].startswith("BASE=")
     assert _instructions("FROM") == ["${BASE} AS deps", "deps AS build", "${BASE}"]
-    lines = CONTAINERFILE.replace("\\\n", " ").splitlines()
-    steps = [line.split(None, 1) for line in lines if line.strip() and line[0] != "#"]
+    steps = _steps()
     final = steps[max(i for i, step in enumerate(steps) if step[:1] == ["FROM"]) :]
     installs = [i for i, step in enumerate(final) if step[0] == "RUN" and "install" in step[1]]
     assert len(installs) == 2
